@@ -1,0 +1,49 @@
+// cannonball: a drop-in for the reference `cannon` (load-elf, run, witness) plus its own
+// batch subcommands.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+void usage() {
+  std::fputs(
+      "usage: cannonball <command> [flags]\n"
+      "commands (cannon-compatible):\n"
+      "  load-elf   load an ELF file into a state file\n"
+      "  run        run the VM, writing proofs, snapshots and the final state\n"
+      "  witness    print the witness and hash of a state file\n"
+      "run 'cannonball <command> --help' for its flags\n",
+      stderr);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage();
+    return cb::cli::kExitError;
+  }
+  std::string cmd = argv[1];
+  // Everything after the first "--" is the pre-image server command (reference: run.go).
+  std::vector<std::string> host;
+  int n = argc;
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      for (int k = i + 1; k < argc; ++k) host.emplace_back(argv[k]);
+      n = i;
+      break;
+    }
+  }
+  if (cmd == "load-elf") return cb::cli::load_elf_main(n - 1, argv + 1);
+  if (cmd == "run") return cb::cli::run_main(n - 1, argv + 1, host);
+  if (cmd == "witness") return cb::cli::witness_main(n - 1, argv + 1);
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    usage();
+    return 0;
+  }
+  cb::cli::print_error("unknown command \"" + cmd + "\"");
+  usage();
+  return cb::cli::kExitError;
+}

@@ -1,0 +1,41 @@
+// ELF loading as the reference's `load-elf` does it (program/load.go, patch.go, metadata.go):
+// big-endian MIPS64 ELF64, every segment with a memory size copied to its virtual address
+// (PT_MIPS_ABIFLAGS skipped, PT_LOAD zero-filled), the reference's range checks, then the
+// initial stack (argv, envp, auxv) at 0x7FFFFFFFF000.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "interp/state.h"
+
+namespace cb {
+
+struct ElfError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Symbol {
+  std::string name;
+  uint64_t start = 0;
+  uint64_t size = 0;
+};
+
+struct Metadata {
+  std::vector<Symbol> symbols;  // sorted by start address
+  // The reference's LookupSymbol: "!unknown", "!start", "!gap" or the name.
+  std::string lookup(uint64_t addr) const;
+  // The meta.json the reference writes (Go JSON, 2-space indent, trailing blank line).
+  std::string to_json() const;
+  static Metadata from_json(std::string_view text);  // throws std::runtime_error
+};
+
+// Throws ElfError with one clear line.
+State load_elf(std::span<const uint8_t> file);
+Metadata elf_metadata(std::span<const uint8_t> file);
+// Writes the initial stack exactly as the reference's PatchStack.
+void patch_stack(State& s);
+
+}  // namespace cb

@@ -1,0 +1,429 @@
+// See file_io.h for the reference behaviour followed here.
+#include "interp/file_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace cb {
+namespace {
+
+constexpr size_t kReadChunk = size_t{1} << 20;
+constexpr size_t kWriteBuffer = size_t{1} << 20;
+// zlib's windowBits for "gzip wrapper only, 32 KiB window": Go accepts nothing but gzip.
+constexpr int kGzipWindowBits = 15 + 16;
+
+std::string quoted(const std::string& path) { return "\"" + path + "\""; }
+
+[[noreturn]] void throw_errno(const std::string& what, const std::string& path, int err) {
+  throw IoError(what + " " + quoted(path) + ": " + std::strerror(err));
+}
+
+// Streaming gunzip of any number of concatenated members into a growing vector.
+class Inflater {
+public:
+  Inflater(const std::string& name, uint64_t max_size) : name_(name), max_size_(max_size) {
+    std::memset(&zs_, 0, sizeof zs_);
+    if (inflateInit2(&zs_, kGzipWindowBits) != Z_OK) {
+      throw IoError("cannot decompress " + quoted(name_) + ": zlib initialisation failed");
+    }
+  }
+  ~Inflater() { inflateEnd(&zs_); }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+
+  void reserve(uint64_t n) { out_.reserve(static_cast<size_t>(std::min(n, max_size_))); }
+
+  void feed(const uint8_t* data, size_t n) {
+    while (n > 0) {
+      // zlib's avail_in is 32-bit; feed huge spans in pieces.
+      const size_t piece = std::min<size_t>(n, 1u << 30);
+      zs_.next_in = const_cast<Bytef*>(data);
+      zs_.avail_in = static_cast<uInt>(piece);
+      drain();
+      data += piece;
+      n -= piece;
+    }
+  }
+
+  std::vector<uint8_t> finish() {
+    if (in_member_ || members_ == 0) {
+      // Go reports io.ErrUnexpectedEOF ("unexpected EOF") or, for an empty file, io.EOF.
+      throw IoError("cannot decompress " + quoted(name_) + ": truncated gzip data (" +
+                    (members_ == 0 && zs_.total_in == 0 && consumed_ == 0
+                         ? std::string("no data")
+                         : "unexpected end after " + std::to_string(consumed_ + zs_.total_in) +
+                               " compressed bytes") +
+                    ")");
+    }
+    // io.LimitedReader: reaching the cap exactly is already an error in the reference.
+    if (produced_ >= max_size_) too_big();
+    out_.resize(produced_);
+    out_.shrink_to_fit();
+    return std::move(out_);
+  }
+
+private:
+  void drain() {
+    while (zs_.avail_in > 0) {
+      in_member_ = true;
+      const uint64_t limit = max_size_;
+      if (produced_ >= limit) too_big();
+      if (out_.size() - produced_ < 64 * 1024 && out_.size() < limit) {
+        const uint64_t grown = std::max<uint64_t>(uint64_t(out_.size()) * 2, produced_ + kReadChunk);
+        out_.resize(static_cast<size_t>(std::min(grown, limit)));
+      }
+      const uint64_t room = std::min<uint64_t>(out_.size() - produced_, 1u << 30);
+      zs_.next_out = out_.data() + produced_;
+      zs_.avail_out = static_cast<uInt>(room);
+      const int ret = inflate(&zs_, Z_NO_FLUSH);
+      produced_ += room - zs_.avail_out;
+      if (ret == Z_STREAM_END) {
+        // One member done; another may follow (Go's multistream gzip.Reader).
+        in_member_ = false;
+        ++members_;
+        consumed_ += zs_.total_in;
+        if (inflateReset(&zs_) != Z_OK) corrupt("zlib reset failed");
+        continue;
+      }
+      if (ret == Z_OK) continue;
+      if (ret == Z_BUF_ERROR && zs_.avail_out == 0) {
+        if (produced_ >= limit) too_big();
+        continue;  // needs more room: the next round grows the buffer
+      }
+      if (ret == Z_MEM_ERROR) corrupt("out of memory");
+      corrupt(zs_.msg != nullptr ? zs_.msg : "invalid data");
+    }
+  }
+
+  [[noreturn]] void corrupt(const char* why) {
+    const bool header = members_ > 0 && zs_.total_in < 10;
+    throw IoError("cannot decompress " + quoted(name_) + ": corrupt gzip data (" + why +
+                  (header ? ", after the end of gzip member " + std::to_string(members_) : "") +
+                  ")");
+  }
+  [[noreturn]] void too_big() {
+    throw IoError("cannot decompress " + quoted(name_) +
+                  ": decompressed data size exceeds maximum allowed size (" +
+                  std::to_string(max_size_) + " bytes)");
+  }
+
+  std::string name_;
+  uint64_t max_size_;
+  z_stream zs_;
+  std::vector<uint8_t> out_;
+  uint64_t produced_ = 0;
+  uint64_t consumed_ = 0;  // compressed bytes of finished members
+  uint64_t members_ = 0;
+  bool in_member_ = false;
+};
+
+// gzip header the reference writes: no name/comment/extra, mtime 0, OS 255 ("unknown").
+void set_reference_header(z_stream* zs, gz_header* header) {
+  std::memset(header, 0, sizeof *header);
+  header->os = 255;
+  deflateSetHeader(zs, header);
+}
+
+int clamp_level(int level) { return level < 0 || level > 9 ? Z_DEFAULT_COMPRESSION : level; }
+
+// read(2) until `n` bytes or EOF; returns the count read.
+size_t read_fully(int fd, uint8_t* p, size_t n, const std::string& path) {
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::read(fd, p + got, n - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("failed to read file", path, errno);
+    }
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+void write_all(int fd, const uint8_t* p, size_t n, const std::string& label) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("failed to write", label, errno);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+bool is_gzip_path(std::string_view path) { return path.ends_with(".gz"); }
+
+std::vector<uint8_t> gunzip_bytes(std::span<const uint8_t> gz, const std::string& name,
+                                  uint64_t max_size) {
+  Inflater inflater(name, max_size);
+  inflater.feed(gz.data(), gz.size());
+  return inflater.finish();
+}
+
+std::vector<uint8_t> gzip_bytes(std::span<const uint8_t> data, int level) {
+  z_stream zs;
+  std::memset(&zs, 0, sizeof zs);
+  if (deflateInit2(&zs, clamp_level(level), Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
+    throw IoError("gzip: zlib initialisation failed");
+  }
+  gz_header header;
+  set_reference_header(&zs, &header);
+  std::vector<uint8_t> out(deflateBound(&zs, data.size() > (1u << 30) ? (1u << 30) : data.size()) +
+                           64);
+  size_t produced = 0;
+  const uint8_t* p = data.data();
+  size_t left = data.size();
+  int ret = Z_OK;
+  do {
+    const size_t piece = std::min<size_t>(left, 1u << 30);
+    zs.next_in = const_cast<Bytef*>(p);
+    zs.avail_in = static_cast<uInt>(piece);
+    p += piece;
+    left -= piece;
+    const int flush = left == 0 ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      if (out.size() - produced < 64 * 1024) out.resize(out.size() * 2 + 64 * 1024);
+      const size_t room = std::min<size_t>(out.size() - produced, 1u << 30);
+      zs.next_out = out.data() + produced;
+      zs.avail_out = static_cast<uInt>(room);
+      ret = deflate(&zs, flush);
+      produced += room - zs.avail_out;
+      if (ret == Z_STREAM_ERROR) {
+        deflateEnd(&zs);
+        throw IoError("gzip: deflate failed");
+      }
+    } while (zs.avail_in > 0 || (flush == Z_FINISH && ret != Z_STREAM_END));
+  } while (left > 0);
+  deflateEnd(&zs);
+  out.resize(produced);
+  return out;
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  // serialize.LoadSerializedBinary / jsonutil.load: no stdin fallback.
+  if (path.empty()) throw IoError("no path specified");
+  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) throw_errno("failed to open file", path, errno);
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) throw_errno("failed to open file", path, errno);
+  if (S_ISDIR(st.st_mode)) throw_errno("failed to read file", path, EISDIR);
+  const bool regular = S_ISREG(st.st_mode);
+
+  if (!is_gzip_path(path)) {
+    std::vector<uint8_t> out(regular ? static_cast<size_t>(st.st_size) : 0);
+    size_t got = read_fully(file.fd, out.data(), out.size(), path);
+    // The size may change under us, and pipes/devices report 0: read on to EOF.
+    for (;;) {
+      if (got < out.size()) break;
+      out.resize(out.size() + kReadChunk);
+      const size_t n = read_fully(file.fd, out.data() + got, kReadChunk, path);
+      got += n;
+      if (n < kReadChunk) break;
+    }
+    out.resize(got);
+    return out;
+  }
+
+  Inflater inflater(path, kMaxDecompressedSize);
+  if (regular && st.st_size >= 18) {
+    // The last member's ISIZE (size mod 2^32) is a good guess for one-member files.
+    uint8_t tail[4];
+    if (::pread(file.fd, tail, 4, st.st_size - 4) == 4) {
+      const uint64_t isize = uint64_t(tail[0]) | uint64_t(tail[1]) << 8 |
+                             uint64_t(tail[2]) << 16 | uint64_t(tail[3]) << 24;
+      // Deflate cannot expand more than ~1032:1; ignore implausible hints.
+      if (isize <= uint64_t(st.st_size) * 1032) inflater.reserve(isize);
+    }
+  }
+  std::vector<uint8_t> chunk(kReadChunk);
+  for (;;) {
+    const size_t n = read_fully(file.fd, chunk.data(), chunk.size(), path);
+    if (n == 0) break;
+    inflater.feed(chunk.data(), n);
+    if (n < chunk.size()) break;
+  }
+  return inflater.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct AtomicFileWriter::Gzip {
+  z_stream zs;
+  gz_header header;
+  bool live = false;
+  ~Gzip() {
+    if (live) deflateEnd(&zs);
+  }
+};
+
+AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& options)
+    : path_(path), options_(options) {
+  if (path.empty()) throw IoError("no output path specified");
+  if (path == "-") {
+    // ToStdOut: the raw bytes, never compressed (CompressByFileType sits in the atomic writer).
+    to_stdout_ = true;
+    fd_ = STDOUT_FILENO;
+  } else {
+    // os.CreateTemp(filepath.Dir(path), filepath.Base(path)): same directory, so rename is atomic.
+    const size_t slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    std::string templ = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + base +
+                        ".tmp" + "XXXXXX";
+    fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
+    if (fd_ < 0) {
+      const int err = errno;
+      throw IoError("failed to create temporary file for " + quoted(path) + " in " + quoted(dir) +
+                    ": " + std::strerror(err));
+    }
+    temp_path_ = templ;
+    // f.Chmod(perm): an explicit mode, not filtered by the umask.
+    if (::fchmod(fd_, options_.perm) != 0) {
+      const int err = errno;
+      abort();
+      throw_errno("failed to set the mode of", temp_path_, err);
+    }
+    if (is_gzip_path(path)) {
+      gzip_ = std::make_unique<Gzip>();
+      std::memset(&gzip_->zs, 0, sizeof gzip_->zs);
+      if (deflateInit2(&gzip_->zs, clamp_level(options_.gzip_level), Z_DEFLATED, kGzipWindowBits,
+                       8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        abort();
+        throw IoError("failed to write " + quoted(path) + ": zlib initialisation failed");
+      }
+      gzip_->live = true;
+      set_reference_header(&gzip_->zs, &gzip_->header);
+    }
+  }
+  buffer_.reserve(kWriteBuffer);
+}
+
+AtomicFileWriter::~AtomicFileWriter() { abort(); }
+
+void AtomicFileWriter::flush_buffer() {
+  // Leave the buffer empty even when write(2) throws.
+  struct Clear {
+    std::vector<uint8_t>& v;
+    ~Clear() { v.clear(); }
+  } clear{buffer_};
+  write_all(fd_, buffer_.data(), buffer_.size(), to_stdout_ ? std::string("-") : path_);
+}
+
+void AtomicFileWriter::write_raw(const uint8_t* p, size_t n) {
+  if (buffer_.size() + n > kWriteBuffer) flush_buffer();
+  if (n >= kWriteBuffer) {
+    // Large spans go straight to the file without a copy.
+    write_all(fd_, p, n, to_stdout_ ? std::string("-") : path_);
+    return;
+  }
+  buffer_.insert(buffer_.end(), p, p + n);
+}
+
+void AtomicFileWriter::write(std::span<const uint8_t> data) {
+  if (done_) throw IoError("failed to write " + quoted(path_) + ": writer already closed");
+  if (!gzip_) {
+    write_raw(data.data(), data.size());
+    return;
+  }
+  uint8_t out[64 * 1024];
+  const uint8_t* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    const size_t piece = std::min<size_t>(left, 1u << 30);
+    gzip_->zs.next_in = const_cast<Bytef*>(p);
+    gzip_->zs.avail_in = static_cast<uInt>(piece);
+    p += piece;
+    left -= piece;
+    while (gzip_->zs.avail_in > 0) {
+      gzip_->zs.next_out = out;
+      gzip_->zs.avail_out = sizeof out;
+      if (deflate(&gzip_->zs, Z_NO_FLUSH) == Z_STREAM_ERROR) {
+        throw IoError("failed to write " + quoted(path_) + ": deflate failed");
+      }
+      write_raw(out, sizeof out - gzip_->zs.avail_out);
+    }
+  }
+}
+
+void AtomicFileWriter::commit() {
+  if (done_) throw IoError("failed to write " + quoted(path_) + ": writer already closed");
+  if (gzip_) {
+    uint8_t out[64 * 1024];
+    int ret;
+    do {
+      gzip_->zs.next_in = nullptr;
+      gzip_->zs.avail_in = 0;
+      gzip_->zs.next_out = out;
+      gzip_->zs.avail_out = sizeof out;
+      ret = deflate(&gzip_->zs, Z_FINISH);
+      if (ret == Z_STREAM_ERROR) throw IoError("failed to write " + quoted(path_) + ": deflate failed");
+      write_raw(out, sizeof out - gzip_->zs.avail_out);
+    } while (ret != Z_STREAM_END);
+  }
+  flush_buffer();
+  if (to_stdout_) {
+    done_ = true;
+    return;
+  }
+  if (options_.sync && ::fsync(fd_) != 0) throw_errno("failed to sync", temp_path_, errno);
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) throw_errno("failed to finish write of", temp_path_, errno);
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    throw IoError("failed to rename " + quoted(temp_path_) + " to " + quoted(path_) + ": " +
+                  std::strerror(err));
+  }
+  temp_path_.clear();
+  done_ = true;
+  if (options_.sync) {
+    // Make the rename itself durable. Some file systems refuse fsync on a directory: ignore.
+    const size_t slash = path_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+    Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (d.fd >= 0) (void)::fsync(d.fd);
+  }
+}
+
+void AtomicFileWriter::abort() noexcept {
+  if (done_) return;
+  done_ = true;
+  if (!to_stdout_ && fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+  temp_path_.clear();
+}
+
+void write_file_atomic(const std::string& path, std::span<const uint8_t> data,
+                       const WriteOptions& options) {
+  AtomicFileWriter writer(path, options);
+  writer.write(data);
+  writer.commit();
+}
+
+bool write_output(const std::string& path, std::span<const uint8_t> data,
+                  const WriteOptions& options) {
+  if (path.empty()) return false;  // NoOutputStream: skip the content entirely
+  write_file_atomic(path, data, options);
+  return true;
+}
+
+}  // namespace cb

@@ -1,0 +1,104 @@
+// Whole-file reads and atomic writes with gzip by file name, following the reference's
+// op-service/ioutil rules:
+//  - gzip is chosen purely by name: a path ending in ".gz" is gunzipped on read and gzipped
+//    on write (ioutil.IsGzip). A gzip file without that suffix is read as raw bytes (the
+//    state decoder then rejects it by its version byte), a ".gz" file that is not gzip is an
+//    error ("failed to create gzip reader: gzip: invalid header" in the reference).
+//  - concatenated gzip members are read as one stream (Go's gzip.Reader is multistream);
+//    bytes after a member that do not start another member are an error, as in Go.
+//  - decompressed data of 10 GiB or more is an error (ioutil.MaxDecompressedSize).
+//  - the reference never reads stdin: an empty input path is "no path specified"
+//    (serialize.LoadSerializedBinary) and "-" is an ordinary file name.
+//  - writes go to a temp file in the destination's directory that is renamed into place
+//    (ioutil.AtomicWriter); "" writes nothing and "-" writes raw bytes to stdout
+//    (ioutil.ToStdOutOrFileOrNoop). The reference chmods the temp file to OutFilePerm 0755
+//    (not masked by umask) and does not fsync; we fsync file and directory as well.
+//  - the reference's gzip (Go compress/gzip, DefaultCompression = level 6) writes the
+//    10-byte header 1f 8b 08 00 00000000 00 ff (no name, mtime 0, XFL 0, OS 255). We write the
+//    same header through zlib; the deflate bytes differ from Go's, the decompressed bytes
+//    do not. Output is deterministic for a given zlib build and level.
+// Every failure throws cb::IoError with one line naming the path.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cb {
+
+struct IoError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ioutil.MaxDecompressedSize: a gzip file that inflates to this many bytes or more is refused.
+inline constexpr uint64_t kMaxDecompressedSize = uint64_t{10} << 30;
+// ioutil/run.go OutFilePerm: the mode the reference gives every file it writes.
+inline constexpr mode_t kOutFilePerm = 0755;
+// Go's gzip.DefaultCompression maps to flate level 6.
+inline constexpr int kReferenceGzipLevel = 6;
+
+// True when the reference would treat `path` as gzip: it ends in ".gz" (case-sensitive).
+bool is_gzip_path(std::string_view path);
+
+// The whole file, gunzipped when is_gzip_path(path). Throws IoError.
+std::vector<uint8_t> read_file(const std::string& path);
+
+// Inflates a complete gzip stream (one or more members). `name` only labels errors.
+std::vector<uint8_t> gunzip_bytes(std::span<const uint8_t> gz, const std::string& name,
+                                  uint64_t max_size = kMaxDecompressedSize);
+// Deflates `data` into one gzip member with the reference's header (see above).
+std::vector<uint8_t> gzip_bytes(std::span<const uint8_t> data, int level = kReferenceGzipLevel);
+
+struct WriteOptions {
+  mode_t perm = kOutFilePerm;       // applied with fchmod, so the umask does not apply
+  int gzip_level = kReferenceGzipLevel;  // 0-9, used only for ".gz" paths
+  bool sync = true;                 // fsync the file before and the directory after rename
+};
+
+// Streams one output: "-" = stdout (raw, never gzipped, as the reference), anything else = a
+// temp file next to `path` (gzipped when the name ends in ".gz") that commit() renames into
+// place. Destroying an uncommitted writer removes the temp file. Not for "" (see write_output).
+class AtomicFileWriter {
+public:
+  explicit AtomicFileWriter(const std::string& path, const WriteOptions& options = {});
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void write(std::span<const uint8_t> data);
+  void commit();  // finish gzip, fsync, rename; after it the writer is closed
+  void abort() noexcept;  // drop the temp file; idempotent
+
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return temp_path_; }  // "" for stdout
+
+private:
+  struct Gzip;
+  void write_raw(const uint8_t* p, size_t n);
+  void flush_buffer();
+
+  std::string path_;
+  std::string temp_path_;
+  WriteOptions options_;
+  int fd_ = -1;
+  bool to_stdout_ = false;
+  bool done_ = false;
+  std::unique_ptr<Gzip> gzip_;
+  std::vector<uint8_t> buffer_;  // raw output waiting for write(2)
+};
+
+// Writes `data` to `path` atomically (see AtomicFileWriter). "-" = stdout.
+void write_file_atomic(const std::string& path, std::span<const uint8_t> data,
+                       const WriteOptions& options = {});
+
+// The reference's ToStdOutOrFileOrNoop: "" = write nothing (returns false), "-" = stdout,
+// otherwise an atomic write. Returns true when something was written.
+bool write_output(const std::string& path, std::span<const uint8_t> data,
+                  const WriteOptions& options = {});
+
+}  // namespace cb

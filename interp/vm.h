@@ -1,0 +1,114 @@
+// The canonical MT-Cannon v5 state transition: one step function, instantiated for a fast
+// policy (plain run) and a recording policy (collects what the step touched, for the witness
+// and proof). This is the authority; the JIT only ever fast-forwards to a state it produces.
+// Reference: multithreaded/mips.go, instrumented.go, exec/mips_instructions.go,
+// exec/mips_syscalls.go, exec/preimage.go.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "interp/oracle.h"
+#include "interp/state.h"
+
+namespace cb {
+
+enum class StepStatus : uint8_t { kOk = 0, kPanic = 1 };
+
+// Everything `cannon run --proof-at` writes for one step.
+struct StepWitness {
+  std::array<uint8_t, kStateWitnessSize> state{};  // pre-state witness
+  Hash32 state_hash{};                             // pre-state hash
+  std::vector<uint8_t> proof_data;  // thread witness + insn proof + 2 memory proofs
+  bool has_preimage = false;
+  Hash32 preimage_key{};
+  std::vector<uint8_t> preimage_value;  // with its 8-byte big-endian length prefix
+  uint64_t preimage_offset = 0;
+};
+
+// Guest output: fd 1 or 2 and the bytes written.
+using OutputFn = std::function<void(int fd, const uint8_t* data, size_t len)>;
+
+class Vm {
+public:
+  Vm(State& state, PreimageOracle* oracle, OutputFn output);
+
+  // One step. kPanic means the reference VM would have panicked: panic_message() says why,
+  // and the state must not be used further.
+  StepStatus step();
+  // One step that also fills `w` with the pre-state witness and the proof data.
+  StepStatus step_with_proof(StepWitness& w);
+  // Up to `max_steps` steps; stops early on exit or panic. Returns the steps taken.
+  uint64_t run(uint64_t max_steps, StepStatus& status);
+
+  const std::string& panic_message() const { return m_panic; }
+  State& state() { return m_state; }
+
+  // What the last step read from the pre-image oracle (valid when last_step_read_preimage()).
+  bool last_step_read_preimage() const { return m_pre_last_offset != ~uint64_t{0}; }
+  const Hash32& last_preimage_key() const { return m_pre_key; }
+  const std::vector<uint8_t>& last_preimage() const { return m_pre_value; }
+  uint64_t last_preimage_offset() const { return m_pre_last_offset; }
+  uint64_t preimage_requests() const { return m_pre_requests; }
+  uint64_t preimage_bytes() const { return m_pre_total; }
+
+  // Called (from compiled code too) after a store to the aligned word at `addr`: an LL/SC
+  // reservation on that word is cleared (reference: handleMemoryUpdate).
+  void on_store(uint64_t word_addr) {
+    if (word_addr == (kAddressMask & m_state.ll_address)) clear_reservation();
+  }
+
+private:
+  template <bool kRecord>
+  StepStatus do_step();
+  template <bool kRecord>
+  StepStatus exec_insn(Thread& t, uint32_t insn);
+  template <bool kRecord>
+  StepStatus syscall(Thread& t);
+  template <bool kRecord>
+  StepStatus rmw(Thread& t, uint32_t insn, bool is64, bool is_load);
+
+  template <bool kRecord>
+  void track(uint64_t addr);
+  template <bool kRecord>
+  void track2(uint64_t addr);
+  StepStatus panic(std::string msg) {
+    m_panic = std::move(msg);
+    return StepStatus::kPanic;
+  }
+  void clear_reservation() {
+    m_state.ll_status = kLLNone;
+    m_state.ll_address = 0;
+    m_state.ll_owner = 0;
+  }
+  void preempt();
+  void pop_thread();
+  bool read_preimage(const Hash32& key, uint64_t offset, uint8_t out[32], uint64_t& len);
+
+  State& m_state;
+  PreimageOracle* m_oracle;
+  OutputFn m_output;
+  std::string m_panic;
+
+  // Proof recording (the reference keeps the two proofs across steps: a slot a proof step
+  // does not touch repeats the previous proof step's, all zeros until then).
+  uint64_t m_last_access = ~uint64_t{0};
+  MemProof m_proof1{}, m_proof2{};
+
+  // Pre-image reader cache (reference: TrackingPreimageOracleReader).
+  Hash32 m_pre_key{};
+  std::vector<uint8_t> m_pre_value;
+  uint64_t m_pre_last_offset = ~uint64_t{0};
+  uint64_t m_pre_requests = 0, m_pre_total = 0;
+  std::vector<uint8_t> m_scratch;
+};
+
+// The 32-bit instruction at pc (pc must be 4-aligned).
+inline uint32_t fetch_insn(const Memory& m, uint64_t pc) {
+  uint64_t w = m.get_word(pc & kAddressMask);
+  return (pc & 4) ? uint32_t(w) : uint32_t(w >> 32);
+}
+
+}  // namespace cb

@@ -1,0 +1,148 @@
+// The 64-bit sparse memory of the Cannon spec: 4 KiB pages allocated on first write, and a
+// binary Merkle tree of fixed depth over 32-byte leaves spanning the whole 2^64-byte address
+// space (spec: "Memory" and the reference's memory/binary_tree.go). Knows nothing of MIPS.
+//
+// Hashes are cached at two levels and recomputed lazily:
+//  - inside a page: the 64 hashes of its 64-byte chunks and the 63 nodes above them; a write
+//    only sets a bit in `dirty_chunks`, the affected nodes are rehashed on the next root;
+//  - above pages: one node per ancestor of an allocated page (gindex < 2^52), each with a
+//    valid flag. Invariant: an invalid node has only invalid ancestors, so invalidation can
+//    stop at the first node that is already invalid.
+// Writes only record which pages are dirty; `merkle_root()`/`proof()` flush that list first
+// (in parallel on TBB when it is long).
+#pragma once
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <tsl/robin_map.h>
+
+#include "memory/keccak.h"
+
+namespace cb {
+
+constexpr unsigned kPageAddrSize = 12;
+constexpr uint64_t kPageSize = uint64_t{1} << kPageAddrSize;
+constexpr uint64_t kPageAddrMask = kPageSize - 1;
+constexpr unsigned kPageKeySize = 64 - kPageAddrSize;  // 52 levels of tree above a page
+constexpr unsigned kMemProofLeafCount = 60;              // leaf + 59 siblings
+constexpr size_t kMemProofSize = kMemProofLeafCount * 32;  // 1,920 bytes
+using MemProof = std::array<uint8_t, kMemProofSize>;
+
+// zero_hash(h): root of an all-zero subtree of height h (h = 0: a 32-byte zero leaf).
+const Hash32& zero_hash(unsigned height);
+
+inline uint64_t load_be64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+inline void store_be64(uint8_t* p, uint64_t v) {
+  v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+}
+
+struct Page {
+  alignas(64) uint8_t data[kPageSize];
+  // cache[1] is the page root, cache[64 + i] the hash of 64-byte chunk i (heap order).
+  Hash32 cache[128];
+  uint64_t dirty_chunks = ~uint64_t{0};  // chunk i's hash (and its ancestors) must be redone
+  bool listed = false;                   // already in Memory's dirty-page list
+  uint64_t index = 0;                    // page index (address >> 12)
+
+  const Hash32& root();  // recomputes dirty nodes
+};
+
+class Memory {
+public:
+  Memory();
+  ~Memory();
+  Memory(const Memory&) = delete;
+  Memory& operator=(const Memory&) = delete;
+  Memory(Memory&&) noexcept;
+  Memory& operator=(Memory&&) noexcept;
+  // A deep copy (pages and cached hashes).
+  std::unique_ptr<Memory> clone() const;
+
+  // Aligned 8-byte big-endian word; an absent page reads as zero and is not allocated.
+  uint64_t get_word(uint64_t addr) const {
+    const Page* p = lookup(addr >> kPageAddrSize);
+    return p ? load_be64(p->data + (addr & kPageAddrMask & ~uint64_t{7})) : 0;
+  }
+  void set_word(uint64_t addr, uint64_t v) {
+    Page* p = page_for_write(addr >> kPageAddrSize);
+    uint64_t off = addr & kPageAddrMask & ~uint64_t{7};
+    store_be64(p->data + off, v);
+    mark_dirty(p, off);
+  }
+
+  Page* lookup(uint64_t page_index) const {
+    TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
+    if (e.index == page_index) return e.page;
+    auto it = m_pages.find(page_index);
+    if (it == m_pages.end()) return nullptr;
+    e.index = page_index;
+    e.page = it->second;
+    return it->second;
+  }
+  Page* page_for_write(uint64_t page_index) {
+    Page* p = lookup(page_index);
+    return p ? p : alloc_page(page_index);
+  }
+  // Records that bytes at page offset `off` changed (for the Merkle caches).
+  void mark_dirty(Page* p, uint64_t off) {
+    p->dirty_chunks |= uint64_t{1} << (off >> 6);
+    if (!p->listed) {
+      p->listed = true;
+      m_dirty.push_back(p);
+    }
+  }
+  Page* alloc_page(uint64_t page_index);
+
+  // Copies bytes into memory, allocating pages (the ELF loader and stack set-up).
+  void set_range(uint64_t addr, const uint8_t* data, size_t len);
+  void set_range_zero(uint64_t addr, size_t len);
+  // Reads bytes (absent pages read as zero) into out.
+  void read_range(uint64_t addr, uint64_t len, std::vector<uint8_t>& out) const;
+
+  Hash32 merkle_root();
+  // Leaf (the 32 bytes holding addr) and its 59 sibling hashes, bottom-up.
+  MemProof proof(uint64_t addr);
+
+  size_t page_count() const { return m_pages.size(); }
+  uint64_t usage_bytes() const { return m_pages.size() * kPageSize; }
+  // Page indices in ascending order.
+  std::vector<uint64_t> sorted_page_indices() const;
+
+  // Binary form of the reference's Memory.Serialize: u64 page count, then per page in
+  // ascending index order the u64 index and the 4,096 bytes (all big-endian).
+  void serialize(std::vector<uint8_t>& out) const;
+
+private:
+  struct Node {
+    Hash32 hash;
+    bool valid = false;
+  };
+  static constexpr size_t kTlbSize = 256;
+  struct TlbEntry {
+    uint64_t index = ~uint64_t{0};
+    Page* page = nullptr;
+  };
+
+  void flush_dirty();
+  void invalidate_path(uint64_t page_index);
+  Hash32 node_hash(uint64_t gindex, unsigned depth);
+
+  tsl::robin_map<uint64_t, Page*> m_pages;
+  tsl::robin_map<uint64_t, Node> m_nodes;  // gindex (< 2^52) -> cached inner node
+  std::vector<Page*> m_dirty;
+  mutable std::array<TlbEntry, kTlbSize> m_tlb{};
+};
+
+std::string human_bytes(uint64_t n);  // "1.5 MiB", like the reference's Usage()
+
+}  // namespace cb
