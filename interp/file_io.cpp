@@ -75,7 +75,9 @@ private:
       const uint64_t limit = max_size_;
       if (produced_ >= limit) too_big();
       if (out_.size() - produced_ < 64 * 1024 && out_.size() < limit) {
-        const uint64_t grown = std::max<uint64_t>(uint64_t(out_.size()) * 2, produced_ + kReadChunk);
+        // Double (amortised), but within a reserve() hint grow only to the hint.
+        uint64_t grown = std::max<uint64_t>(uint64_t(out_.size()) * 2, produced_ + 64 * 1024);
+        if (out_.capacity() > out_.size()) grown = std::max<uint64_t>(out_.capacity(), produced_ + 64 * 1024);
         out_.resize(static_cast<size_t>(std::min(grown, limit)));
       }
       const uint64_t room = std::min<uint64_t>(out_.size() - produced_, 1u << 30);

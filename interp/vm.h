@@ -43,6 +43,14 @@ public:
   // Up to `max_steps` steps; stops early on exit or panic. Returns the steps taken.
   uint64_t run(uint64_t max_steps, StepStatus& status);
 
+  // Zeroes the two data memory-proof slots, as at the start of a fresh run. A run with
+  // several proof steps keeps them across proof steps (see m_proof1); a tool that wants each
+  // proof as a separate single-proof run would write it calls this before each proof step.
+  void reset_proof_slots() {
+    m_proof1 = {};
+    m_proof2 = {};
+  }
+
   const std::string& panic_message() const { return m_panic; }
   State& state() { return m_state; }
 

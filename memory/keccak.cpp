@@ -15,29 +15,43 @@ constexpr uint64_t kRoundConstants[24] = {
 
 inline uint64_t rotl(uint64_t x, int n) { return (x << n) | (x >> ((64 - n) & 63)); }
 
-// Keccak-f[1600], fully unrolled theta/rho/pi/chi per round (lanes in x + 5y order).
-void keccak_f(uint64_t a[25]) {
+// Keccak-f[1600]. Theta, rho+pi (walking the pi permutation cycle, so lanes move one at a time
+// with no temporary state copy), chi and iota; the fixed-trip loops are fully unrolled by the
+// compiler.
+constexpr int kRotc[24] = {1, 3, 6, 10, 15, 21, 28, 36, 45, 55, 2, 14,
+                           27, 41, 56, 8, 25, 43, 62, 18, 39, 61, 20, 44};
+constexpr int kPiln[24] = {10, 7, 11, 17, 18, 3, 5, 16, 8, 21, 24, 4,
+                           15, 23, 19, 13, 12, 2, 20, 14, 22, 9, 6, 1};
+
+__attribute__((optimize("unroll-loops"))) void keccak_f(uint64_t st[25]) {
   for (int round = 0; round < 24; ++round) {
-    uint64_t c[5], d[5];
-    for (int x = 0; x < 5; ++x) c[x] = a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20];
-    for (int x = 0; x < 5; ++x) d[x] = c[(x + 4) % 5] ^ rotl(c[(x + 1) % 5], 1);
-    for (int i = 0; i < 25; ++i) a[i] ^= d[i % 5];
-    // rho and pi
-    uint64_t b[25];
-    static constexpr int kRho[25] = {0,  1,  62, 28, 27, 36, 44, 6,  55, 20, 3,  10, 43,
-                                     25, 39, 41, 45, 15, 21, 8,  18, 2,  61, 56, 14};
-    for (int x = 0; x < 5; ++x)
-      for (int y = 0; y < 5; ++y) b[y + 5 * ((2 * x + 3 * y) % 5)] = rotl(a[x + 5 * y], kRho[x + 5 * y]);
-    // chi
-    for (int y = 0; y < 25; y += 5) {
-      uint64_t t0 = b[y], t1 = b[y + 1], t2 = b[y + 2], t3 = b[y + 3], t4 = b[y + 4];
-      a[y] = t0 ^ (~t1 & t2);
-      a[y + 1] = t1 ^ (~t2 & t3);
-      a[y + 2] = t2 ^ (~t3 & t4);
-      a[y + 3] = t3 ^ (~t4 & t0);
-      a[y + 4] = t4 ^ (~t0 & t1);
+    uint64_t bc[5];
+#pragma GCC unroll 5
+    for (int i = 0; i < 5; ++i) bc[i] = st[i] ^ st[i + 5] ^ st[i + 10] ^ st[i + 15] ^ st[i + 20];
+#pragma GCC unroll 5
+    for (int i = 0; i < 5; ++i) {
+      uint64_t t = bc[(i + 4) % 5] ^ rotl(bc[(i + 1) % 5], 1);
+#pragma GCC unroll 5
+      for (int j = 0; j < 25; j += 5) st[j + i] ^= t;
     }
-    a[0] ^= kRoundConstants[round];
+    uint64_t t = st[1];
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; ++i) {
+      int j = kPiln[i];
+      uint64_t tmp = st[j];
+      st[j] = rotl(t, kRotc[i]);
+      t = tmp;
+    }
+#pragma GCC unroll 5
+    for (int j = 0; j < 25; j += 5) {
+      uint64_t a0 = st[j], a1 = st[j + 1], a2 = st[j + 2], a3 = st[j + 3], a4 = st[j + 4];
+      st[j] = a0 ^ (~a1 & a2);
+      st[j + 1] = a1 ^ (~a2 & a3);
+      st[j + 2] = a2 ^ (~a3 & a4);
+      st[j + 3] = a3 ^ (~a4 & a0);
+      st[j + 4] = a4 ^ (~a0 & a1);
+    }
+    st[0] ^= kRoundConstants[round];
   }
 }
 

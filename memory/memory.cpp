@@ -40,16 +40,43 @@ const Hash32& Page::root() {
 
 Memory::Memory() = default;
 
-Memory::~Memory() {
-  for (auto& kv : m_pages) {
-    kv.second->~Page();
-    mi_free(kv.second);
+void Memory::release(Page* p) {
+  if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    p->~Page();
+    mi_free(p);
   }
 }
 
+Page* Memory::unshare(Page* old) {
+  void* mem = mi_malloc_aligned(sizeof(Page), alignof(Page));
+  Page* p = new (mem) Page(*old);
+  m_pages[old->index] = p;
+  TlbEntry& e = m_tlb[old->index & (kTlbSize - 1)];
+  if (e.index == old->index) e.page = p;
+  // A page still waiting in the dirty list is replaced there by its copy.
+  if (old->listed) {
+    for (Page*& d : m_dirty)
+      if (d == old) d = p;
+    p->listed = true;
+    old->listed = false;
+  }
+  release(old);
+  ++m_write_epoch;  // the old page object is no longer ours: cached pointers to it are stale
+  return p;
+}
+
+Memory::~Memory() {
+  for (auto& kv : m_pages) release(kv.second);
+}
+
 Memory::Memory(Memory&& o) noexcept
-    : m_pages(std::move(o.m_pages)), m_nodes(std::move(o.m_nodes)), m_dirty(std::move(o.m_dirty)) {
+    : m_pages(std::move(o.m_pages)),
+      m_nodes(std::move(o.m_nodes)),
+      m_dirty(std::move(o.m_dirty)),
+      m_write_epoch(o.m_write_epoch + 1) {
   o.m_pages.clear();
+  o.m_dirty.clear();
+  ++o.m_write_epoch;
   o.m_tlb.fill(TlbEntry{});
 }
 
@@ -67,12 +94,36 @@ std::unique_ptr<Memory> Memory::clone() const {
   for (auto& kv : m_pages) {
     void* mem = mi_malloc_aligned(sizeof(Page), alignof(Page));
     Page* p = new (mem) Page(*kv.second);
-    p->listed = false;
     out->m_pages.emplace(kv.first, p);
     if (p->dirty_chunks) {
       p->listed = true;
       out->m_dirty.push_back(p);
     }
+  }
+  out->m_nodes = m_nodes;
+  return out;
+}
+
+std::unique_ptr<Memory> Memory::share() {
+  merkle_root();  // every page's root() runs: shared pages have dirty_chunks == 0
+  ++m_write_epoch;
+  return share_clean();
+}
+
+bool Memory::clean() const {
+  if (!m_dirty.empty()) return false;
+  if (m_pages.empty()) return true;
+  auto it = m_nodes.find(1);
+  return it != m_nodes.end() && it->second.valid;
+}
+
+std::unique_ptr<Memory> Memory::share_clean() const {
+  if (!clean()) std::abort();  // sharing a page with pending hash updates would race
+  auto out = std::make_unique<Memory>();
+  out->m_pages.reserve(m_pages.size());
+  for (auto& kv : m_pages) {
+    kv.second->refs.fetch_add(1, std::memory_order_relaxed);
+    out->m_pages.emplace(kv.first, kv.second);
   }
   out->m_nodes = m_nodes;
   return out;

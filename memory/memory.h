@@ -12,6 +12,7 @@
 // (in parallel on TBB when it is long).
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -53,6 +54,16 @@ struct Page {
   uint64_t dirty_chunks = ~uint64_t{0};  // chunk i's hash (and its ancestors) must be redone
   bool listed = false;                   // already in Memory's dirty-page list
   uint64_t index = 0;                    // page index (address >> 12)
+  // Owners of this page: the live memory plus every checkpoint that shares it. A page with
+  // refs > 1 is copied on its first write (copy-on-write checkpoints).
+  std::atomic<uint32_t> refs{1};
+
+  Page() = default;
+  Page(const Page& o)
+      : cache(), dirty_chunks(o.dirty_chunks), listed(false), index(o.index), refs(1) {
+    std::memcpy(data, o.data, sizeof data);
+    std::memcpy(cache, o.cache, sizeof cache);
+  }
 
   const Hash32& root();  // recomputes dirty nodes
 };
@@ -67,6 +78,22 @@ public:
   Memory& operator=(Memory&&) noexcept;
   // A deep copy (pages and cached hashes).
   std::unique_ptr<Memory> clone() const;
+
+  // Copy-on-write copy (checkpoints). Flushes the Merkle caches first, so that every page is
+  // clean (dirty_chunks == 0) before it is shared and no one ever mutates a shared page's
+  // hashes; then shares every page (refs++) and copies the inner-node cache. Bumps this
+  // memory's write epoch. A later write on either side copies the page (page_for_write).
+  std::unique_ptr<Memory> share();
+  // The same for a memory that is already clean (see clean()). Const and thread-safe: many
+  // threads may share_clean() the same source at once, as long as no one writes to it
+  // (checkpoints are never written to; restoring one is share_clean()).
+  std::unique_ptr<Memory> share_clean() const;
+  // No page awaits rehashing and the root is cached: merkle_root() was called and nothing
+  // was written since.
+  bool clean() const;
+  // Every page (index -> page), unordered, for read-only walks (checkpoint writers). Do not
+  // modify pages reached through it.
+  const tsl::robin_map<uint64_t, Page*>& pages() const { return m_pages; }
 
   // Aligned 8-byte big-endian word; an absent page reads as zero and is not allocated.
   uint64_t get_word(uint64_t addr) const {
@@ -89,10 +116,21 @@ public:
     e.page = it->second;
     return it->second;
   }
+  // The page to write to: allocated when absent, copied first when a checkpoint shares it.
   Page* page_for_write(uint64_t page_index) {
     Page* p = lookup(page_index);
-    return p ? p : alloc_page(page_index);
+    if (!p) return alloc_page(page_index);
+    // acquire: pairs with release() in another memory that copied this page and let go of it,
+    // so our in-place writes cannot race with its reads.
+    if (p->refs.load(std::memory_order_acquire) > 1) return unshare(p);
+    return p;
   }
+  // Incremented whenever pages become shared (a checkpoint was taken) and whenever a shared
+  // page is replaced by its private copy (unshare): anyone caching page pointers (the JIT's
+  // TLBs: "writable in place", or a read pointer that unshare makes stale) must drop that
+  // cache when it changes.
+  uint64_t write_epoch() const { return m_write_epoch; }
+  void bump_write_epoch() { ++m_write_epoch; }
   // Records that bytes at page offset `off` changed (for the Merkle caches).
   void mark_dirty(Page* p, uint64_t off) {
     p->dirty_chunks |= uint64_t{1} << (off >> 6);
@@ -102,6 +140,8 @@ public:
     }
   }
   Page* alloc_page(uint64_t page_index);
+  Page* unshare(Page* p);  // replaces a shared page by a private copy
+  static void release(Page* p);  // drops one reference; frees the page at zero
 
   // Copies bytes into memory, allocating pages (the ELF loader and stack set-up).
   void set_range(uint64_t addr, const uint8_t* data, size_t len);
@@ -140,6 +180,7 @@ private:
   tsl::robin_map<uint64_t, Page*> m_pages;
   tsl::robin_map<uint64_t, Node> m_nodes;  // gindex (< 2^52) -> cached inner node
   std::vector<Page*> m_dirty;
+  uint64_t m_write_epoch = 0;
   mutable std::array<TlbEntry, kTlbSize> m_tlb{};
 };
 
