@@ -41,10 +41,6 @@ std::string go_json_quote(std::string_view s) {
         case '\n': out += "\\n"; break;
         case '\r': out += "\\r"; break;
         case '\t': out += "\\t"; break;
-        case '<': case '>': case '&':
-          std::snprintf(buf, sizeof buf, "\\u%04x", b);
-          out += buf;
-          break;
         default:
           if (b < 0x20) {
             std::snprintf(buf, sizeof buf, "\\u%04x", b);

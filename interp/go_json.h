@@ -1,5 +1,5 @@
 // JSON text exactly as the reference's Go writers produce it (encoding/json with
-// SetIndent("", "  "), HTML escaping on, and op-service's extra trailing newline), so that
+// SetIndent("", "  "), SetEscapeHTML(false), and op-service's extra trailing newline), so that
 // proof, metadata and witness files are byte-identical.
 #pragma once
 #include <string>
@@ -7,7 +7,7 @@
 
 namespace cb {
 
-// A quoted JSON string with Go's escaping (\u003c \u003e \u0026, \u2028 \u2029, invalid UTF-8
+// A quoted JSON string with Go's escaping (\u2028 \u2029, invalid UTF-8
 // as \ufffd, control characters as \n \r \t or \u00XX).
 std::string go_json_quote(std::string_view s);
 

@@ -32,69 +32,68 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace cb::window {
 
 // Defaults are OP mainnet (op-deployer's standard config).
 struct GameParams {
-    double max_clock_s = 302400;              // MAX_CLOCK_DURATION, 3.5 days
-    double clock_extension_s = 10800;         // CLOCK_EXTENSION, 3 h
-    int split_depth = 30;                     // SPLIT_DEPTH
-    int max_game_depth = 73;                  // MAX_GAME_DEPTH
-    double oracle_challenge_period_s = 86400; // PreimageOracle challengePeriod; informational only
+  double max_clock_s = 302400;               // MAX_CLOCK_DURATION, 3.5 days
+  double clock_extension_s = 10800;          // CLOCK_EXTENSION, 3 h
+  int split_depth = 30;                      // SPLIT_DEPTH
+  int max_game_depth = 73;                   // MAX_GAME_DEPTH
+  double oracle_challenge_period_s = 86400;  // PreimageOracle challengePeriod; informational only
 };
 
 // One way of running the guest (interpreter, JIT, JIT with checkpoints, or a
 // speed the user supplied with --compare).
 struct Mode {
-    std::string name;
-    double steps_per_s = 0;
-    double prove_s = 0;     // time to prove one step from the nearest checkpoint
-    double setup_s = 0;     // fixed cost before the first step (load, compile)
-    bool measured = true;   // false: supplied by the user, not measured here
+  std::string name;
+  double steps_per_s = 0;
+  double prove_s = 0;    // time to prove one step from the nearest checkpoint
+  double setup_s = 0;    // fixed cost before the first step (load, compile)
+  bool measured = true;  // false: supplied by the user, not measured here
 };
 
 struct Measurements {
-    std::string guest;
-    uint64_t sample_steps = 0;          // length of the measured sample
-    std::vector<Mode> modes;
-    double checkpoint_overhead_pct = 0; // slowdown from enabling checkpoints
-    uint64_t peak_rss_bytes = 0;
-    uint64_t checkpoint_disk_bytes = 0; // disk the checkpoints took over the sample
+  std::string guest;
+  uint64_t sample_steps = 0;  // length of the measured sample
+  std::vector<Mode> modes;
+  double checkpoint_overhead_pct = 0;  // slowdown from enabling checkpoints
+  uint64_t peak_rss_bytes = 0;
+  uint64_t checkpoint_disk_bytes = 0;  // disk the checkpoints took over the sample
 };
 
 struct LengthResult {
-    uint64_t steps = 0;
-    double time_s = 0;
-    bool fits = false;        // time_s <= deadline and steps <= max trace
-    bool within_game = false; // steps <= 2^depth
+  uint64_t steps = 0;
+  double time_s = 0;
+  bool fits = false;         // time_s <= deadline and steps <= max trace
+  bool within_game = false;  // steps <= 2^depth
 };
 
 struct ModeResult {
-    Mode mode;
-    uint64_t longest_steps = 0;            // within the deadline, capped at 2^depth
-    uint64_t longest_steps_full_clock = 0; // same, with the whole chess clock
-    std::vector<LengthResult> lengths;     // one per Report::lengths
+  Mode mode;
+  uint64_t longest_steps = 0;             // within the deadline, capped at 2^depth
+  uint64_t longest_steps_full_clock = 0;  // same, with the whole chess clock
+  std::vector<LengthResult> lengths;      // one per Report::lengths
 };
 
 struct Report {
-    GameParams game;
-    Measurements measurements;
-    int execution_depth = 0;          // max_game_depth - split_depth - 1
-    uint64_t max_trace_steps = 0;     // 2^execution_depth
-    double deadline_s = 0;            // 2 x clock extension
-    double alternative_deadline_s = 0; // max clock (whole chess clock)
-    double step_extension_s = 0;      // clock extension + oracle challenge period
-    double required_steps_per_s = 0;  // max_trace_steps / deadline_s
-    std::vector<uint64_t> lengths;    // sorted, unique
-    // checkpoint disk extrapolated linearly to each length (fixed checkpoint
-    // interval assumed); empty when sample_steps or disk is unknown
-    std::vector<double> checkpoint_disk_bytes_est;
-    std::vector<ModeResult> modes;
+  GameParams game;
+  Measurements measurements;
+  int execution_depth = 0;            // max_game_depth - split_depth - 1
+  uint64_t max_trace_steps = 0;       // 2^execution_depth
+  double deadline_s = 0;              // 2 x clock extension
+  double alternative_deadline_s = 0;  // max clock (whole chess clock)
+  double step_extension_s = 0;        // clock extension + oracle challenge period
+  double required_steps_per_s = 0;    // max_trace_steps / deadline_s
+  std::vector<uint64_t> lengths;      // sorted, unique
+  // checkpoint disk extrapolated linearly to each length (fixed checkpoint
+  // interval assumed); empty when sample_steps or disk is unknown
+  std::vector<double> checkpoint_disk_bytes_est;
+  std::vector<ModeResult> modes;
 };
 
 // Empty when the parameters describe a game the contract would accept and
@@ -156,4 +155,4 @@ bool write_plot(const Report& report, const std::string& path, std::string& err)
 // k/M/G suffix. The result has measured = false.
 bool parse_compare(const std::string& spec, Mode& out, std::string& err);
 
-} // namespace cb::window
+}  // namespace cb::window
