@@ -15,6 +15,7 @@ void print_error(const std::string& msg) { Console::get().line(stderr, "error: "
 
 int load_elf_main(int argc, char** argv) {
   CLI::App app{"Load ELF file into Cannon state", "load-elf"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // Go flag: last wins
   std::string type, path, out = "state.bin.gz", meta = "meta.json";
   app.add_option("--type", type, "VM type to create state for. Valid options: multithreaded64-5")->required();
   app.add_option("--path", path, "Path to 64-bit big-endian MIPS ELF file")->required();
@@ -48,6 +49,7 @@ int load_elf_main(int argc, char** argv) {
 
 int witness_main(int argc, char** argv) {
   CLI::App app{"Print the witness and hash of a state file", "witness"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // Go flag: last wins
   std::string input, output;
   app.add_option("--input", input, "path of input binary state")->required();
   app.add_option("--output", output, "path to write binary witness");

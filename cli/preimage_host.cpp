@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "cli/step_pattern.h"  // go_quote
 
@@ -380,7 +381,7 @@ void HostProcess::start() {
 
   pid_ = pid;
   exit_.started = true;
-#ifdef SYS_pidfd_open
+#if defined(SYS_pidfd_open) && !defined(CB_HOST_NO_PIDFD)  // the latter: to test the fallback
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // -1: waitpid polling instead
 #endif
   hint_w_ = std::exchange(hint_p[1], -1);

@@ -119,6 +119,9 @@ public:
   // Ends the host as the reference's Close does (see HostStopPolicy) and reaps it. Never
   // throws; idempotent (later calls return the first result).
   HostExit stop();
+  // Replaces the waits stop() uses (e.g. shorter ones once a request has failed: the channel
+  // is out of step then and nothing is gained by the reference's 30 s grace periods).
+  void set_stop_policy(const HostStopPolicy& policy) { options_.stop = policy; }
 
   bool has_host() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }  // stays set after the host is reaped (for tests/logs)

@@ -54,9 +54,14 @@ void Vm::track(uint64_t addr) {
 
 template <bool kRecord>
 void Vm::track2(uint64_t addr) {
+  m_track2_step = m_state.step;
   if constexpr (kRecord) {
     m_last_access = addr;
     m_proof2 = m_state.memory->proof(addr);
+    m_proof2_step = m_state.step;
+  } else if (m_state.step >= m_proof2_from) {
+    m_proof2 = m_state.memory->proof(addr);  // see set_track_proof2_from()
+    m_proof2_step = m_state.step;
   }
 }
 
@@ -315,7 +320,11 @@ StepStatus Vm::exec_insn(Thread& t, uint32_t insn) {
     case Op::invalid:
     case Op::kCount: break;
   }
-  return panic(fmt("invalid instruction: 0x%08llx", insn));
+  // The reference's two wordings (exec/mips_instructions.go ExecuteMipsInstruction): SPECIAL
+  // and the immediate ALU opcodes panic with "0x%08x", every other opcode with "%x".
+  const uint32_t opc = uint32_t(insn) >> 26;
+  const bool alu_form = opc == 0 || (opc >= 8 && opc < 0xF) || opc == 0x18 || opc == 0x19;
+  return panic(fmt(alu_form ? "invalid instruction: 0x%08llx" : "invalid instruction: %llx", insn));
 }
 
 template <bool kRecord>

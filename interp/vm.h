@@ -43,13 +43,34 @@ public:
   // Up to `max_steps` steps; stops early on exit or panic. Returns the steps taken.
   uint64_t run(uint64_t max_steps, StepStatus& status);
 
-  // Zeroes the two data memory-proof slots, as at the start of a fresh run. A run with
-  // several proof steps keeps them across proof steps (see m_proof1); a tool that wants each
-  // proof as a separate single-proof run would write it calls this before each proof step.
+  // The reference's memory tracker computes the SECOND data proof on every clock_gettime step
+  // (exec/memory.go TrackMemAccess2 ignores memProofEnabled), so a proof step that does not
+  // touch that slot repeats the proof taken at the last clock_gettime, proof step or not.
+  // That costs a Merkle proof per clock_gettime, so the plain (non-proof) path computes it
+  // only for steps >= `step` (0 = always, UINT64_MAX = never, the default); the step of the
+  // latest clock_gettime is always noted, and proof2_current() says whether the slot holds
+  // its proof (a caller that finds it stale after a proof step can redo the run from an
+  // earlier state with the threshold at last_track2_step()).
+  void set_track_proof2_from(uint64_t step) { m_proof2_from = step; }
+  void set_track_proof2_always(bool on) { m_proof2_from = on ? 0 : ~uint64_t{0}; }
+  bool proof2_current() const { return m_track2_step == m_proof2_step; }
+  uint64_t last_track2_step() const { return m_track2_step; }  // ~0: none yet
+  const MemProof& proof2_slot() const { return m_proof2; }
+  // Restores the slot (e.g. from a checkpoint taken with it); it counts as current.
+  void set_proof2_slot(const MemProof& p) {
+    m_proof2 = p;
+    m_proof2_step = m_track2_step;
+  }
+  // Zeroes both data memory-proof slots and forgets the clock_gettime bookkeeping, as at the
+  // start of a fresh run. A run with several proof steps keeps the first slot across them;
+  // a tool producing proofs exactly as separate single-proof runs would write them calls
+  // reset_proof1() before each proof step.
   void reset_proof_slots() {
     m_proof1 = {};
     m_proof2 = {};
+    m_track2_step = m_proof2_step = ~uint64_t{0};
   }
+  void reset_proof1() { m_proof1 = {}; }
 
   const std::string& panic_message() const { return m_panic; }
   State& state() { return m_state; }
@@ -104,6 +125,9 @@ private:
   // does not touch repeats the previous proof step's, all zeros until then).
   uint64_t m_last_access = ~uint64_t{0};
   MemProof m_proof1{}, m_proof2{};
+  uint64_t m_proof2_from = ~uint64_t{0};
+  uint64_t m_track2_step = ~uint64_t{0};  // step of the latest clock_gettime (TrackMemAccess2)
+  uint64_t m_proof2_step = ~uint64_t{0};  // step whose proof m_proof2 holds
 
   // Pre-image reader cache (reference: TrackingPreimageOracleReader).
   Hash32 m_pre_key{};

@@ -159,6 +159,9 @@ void Memory::invalidate_path(uint64_t page_index) {
 
 void Memory::flush_dirty() {
   if (m_dirty.empty()) return;
+  // The dirty marks are consumed: a cached "writable and already marked dirty" page pointer
+  // (the JIT's write TLB) must go through mark_dirty again, so this changes the epoch too.
+  ++m_write_epoch;
   if (m_dirty.size() >= 64) {
     tbb::parallel_for(size_t{0}, m_dirty.size(), [&](size_t i) { m_dirty[i]->root(); });
   }

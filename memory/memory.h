@@ -125,10 +125,11 @@ public:
     if (p->refs.load(std::memory_order_acquire) > 1) return unshare(p);
     return p;
   }
-  // Incremented whenever pages become shared (a checkpoint was taken) and whenever a shared
-  // page is replaced by its private copy (unshare): anyone caching page pointers (the JIT's
-  // TLBs: "writable in place", or a read pointer that unshare makes stale) must drop that
-  // cache when it changes.
+  // Incremented whenever pages become shared (a checkpoint was taken), whenever a shared
+  // page is replaced by its private copy (unshare), and whenever a Merkle flush consumes the
+  // dirty marks (merkle_root/proof with pages pending): anyone caching page pointers (the
+  // JIT's TLBs: "writable in place and marked dirty", or a read pointer that unshare makes
+  // stale) must drop that cache when it changes.
   uint64_t write_epoch() const { return m_write_epoch; }
   void bump_write_epoch() { ++m_write_epoch; }
   // Records that bytes at page offset `off` changed (for the Merkle caches).

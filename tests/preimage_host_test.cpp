@@ -12,7 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -57,6 +59,7 @@ def value_for(key):
     return (bytes(range(256)) * (n // 256 + 2))[key[0]:key[0] + n]
 
 mode = sys.argv[1]
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # die of SIGINT like a Go host, no traceback
 
 if mode == "echo":
     sys.stdout.write("host says hello\n"); sys.stdout.flush()
@@ -156,6 +159,19 @@ protected:
     errno = 0;
     EXPECT_EQ(::kill(pid, 0), -1) << "host " << pid << " still exists";
     EXPECT_EQ(errno, ESRCH);
+  }
+
+  // Waits (up to 10 s) until `pid` has exited but is not yet reaped.
+  static void wait_until_zombie(pid_t pid) {
+    const std::string stat = "/proc/" + std::to_string(pid) + "/stat";
+    for (int i = 0; i < 1000; ++i) {
+      std::string line;
+      std::getline(std::ifstream(stat), line);
+      const size_t paren = line.rfind(')');
+      if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z') return;
+      ::usleep(10 * 1000);
+    }
+    FAIL() << "host " << pid << " did not exit";
   }
 
   static std::string error_of(const std::function<void()>& f) {
@@ -266,7 +282,7 @@ TEST_F(HostTest, ExistingNoColorWins) {
 TEST_F(HostTest, HostExitsAtOnce) {
   const std::string sh = write_script("exit1.sh", "#!/bin/sh\nexit 1\n", 0755);
   HostProcess h({sh}, fast_stop());
-  ::usleep(200 * 1000);  // let it die before we write: EPIPE path
+  wait_until_zombie(h.pid());  // dead before we write: the EPIPE path
   const std::string e1 = error_of([&] { h.hint(bytes("l2-output 0xaa")); });
   EXPECT_EQ(e1, "pre-image host exited with status 1 while cannonball sent hint \"l2-output 0xaa\"");
   // The channel is out of step: later requests fail at once with the first error.
@@ -309,7 +325,8 @@ TEST_F(HostTest, HostClosesPipesMidRequest) {
   HostProcess h(py("close"), fast_stop());
   const auto t0 = Clock::now();
   const std::string e = error_of([&] { h.get_preimage(key_of(3, 3)); });
-  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 2.0);
+  // Noticed at once (python start-up included), not after a poll deadline like the reference's 15 s.
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 10.0);
   EXPECT_NE(e.find("pre-image host closed its fd 6 before answering (it is still running) while "
                    "cannonball waited for the value of key 0x03"),
             std::string::npos)
@@ -343,9 +360,9 @@ TEST_F(HostTest, SlowHostIsWaitedFor) {
   EXPECT_EQ(str(h.get_preimage(key_of(5, 0))), "slow");
   const double took = std::chrono::duration<double>(Clock::now() - t0).count();
   EXPECT_GE(took, 2.9);
-  ASSERT_EQ(notices.size(), 1u);  // at ~2 s; the next would be at ~4 s
+  ASSERT_GE(notices.size(), 1u);  // at ~2 s, then every 2 s: the host answers at ~3 s
   EXPECT_GE(notices[0], 2.0);
-  EXPECT_LT(notices[0], 2.5);
+  EXPECT_LT(notices[0], 3.0);
   EXPECT_GE(h.stats().longest_wait_seconds, 2.9);
   EXPECT_TRUE(h.stop().success());
   expect_gone(h.pid());
@@ -364,7 +381,7 @@ TEST_F(HostTest, HungHostTimesOutAndIsKilled) {
   const std::string e = error_of([&] { h.get_preimage(key_of(6, 6)); });
   const double took = std::chrono::duration<double>(Clock::now() - t0).count();
   EXPECT_GE(took, 0.5);
-  EXPECT_LT(took, 1.5);
+  EXPECT_LT(took, 3.0);
   EXPECT_NE(e.find("pre-image host gave no answer within 500 ms while cannonball waited for the value "
                    "of key 0x06"),
             std::string::npos)

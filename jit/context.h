@@ -1,0 +1,59 @@
+// What compiled code sees at run time: the JitContext (software TLBs, the indirect-jump
+// lookup table, exit bookkeeping) and the C++ slow paths it calls. Shared by the backend
+// (which bakes the offsets into code) and the engine (which owns and fills them).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "interp/state.h"
+
+namespace cb::jit {
+
+// Direct-mapped software TLB: (page base address -> page data). A tag that is not page
+// aligned never matches a guest address, so kTlbEmpty marks a free entry.
+struct TlbEntry {
+  uint64_t tag;
+  uint8_t* data;
+};
+constexpr uint64_t kTlbEmpty = 1;
+constexpr unsigned kTlbBits = 12;
+constexpr size_t kTlbEntries = size_t{1} << kTlbBits;
+
+// pc -> compiled entry, for jr/jalr inside compiled code. A free entry holds a tag that no
+// aligned pc matches and the no-link exit, so even a guest jumping to that tag just exits.
+struct LookupEntry {
+  uint64_t pc;
+  const void* entry;
+};
+constexpr unsigned kLookupBits = 12;
+constexpr size_t kLookupEntries = size_t{1} << kLookupBits;
+
+struct JitContext {
+  TlbEntry read_tlb[kTlbEntries];
+  TlbEntry write_tlb[kTlbEntries];  // only private (refs == 1), non-code pages
+  LookupEntry lookup[kLookupEntries];
+  const void* exit_nolink = nullptr;  // returns to the dispatcher without chaining
+  void* engine = nullptr;             // JitEngine*, for the slow paths
+  uint64_t* ll_address = nullptr;     // &state.ll_address
+  uint64_t budget_out = 0;            // steps left in the budget when compiled code returned
+  void** last_slot = nullptr;         // exit slot taken (to chain it), or null
+  uint8_t invalidated = 0;            // a store hit compiled code: leave compiled code now
+};
+
+// Slow paths called from compiled code (System V ABI, plain functions).
+uint8_t* jit_read_page(JitContext* ctx, uint64_t addr);   // page data, or a zero page
+uint8_t* jit_write_page(JitContext* ctx, uint64_t addr);  // allocates, unshares, marks dirty
+void jit_on_store(JitContext* ctx, uint64_t word_addr);   // LL/SC reservation check
+uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt);  // MemKind
+// ll/lld/sc/scd exactly as Vm::rmw; returns the value for rt. May invalidate code (sc).
+uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt);
+void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* cpu);            // IrOp (div*)
+
+constexpr size_t kRegsOffset = offsetof(Thread, regs);
+constexpr size_t kPcOffset = offsetof(Thread, cpu) + offsetof(Cpu, pc);
+constexpr size_t kNextPcOffset = offsetof(Thread, cpu) + offsetof(Cpu, next_pc);
+constexpr size_t kHiOffset = offsetof(Thread, cpu) + offsetof(Cpu, hi);
+constexpr size_t kLoOffset = offsetof(Thread, cpu) + offsetof(Cpu, lo);
+constexpr size_t kCpuOffset = offsetof(Thread, cpu);
+
+}  // namespace cb::jit

@@ -1,0 +1,389 @@
+#include "jit/engine.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "interp/decoder.h"
+#include "interp/semantics.h"
+#include "jit/frontend.h"
+
+namespace cb {
+
+namespace jit {
+
+namespace {
+alignas(64) const uint8_t kZeroPage[kPageSize] = {};
+}
+
+uint8_t* jit_read_page(JitContext* ctx, uint64_t addr) {
+  return static_cast<JitEngine*>(ctx->engine)->read_page(addr);
+}
+uint8_t* jit_write_page(JitContext* ctx, uint64_t addr) {
+  return static_cast<JitEngine*>(ctx->engine)->write_page(addr);
+}
+void jit_on_store(JitContext* ctx, uint64_t word_addr) {
+  static_cast<JitEngine*>(ctx->engine)->on_store(word_addr);
+}
+// The interpreter's own helpers (interp/semantics.h), so both compute with the same code.
+uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt) {
+  switch (MemKind(kind)) {
+    case MemKind::kLwl: return sem::lwl(addr, mem, rt);
+    case MemKind::kLwr: return sem::lwr(addr, mem, rt);
+    case MemKind::kLdl: return sem::ldl(addr, mem, rt);
+    case MemKind::kLdr: return sem::ldr(addr, mem, rt);
+    case MemKind::kSwl: return sem::swl(addr, mem, rt);
+    case MemKind::kSwr: return sem::swr(addr, mem, rt);
+    case MemKind::kSdl: return sem::sdl(addr, mem, rt);
+    case MemKind::kSdr: return sem::sdr(addr, mem, rt);
+    default: std::abort();  // the backend only calls this for merging accesses
+  }
+}
+uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt) {
+  return static_cast<JitEngine*>(ctx->engine)->rmw(*t, addr, MemKind(kind), rt);
+}
+void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* c) {
+  switch (IrOp(op)) {
+    case IrOp::kDiv: sem::div32(rs, rt, c->hi, c->lo); break;
+    case IrOp::kDivu: sem::divu32(rs, rt, c->hi, c->lo); break;
+    case IrOp::kDdiv: sem::ddiv(rs, rt, c->hi, c->lo); break;
+    case IrOp::kDdivu: sem::ddivu(rs, rt, c->hi, c->lo); break;
+    default: std::abort();
+  }
+}
+
+}  // namespace jit
+
+using namespace jit;
+
+namespace {
+inline size_t tlb_index(uint64_t addr) { return (addr >> kPageAddrSize) & (kTlbEntries - 1); }
+inline size_t lookup_index(uint64_t pc) { return (pc >> 2) & (kLookupEntries - 1); }
+}  // namespace
+
+JitEngine::JitEngine(Vm& vm) : m_vm(vm), m_state(vm.state()), m_ctx(std::make_unique<JitContext>()) {
+  if (!m_backend.ok()) {
+    std::fprintf(stderr, "cannonball: JIT unavailable (%s); interpreting\n", m_backend.error().c_str());
+  }
+  m_ctx->engine = this;
+  m_ctx->exit_nolink = m_backend.exit_nolink();
+  for (auto& e : m_ctx->lookup) e = LookupEntry{kTlbEmpty, m_backend.exit_nolink()};
+  flush_tlbs();
+}
+
+JitEngine::~JitEngine() = default;
+
+void JitEngine::flush_tlbs() {
+  for (auto& e : m_ctx->read_tlb) e = TlbEntry{kTlbEmpty, nullptr};
+  for (auto& e : m_ctx->write_tlb) e = TlbEntry{kTlbEmpty, nullptr};
+}
+
+void JitEngine::drop_tlb_entries(uint64_t addr) {
+  const uint64_t tag = addr & ~kPageAddrMask;
+  TlbEntry& r = m_ctx->read_tlb[tlb_index(addr)];
+  if (r.tag == tag) r = TlbEntry{kTlbEmpty, nullptr};
+  TlbEntry& w = m_ctx->write_tlb[tlb_index(addr)];
+  if (w.tag == tag) w = TlbEntry{kTlbEmpty, nullptr};
+}
+
+uint8_t* JitEngine::read_page(uint64_t addr) {
+  Page* p = m_state.memory->lookup(addr >> kPageAddrSize);
+  if (!p) return const_cast<uint8_t*>(kZeroPage);  // absent pages read as zero, unallocated
+  m_ctx->read_tlb[tlb_index(addr)] = TlbEntry{addr & ~kPageAddrMask, p->data};
+  return p->data;
+}
+
+uint8_t* JitEngine::write_page(uint64_t addr) {
+  uint64_t index = addr >> kPageAddrSize;
+  if (is_code_page(index)) invalidate_word(addr);  // sets m_ctx->invalidated when it hits
+  Memory& mem = *m_state.memory;
+  Page* p = mem.page_for_write(index);
+  mem.mark_dirty(p, addr & kPageAddrMask & kAddressMask);
+  TlbEntry e{addr & ~kPageAddrMask, p->data};
+  m_ctx->read_tlb[tlb_index(addr)] = e;  // the page may be new or a fresh private copy
+  // Writable in place only while private to this memory (copy-on-write checkpoints) and
+  // holding no compiled code (those stores must come here to invalidate).
+  if (!is_code_page(index) && p->refs.load(std::memory_order_relaxed) == 1) m_ctx->write_tlb[tlb_index(addr)] = e;
+  return p->data;
+}
+
+// A copy of Vm::rmw (interp/vm.cpp), which stays the authority: any change there must be
+// made here too (the random differential test compares the two on every run).
+uint64_t JitEngine::rmw(Thread& t, uint64_t addr, MemKind kind, uint64_t rt) {
+  State& s = m_state;
+  const bool is64 = kind == MemKind::kLld || kind == MemKind::kScd;
+  const unsigned len = is64 ? 8 : 4;
+  const uint8_t status = is64 ? kLLActive64 : kLLActive32;
+  const uint64_t waddr = addr & kAddressMask;
+  if (kind == MemKind::kLl || kind == MemKind::kLld) {
+    uint64_t v = sem::select_subword(addr, s.memory->get_word(waddr), len, true);
+    s.ll_status = status;
+    s.ll_address = addr;
+    s.ll_owner = t.id;
+    return v;
+  }
+  if (s.ll_status == status && s.ll_owner == t.id && s.ll_address == addr) {
+    s.ll_status = kLLNone;
+    s.ll_address = 0;
+    s.ll_owner = 0;
+    uint8_t* page = write_page(addr);  // allocates, marks dirty, invalidates code it hits
+    uint64_t off = addr & kPageAddrMask & kAddressMask;
+    store_be64(page + off, sem::update_subword(addr, load_be64(page + off), len, rt));
+    return 1;
+  }
+  return 0;
+}
+
+std::pair<uint64_t, uint64_t> JitEngine::block_range(uint64_t pc) const {
+  auto it = m_blocks.find(pc);
+  if (it == m_blocks.end() || !it->second->code.entry) return {0, 0};
+  return {it->second->start, it->second->end};
+}
+
+bool JitEngine::compile_at(uint64_t pc) {
+  if (!m_backend.ok()) return false;
+  sync_with_state();
+  auto it = m_blocks.find(pc);
+  Block* b = it != m_blocks.end() ? it->second.get() : compile(pc);
+  return b && b->code.entry;
+}
+
+JitEngine::Block* JitEngine::compile(uint64_t pc) {
+  auto b = std::make_unique<Block>();
+  b->start = pc;
+  BlockIr ir;
+  if (build_block(*m_state.memory, pc, ir)) {
+    for (int i = 0; i < 2; ++i) {
+      b->slots[i].target = const_cast<void*>(m_backend.exit_link());
+      b->slots[i].owner = b.get();
+      b->slots[i].index = i;
+    }
+    b->slots[0].used = ir.end == EndKind::kBranch || ir.end == EndKind::kJump;
+    b->slots[0].pc = ir.taken_pc;
+    b->slots[1].used = ir.end == EndKind::kBranch || ir.end == EndKind::kFallthrough;
+    b->slots[1].pc = ir.next_pc;
+    void** const slots[2] = {&b->slots[0].target, &b->slots[1].target};
+    if (m_backend.compile(ir, slots, b->code)) {
+      b->len = uint32_t(ir.insns.size());
+      b->end = ir.end_addr();
+      b->words = std::move(ir.words);
+    } else {
+      std::fprintf(stderr, "cannonball: JIT could not compile the block at 0x%llx: %s\n",
+                   static_cast<unsigned long long>(pc), m_backend.error().c_str());
+      b->code = CompiledBlock{};
+    }
+  }
+  if (!b->code.entry) {  // a marker: the interpreter runs this pc (until its word changes)
+    b->len = 0;
+    b->end = pc + 4;
+    b->words = {fetch_insn(*m_state.memory, pc)};
+  }
+  Block* raw = b.get();
+  m_blocks[pc] = std::move(b);
+  m_counts.erase(pc);
+  register_pages(raw);
+  if (raw->code.entry && m_chaining) {
+    m_ctx->lookup[lookup_index(pc)] = LookupEntry{pc, raw->code.entry};
+    for (Slot& s : raw->slots) {
+      if (!s.used) continue;
+      auto t = m_blocks.find(s.pc);
+      if (t != m_blocks.end() && t->second->code.entry) link(&s, t->second.get());
+    }
+  }
+  return raw;
+}
+
+void JitEngine::register_pages(Block* b) {
+  for (uint64_t page = b->start >> kPageAddrSize; page <= (b->end - 1) >> kPageAddrSize; ++page) {
+    m_code_pages[page].push_back(b);
+    // Stores to a code page must take the slow path (which invalidates).
+    TlbEntry& e = m_ctx->write_tlb[page & (kTlbEntries - 1)];
+    if (e.tag == page << kPageAddrSize) e = TlbEntry{kTlbEmpty, nullptr};
+  }
+}
+
+void JitEngine::link(Slot* slot, Block* target) {
+  if (slot->linked || !slot->used || !m_chaining) return;
+  slot->target = target->code.entry;
+  slot->linked = target;
+  target->incoming.emplace_back(slot->owner, slot->index);
+}
+
+void JitEngine::invalidate(Block* b) {
+  ++m_invalidations;
+  m_ctx->invalidated = 1;
+  for (auto [src, i] : b->incoming) {
+    Slot& s = src->slots[i];
+    s.target = const_cast<void*>(m_backend.exit_link());
+    s.linked = nullptr;
+  }
+  b->incoming.clear();
+  for (Slot& s : b->slots) {
+    if (!s.linked) continue;
+    auto& in = s.linked->incoming;
+    in.erase(std::remove(in.begin(), in.end(), std::make_pair(b, s.index)), in.end());
+    s.linked = nullptr;
+  }
+  Block*& fast = m_fast[lookup_index(b->start)];
+  if (fast == b) fast = nullptr;
+  LookupEntry& le = m_ctx->lookup[lookup_index(b->start)];
+  if (le.pc == b->start) le = LookupEntry{kTlbEmpty, m_backend.exit_nolink()};
+  for (uint64_t page = b->start >> kPageAddrSize; page <= (b->end - 1) >> kPageAddrSize; ++page) {
+    auto it = m_code_pages.find(page);
+    if (it == m_code_pages.end()) continue;
+    auto& v = it.value();
+    v.erase(std::remove(v.begin(), v.end(), b), v.end());
+    if (v.empty()) m_code_pages.erase(it);
+  }
+  if (m_pending_link && m_pending_link->owner == b) m_pending_link = nullptr;
+  // Compiled code may still be running this block (a store into itself): free it only once
+  // back in the dispatcher.
+  auto it = m_blocks.find(b->start);
+  m_graveyard.push_back(std::move(it.value()));
+  m_blocks.erase(it);
+}
+
+void JitEngine::invalidate_range(uint64_t lo, uint64_t hi) {
+  std::vector<Block*> hit;
+  for (uint64_t page = lo >> kPageAddrSize; page <= (hi - 1) >> kPageAddrSize; ++page) {
+    auto it = m_code_pages.find(page);
+    if (it == m_code_pages.end()) continue;
+    // Inclusive ends: a range or block ending at 2^64 has end == 0.
+    for (Block* b : it->second)
+      if (b->start <= hi - 1 && lo <= b->end - 1 && std::find(hit.begin(), hit.end(), b) == hit.end()) hit.push_back(b);
+  }
+  for (Block* b : hit) invalidate(b);
+}
+
+void JitEngine::free_graveyard() {
+  for (auto& b : m_graveyard) m_backend.release(b->code);
+  m_graveyard.clear();
+}
+
+void JitEngine::verify_blocks() {
+  std::vector<Block*> stale;
+  const Memory& mem = *m_state.memory;
+  for (auto& [pc, b] : m_blocks) {
+    for (size_t i = 0; i < b->words.size(); ++i) {
+      if (fetch_insn(mem, b->start + 4 * i) != b->words[i]) {
+        stale.push_back(b.get());
+        break;
+      }
+    }
+  }
+  for (Block* b : stale) invalidate(b);
+  free_graveyard();
+}
+
+void JitEngine::sync_with_state() {
+  Memory* mem = m_state.memory.get();
+  // Steps taken, memory swapped (a restored checkpoint) or shared (a new checkpoint: pages
+  // are no longer writable in place) outside run(): TLBs and compiled code may be stale.
+  const bool moved = mem != m_memory || m_state.step != m_last_step;
+  if (moved || mem->write_epoch() != m_epoch) {
+    flush_tlbs();
+    m_memory = mem;
+    m_epoch = mem->write_epoch();
+  }
+  if (moved) verify_blocks();
+  m_ctx->ll_address = &m_state.ll_address;
+  m_pending_link = nullptr;
+}
+
+void JitEngine::collect_interp_writes(const Thread& t, std::vector<uint64_t>& out) const {
+  const State& s = m_state;
+  if (s.exited || t.exited || s.steps_since_switch >= kSchedQuantum || (t.cpu.pc & 3)) return;
+  uint32_t word = fetch_insn(*s.memory, t.cpu.pc);
+  Op op = decode(word);
+  if (op == Op::invalid) return;
+  InsnClass cls = insn_info(op).cls;
+  if (cls == InsnClass::STORE || cls == InsnClass::RMW) {
+    out.push_back(t.regs[(word >> 21) & 31] + sem::simm(word));
+  } else if (cls == InsnClass::SYSCALL) {
+    const uint64_t* r = t.regs;
+    switch (r[kRegV0]) {
+      case sys::kRead: out.push_back(r[kRegA1]); break;
+      case sys::kClockGetTime: out.push_back(r[kRegA1]); out.push_back((r[kRegA1] & kAddressMask) + 8); break;
+      case sys::kGetRandom: out.push_back(r[kRegA0]); break;
+      default: break;
+    }
+  }
+}
+
+JitEngine::Block* JitEngine::find_block(uint64_t pc) {
+  Block*& fast = m_fast[lookup_index(pc)];
+  if (fast && fast->start == pc) return fast;
+  auto it = m_blocks.find(pc);
+  if (it == m_blocks.end()) return nullptr;
+  fast = it->second.get();
+  return fast;
+}
+
+StepStatus JitEngine::run(uint64_t target) {
+  State& s = m_state;
+  sync_with_state();
+  StepStatus st = StepStatus::kOk;
+  uint64_t entries = 0;
+  bool boundary = true;  // at a block start (after a jump or a block exit)?
+  const bool jit_on = m_backend.ok();
+  while (!s.exited && s.step < target) {
+    Thread* t = s.active().empty() ? nullptr : &s.current();
+    uint64_t pc = t ? t->cpu.pc : 0;
+    bool marker = false;  // pc holds an instruction no block may contain
+    if (jit_on && t && !t->exited && s.steps_since_switch < kSchedQuantum && (pc & 3) == 0 &&
+        t->cpu.next_pc == pc + 4) {
+      const uint64_t budget = std::min(target - s.step, kSchedQuantum - s.steps_since_switch);
+      Block* b = find_block(pc);
+      if (!b && boundary) {
+        uint32_t& c = m_counts[pc];
+        if (++c >= m_hot_threshold) b = compile(pc);
+      }
+      marker = b && !b->code.entry;
+      if (m_pending_link) {
+        if (b && b->code.entry && m_pending_link->pc == pc) link(m_pending_link, b);
+        m_pending_link = nullptr;
+      }
+      if (b && b->code.entry && b->len <= budget) {
+        m_ctx->last_slot = nullptr;
+        m_ctx->invalidated = 0;
+        uint64_t left = m_backend.enter(m_ctx.get(), t, b->code.entry, budget);
+        uint64_t done = budget - left;
+        s.step += done;
+        s.steps_since_switch += done;
+        m_compiled_steps += done;
+        if (m_ctx->invalidated) {
+          free_graveyard();
+        } else if (m_ctx->last_slot) {
+          m_pending_link = reinterpret_cast<Slot*>(m_ctx->last_slot);
+        }
+        boundary = true;
+        // No step taken: the block left before its first instruction (a zero divisor), which
+        // the interpreter must now execute (and panic on).
+        if (done != 0) {
+          if (m_max_entries && ++entries >= m_max_entries) break;
+          continue;
+        }
+        t = &s.current();
+      }
+    }
+    // The interpreter takes this step; if it may write compiled code, invalidate after.
+    m_pending_link = nullptr;
+    m_pending_writes.clear();
+    if (t) collect_interp_writes(*t, m_pending_writes);
+    st = m_vm.step();
+    for (uint64_t w : m_pending_writes) {
+      // The interpreter may have allocated or unshared (copy-on-write) that page: drop
+      // what the TLBs say about it.
+      drop_tlb_entries(w);
+      if (is_code_page(w >> kPageAddrSize)) invalidate_word(w);
+    }
+    if (!m_graveyard.empty()) free_graveyard();
+    if (st != StepStatus::kOk) break;
+    // A block may start after a jump, and right after an instruction that ends blocks
+    // (syscall, LL/SC), not in the middle of a block that merely did not fit the budget.
+    boundary = marker || s.active().empty() || s.current().cpu.pc != pc + 4;
+  }
+  m_last_step = s.step;
+  return st;
+}
+
+}  // namespace cb

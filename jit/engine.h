@@ -1,0 +1,110 @@
+// The JIT engine: a block cache keyed by guest pc, hotness counting, chaining, invalidation
+// of blocks whose code is overwritten, and the dispatcher that mixes compiled blocks with
+// the canonical interpreter (which stays the authority: it takes every step a block cannot
+// take exactly — syscalls, LL/SC, preemption steps, the steps before a stop target, panics).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <tsl/robin_map.h>
+
+#include "interp/vm.h"
+#include "jit/context.h"
+#include "jit/ir.h"
+#include "jit/x64_backend.h"
+
+namespace cb {
+
+class JitEngine {
+public:
+  explicit JitEngine(Vm& vm);
+  ~JitEngine();
+  JitEngine(const JitEngine&) = delete;
+  JitEngine& operator=(const JitEngine&) = delete;
+
+  // Steps until state.step == target, the VM exits or panics (like Vm::run, same states).
+  StepStatus run(uint64_t target);
+  uint64_t compiled_steps() const { return m_compiled_steps; }
+
+  // Test hooks. max_entries limits how many times run() enters compiled code (1: return
+  // after each block exit, for lockstep checks); 0 = unlimited.
+  void set_max_entries(uint64_t n) { m_max_entries = n; }
+  void set_hot_threshold(uint32_t n) { m_hot_threshold = n; }
+  // Off: every block returns to the dispatcher (lockstep tests compare after each block).
+  void set_chaining(bool on) { m_chaining = on; }
+  // Compiles the block at pc now, whatever its hotness; false when nothing there compiles.
+  bool compile_at(uint64_t pc);
+  size_t block_count() const { return m_blocks.size(); }
+  uint64_t invalidations() const { return m_invalidations; }
+  bool available() const { return m_backend.ok(); }
+  // The guest range [start, end) of the compiled block that starts at pc (0, 0 when none).
+  std::pair<uint64_t, uint64_t> block_range(uint64_t pc) const;
+
+  // Slow paths of compiled code (jit/context.h).
+  uint8_t* read_page(uint64_t addr);
+  uint8_t* write_page(uint64_t addr);
+  void on_store(uint64_t word_addr) { m_vm.on_store(word_addr); }
+  uint64_t rmw(Thread& t, uint64_t addr, jit::MemKind kind, uint64_t rt);
+
+private:
+  struct Block;
+  // An exit slot: compiled code jumps through `target` (first member, so a pointer to the
+  // slot is a pointer to it); the epilogue reports which slot was taken.
+  struct Slot {
+    void* target = nullptr;
+    Block* owner = nullptr;
+    int index = 0;
+    bool used = false;
+    uint64_t pc = 0;
+    Block* linked = nullptr;
+  };
+  struct Block {
+    uint64_t start = 0, end = 0;  // guest bytes [start, end)
+    uint32_t len = 0;             // instructions = steps
+    jit::CompiledBlock code;      // entry null: nothing compiles at `start` (interpreter)
+    Slot slots[2];                // [0] taken / jump target, [1] fall-through
+
+    std::vector<std::pair<Block*, int>> incoming;  // slots chained to this block
+    std::vector<uint32_t> words;
+  };
+
+  Block* compile(uint64_t pc);
+  Block* find_block(uint64_t pc);  // through a direct-mapped cache in front of m_blocks
+  void drop_tlb_entries(uint64_t addr);
+  void register_pages(Block* b);
+  void invalidate(Block* b);
+  void invalidate_range(uint64_t lo, uint64_t hi);  // blocks overlapping [lo, hi)
+  void invalidate_word(uint64_t addr) { invalidate_range(addr & kAddressMask, (addr & kAddressMask) + 8); }
+  void link(Slot* slot, Block* target);
+  void sync_with_state();
+  void verify_blocks();
+  void flush_tlbs();
+  void free_graveyard();
+  // Notes which words an interpreter step will write when they may hold compiled code.
+  void collect_interp_writes(const Thread& t, std::vector<uint64_t>& out) const;
+  bool is_code_page(uint64_t page) const { return m_code_pages.find(page) != m_code_pages.end(); }
+
+  Vm& m_vm;
+  State& m_state;
+  jit::X64Backend m_backend;
+  std::unique_ptr<jit::JitContext> m_ctx;
+  tsl::robin_map<uint64_t, std::unique_ptr<Block>> m_blocks;
+  std::vector<Block*> m_fast = std::vector<Block*>(jit::kLookupEntries, nullptr);
+  tsl::robin_map<uint64_t, std::vector<Block*>> m_code_pages;
+  tsl::robin_map<uint64_t, uint32_t> m_counts;
+  std::vector<std::unique_ptr<Block>> m_graveyard;
+  std::vector<uint64_t> m_pending_writes;
+  Slot* m_pending_link = nullptr;  // exit slot to chain once its target is compiled
+  uint64_t m_compiled_steps = 0;
+  uint64_t m_invalidations = 0;
+  uint64_t m_max_entries = 0;
+  uint32_t m_hot_threshold = 16;
+  bool m_chaining = true;
+  // What the caches were filled against (anything else changed them behind our back).
+  Memory* m_memory = nullptr;
+  uint64_t m_epoch = 0;
+  uint64_t m_last_step = ~uint64_t{0};
+};
+
+}  // namespace cb
