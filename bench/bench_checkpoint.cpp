@@ -32,7 +32,9 @@ void BM_RunPlain(benchmark::State& st) {
     Executor ex(vm);
     st.ResumeTiming();
     ex.run_until(kRunSteps);
-    if (s.step != kRunSteps) return st.SkipWithError(("stopped at step " + std::to_string(s.step) + ": " + vm.panic_message()).c_str());
+    if (s.step != kRunSteps)
+      return st.SkipWithError(
+          ("stopped at step " + std::to_string(s.step) + ": " + vm.panic_message()).c_str());
   }
   st.counters["steps_per_s"] =
       benchmark::Counter(double(kRunSteps) * st.iterations(), benchmark::Counter::kIsRate);
@@ -53,7 +55,9 @@ void BM_RunCheckpointsInMemory(benchmark::State& st) {
     set.add(std::make_shared<const Checkpoint>(s, vm.proof2_slot()));
     for (uint64_t next = kEvery; next <= kRunSteps; next += kEvery) {
       ex.run_until(next);
-      if (s.step != next) return st.SkipWithError(("stopped at step " + std::to_string(s.step) + ": " + vm.panic_message()).c_str());
+      if (s.step != next)
+        return st.SkipWithError(
+            ("stopped at step " + std::to_string(s.step) + ": " + vm.panic_message()).c_str());
       set.add(std::make_shared<const Checkpoint>(s, vm.proof2_slot()));
     }
     st.PauseTiming();
@@ -77,7 +81,9 @@ void BM_RunTraceToDisk(benchmark::State& st) {
     opt.stop_at = kRunSteps;
     st.ResumeTiming();
     sum = record_trace(std::move(s), nullptr, dir, opt);
-    if (sum.final_step != kRunSteps) return st.SkipWithError(("stopped at step " + std::to_string(sum.final_step) + ": " + sum.panic_message).c_str());
+    if (sum.final_step != kRunSteps)
+      return st.SkipWithError(
+          ("stopped at step " + std::to_string(sum.final_step) + ": " + sum.panic_message).c_str());
   }
   std::filesystem::remove_all(dir);
   st.counters["steps_per_s"] =
@@ -130,7 +136,12 @@ void BM_ProveRandomStep(benchmark::State& st) {
 }
 
 BENCHMARK(BM_RunPlain)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(1);
-BENCHMARK(BM_RunCheckpointsInMemory)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_RunCheckpointsInMemory)
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 BENCHMARK(BM_RunTraceToDisk)->Unit(benchmark::kMillisecond)->Iterations(1);
 BENCHMARK(BM_ProveRandomStep)
     ->Arg(100'000'000)

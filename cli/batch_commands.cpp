@@ -252,7 +252,8 @@ int trace_main(int argc, char** argv) {
          " pages, %s uncompressed), writer busy %.2f s",
          s.checkpoints, human_bytes(s.store.bytes).c_str(), s.store.pages,
          human_bytes(s.store.raw_bytes).c_str(), s.store.busy_seconds);
-    info("trace: final state %s", hex(s.final_hash).c_str());
+    info("trace: final state %s; %" PRIu64 " steps re-run for second proof slots",
+         hex(s.final_hash).c_str(), s.proof2_rerun_steps);
     if (s.panicked) {
       print_error("vm panic: " + s.panic_message + " (trace kept up to step " +
                   std::to_string(s.final_step) + ")");

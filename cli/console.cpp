@@ -67,7 +67,7 @@ std::string go_format_float_g(double v) {
   if (exp < -4 || exp >= 6) {
     out += digits.substr(0, 1);
     if (nd > 1) out += "." + digits.substr(1);
-    char e[8];
+    char e[16];
     std::snprintf(e, sizeof e, "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
     out += e;
     return out;

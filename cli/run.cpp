@@ -482,6 +482,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
         }
       }
     } catch (const OracleError& e) {
+      // The step that made the request (the VM counts a step before executing it).
+      if (state.step > fail_step) fail_step = state.step - 1;
       uint64_t pc = state.active().empty() ? 0 : state.current().cpu.pc;
       char b[160];
       std::snprintf(b, sizeof b, "%s %" PRIu64 " (PC: %08" PRIx64 "): ", fail_what, fail_step, pc);

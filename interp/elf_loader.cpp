@@ -49,6 +49,24 @@ Elf check_header(std::span<const uint8_t> file) {
   uint16_t machine = e.u16(18);
   if (machine != kEmMips)
     throw ElfError("ELF is not big-endian MIPS R3000, but got machine " + std::to_string(machine));
+  // Go's debug/elf (which the reference opens every ELF with) reads every section header and
+  // the section-name table before anything else; reject what it rejects.
+  uint64_t shoff = e.u64(40);
+  uint16_t shentsize = e.u16(58), shnum = e.u16(60), shstrndx = e.u16(62);
+  if (shnum > 0) {
+    if (shentsize < 64) throw ElfError("malformed ELF: section header entries too small");
+    if (shstrndx >= shnum) throw ElfError("invalid ELF shstrndx " + std::to_string(shstrndx));
+    e.at(shoff, uint64_t(shnum) * shentsize);
+    uint64_t names = shoff + uint64_t(shstrndx) * shentsize;
+    if (e.u32(names + 4) != 3 /* SHT_STRTAB */)
+      throw ElfError("invalid ELF section name string table type");
+    uint64_t names_off = e.u64(names + 24), names_size = e.u64(names + 32);
+    e.at(names_off, names_size);
+    for (uint64_t i = 0; i < shnum; ++i) {
+      if (e.u32(shoff + i * shentsize) >= names_size)
+        throw ElfError("bad section name index in section " + std::to_string(i));
+    }
+  }
   return e;
 }
 }  // namespace

@@ -134,6 +134,8 @@ StepStatus Vm::do_step() {
   Thread& t = s.current();
   if (t.exited) {
     pop_thread();
+    // The reference's post-step check (mipsStep: assertPostStateChecks).
+    if (s.active().empty()) return panic("post-state active thread stack is empty");
     return StepStatus::kOk;
   }
   if (s.steps_since_switch >= kSchedQuantum) {

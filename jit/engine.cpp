@@ -284,7 +284,19 @@ void JitEngine::sync_with_state() {
     m_memory = mem;
     m_epoch = mem->write_epoch();
   }
-  if (moved) verify_blocks();
+  if (mem != m_memory_seen) {
+    // Another memory (a restored checkpoint, a new program): start afresh rather than
+    // re-checking every block against it.
+    std::vector<Block*> all;
+    for (auto& kv : m_blocks) all.push_back(kv.second.get());
+    for (Block* b : all) invalidate(b);
+    free_graveyard();
+    m_counts.clear();
+    m_memory_seen = mem;
+  } else if (moved) {
+    verify_blocks();
+  }
+  m_last_step = m_state.step;
   m_ctx->ll_address = &m_state.ll_address;
   m_pending_link = nullptr;
 }

@@ -102,7 +102,8 @@ private:
   uint32_t m_hot_threshold = 16;
   bool m_chaining = true;
   // What the caches were filled against (anything else changed them behind our back).
-  Memory* m_memory = nullptr;
+  Memory* m_memory = nullptr;       // what the TLBs were filled from
+  Memory* m_memory_seen = nullptr;  // what the blocks were compiled from
   uint64_t m_epoch = 0;
   uint64_t m_last_step = ~uint64_t{0};
 };

@@ -38,8 +38,8 @@ Hash32 TraceSide::hash_at(uint64_t step) {
   CheckpointPtr from = nearest(step);
   State state = from->restore();
   Vm vm(state, m_oracle, [](int, const uint8_t*, size_t) {});
-  vm.set_track_proof2_always(true);
   vm.set_proof2_slot(from->proof2());
+  vm.set_track_proof2_from(proof2_window_start(step));
   Executor exec(vm, ExecutorOptions{m_jit});
   StepStatus st = exec.run_until(step);
   m_executed += state.step - from->step();
@@ -47,6 +47,7 @@ Hash32 TraceSide::hash_at(uint64_t step) {
     throw CheckpointError("guest panic while re-executing the trace: " + vm.panic_message());
   if (state.step != step)
     throw CheckpointError("the trace exited at step " + std::to_string(state.step));
+  refresh_proof2(vm, *from, m_oracle, m_jit, &m_executed);  // snapshots carry a current slot
   auto snap = std::make_shared<const Checkpoint>(state, vm.proof2_slot());
   m_snapshots[step] = snap;
   return snap->hash();

@@ -9,6 +9,7 @@
 #include "interp/file_io.h"
 #include "interp/vm.h"
 #include "scheduler/executor.h"
+#include "scheduler/trace_jobs.h"
 
 namespace cb {
 
@@ -130,11 +131,14 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
     if (opt.guest_output) opt.guest_output(fd, d, n);
   };
   Vm vm(state, oracle, sink);
-  vm.set_track_proof2_always(true);  // checkpoints carry the reference's second proof slot
   Executor exec(vm, ExecutorOptions{opt.jit});
   uint64_t last_ckpt = UINT64_MAX;
+  CheckpointPtr prev;
   auto take = [&] {
+    // Checkpoints carry the reference's second proof slot, current (trace_jobs.h).
+    if (prev) refresh_proof2(vm, *prev, oracle, opt.jit, &sum.proof2_rerun_steps);
     auto c = std::make_shared<const Checkpoint>(state, vm.proof2_slot());
+    prev = c;
     hashes[c->step()] = c->hash();
     last_ckpt = c->step();
     ++sum.checkpoints;
@@ -144,6 +148,7 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
   take();
   sum.start_hash = hashes[state.step];
   uint64_t next_ckpt = (state.step / every + 1) * every;
+  vm.set_track_proof2_from(proof2_window_start(std::min(next_ckpt, opt.stop_at)));
   auto last_report = clock::now();
   uint64_t last_report_step = state.step;
   while (!state.exited && state.step < opt.stop_at) {
@@ -160,6 +165,7 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
     if (state.step == next_ckpt) {
       if (!state.exited && state.step < opt.stop_at) take();
       next_ckpt += every;
+      vm.set_track_proof2_from(proof2_window_start(std::min(next_ckpt, opt.stop_at)));
     }
     if (opt.progress && opt.progress_seconds > 0) {
       auto now = clock::now();

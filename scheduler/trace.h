@@ -59,6 +59,7 @@ struct TraceSummary {
   bool panicked = false;
   std::string panic_message;
   uint64_t checkpoints = 0;
+  uint64_t proof2_rerun_steps = 0;  // re-run to make a checkpoint's second proof slot current
   CheckpointWriterStats store;
   double seconds = 0;
 };

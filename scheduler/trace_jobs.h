@@ -67,6 +67,25 @@ struct JobStats {
   double seconds = 0;
 };
 
+// The reference's second memory-proof slot (see Vm::set_track_proof2_from) costs a Merkle
+// proof per clock_gettime when tracked, about 4x the time of a JIT run of `compute`. So runs
+// track it only in the last kProof2Window steps before a point where it is needed (a
+// checkpoint, a proof); when the last clock_gettime came earlier, refresh_proof2() recomputes
+// its proof by re-running from the checkpoint the run started from.
+constexpr uint64_t kProof2Window = uint64_t{1} << 20;
+// The window in use: kProof2Window unless a test shrinks it to exercise refresh_proof2().
+uint64_t proof2_window();
+void set_proof2_window(uint64_t steps);
+inline uint64_t proof2_window_start(uint64_t target) {
+  uint64_t w = proof2_window();
+  return target > w ? target - w : 0;
+}
+// Makes vm.proof2_slot() current (Vm::proof2_current) for a vm that ran from `from` (whose
+// slot was current when taken, and was loaded into vm): re-runs from `from` to the last
+// clock_gettime with tracking on. Adds the steps executed to *steps. Throws on failure.
+void refresh_proof2(Vm& vm, const Checkpoint& from, PreimageOracle* oracle, bool jit,
+                    uint64_t* steps);
+
 // Where a job's states come from: the latest checkpoint at or before a step (thread-safe).
 using CheckpointLookup = std::function<CheckpointPtr(uint64_t step)>;
 

@@ -128,7 +128,9 @@ std::vector<ElfCase> elf_cases() {
        "out of memory range", nullptr},
       {"no symbol table", patched([](auto& b) { put32(b, get64(b, kEShoff) + 3 * 64 + 4, 0); }), nullptr,
        "symbol"},
-      {"section headers past EOF", patched([](auto& b) { put64(b, kEShoff, b.size()); }), nullptr, "past the end"},
+      // Go's debug/elf (the reference) already fails in elf.Open, so load_elf fails too.
+      {"section headers past EOF", patched([](auto& b) { put64(b, kEShoff, b.size()); }), "past the end",
+       "past the end"},
       {"symbol table past EOF", patched([](auto& b) { put64(b, get64(b, kEShoff) + 3 * 64 + 32, 0x100000); }),
        nullptr, "past the end"},
   };

@@ -57,6 +57,10 @@ std::string* BisectIsa::dir = nullptr;
 
 TEST_F(BisectIsa, FindsThePlantedFirstDifferenceAndWritesItsProof) {
   const uint64_t final_step = 418812;
+  set_proof2_window(2000);  // exercise refresh_proof2 (see scheduler/trace_jobs.h)
+  struct Restore {
+    ~Restore() { set_proof2_window(kProof2Window); }
+  } restore;
   // The hash before the last step is not in hashes.txt: take it from the trace.
   ASSERT_EQ(call_main(cli::prove_main, "prove",
                       {"--dir", *dir + "/trace", "--hash-at", std::to_string(final_step - 1),

@@ -8,6 +8,7 @@
 
 #include "checkpoint_test_util.h"
 #include "scheduler/trace.h"
+#include "scheduler/trace_jobs.h"
 
 namespace cb {
 namespace {
@@ -24,6 +25,12 @@ class ProveFromCheckpoints : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ProveFromCheckpoints, MatchesSingleProofRunsAndReference) {
   CB_REQUIRE_REFERENCE();
+  // Track the second proof slot only in the last 3,000 steps before a checkpoint or proof,
+  // so that re-running to an earlier clock_gettime (refresh_proof2) is exercised often.
+  set_proof2_window(3000);
+  struct Restore {
+    ~Restore() { set_proof2_window(kProof2Window); }
+  } restore;
   const std::string g = GetParam().guest;
   const std::string vec = reference_dir() + "/vectors/" + g;
   const std::string initial = vec + "/initial.bin.gz";

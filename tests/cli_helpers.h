@@ -54,10 +54,12 @@ inline nlohmann::json expected_json(const std::string& guest) {
 }
 
 // The literal single-proof command of the reference README.
-inline std::string single_proof_cmd(const std::string& guest, uint64_t n, const std::string& out_dir) {
+// `extra`: more run flags (before the "--" of the server).
+inline std::string single_proof_cmd(const std::string& guest, uint64_t n, const std::string& out_dir,
+                                    const std::string& extra = "") {
   return cannonball() + " run --input " + shell_quote(vectors_dir(guest) + "/initial.bin.gz") +
          " --output '' --meta '' --proof-at =" + std::to_string(n) + " --proof-fmt " +
-         shell_quote(out_dir + "/proof-%d.json") + " --stop-at =" + std::to_string(n + 1) + server_args(guest);
+         shell_quote(out_dir + "/proof-%d.json") + " --stop-at =" + std::to_string(n + 1) + extra + server_args(guest);
 }
 
 // A --proof-fmt / --snapshot-fmt pattern with its one "%d" replaced.

@@ -93,7 +93,7 @@ TEST_P(ProofGuest, CliProofRedoneFromTheInputIsByteIdentical) {
   for (size_t i = 1; i <= 4; ++i) picks.push_back(all[all.size() - 1 - i * (all.size() / 5)]);
   bool redone = false;
   for (uint64_t n : picks) {
-    CmdResult r = run_cmd(single_proof_cmd(g, n, dir) + " --proof2-window 50");
+    CmdResult r = run_cmd(single_proof_cmd(g, n, dir, " --proof2-window 50"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     redone |= r.err.find("re-running to the proof step") != std::string::npos;
     std::string out = dir + "/proof-" + std::to_string(n) + ".json";
