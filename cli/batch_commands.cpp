@@ -1,4 +1,5 @@
 #include "cli/batch_commands.h"
+#include "cli/common.h"
 
 #include <unistd.h>
 
@@ -48,18 +49,7 @@ SplitArgs split_host(int argc, char** argv) {
   return s;
 }
 
-std::optional<int> parse(CLI::App& app, const SplitArgs& a) {
-  try {
-    app.parse(a.argc, a.argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return kExitOk;
-  } catch (const CLI::ParseError& e) {
-    print_error(std::string("flag: ") + e.what());
-    return kExitError;
-  }
-  return std::nullopt;
-}
+std::optional<int> parse(CLI::App& app, const SplitArgs& a) { return parse_flags(app, a.argc, a.argv); }
 
 uint64_t parse_step(const std::string& text, const char* what) {
   uint64_t v;

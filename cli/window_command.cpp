@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "interp/elf_loader.h"
 #include "interp/file_io.h"
 #include "scheduler/checkpoint.h"
@@ -66,15 +67,7 @@ int window_main(int argc, char** argv) {
   app.add_flag("--json", json, "print the report as JSON instead of a table");
   app.add_option("--json-out", json_path, "also write the JSON report to this file");
   app.add_option("--plot", plot, "write a plot of time against trace length (.svg or .png)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return kExitOk;
-  } catch (const CLI::ParseError& e) {
-    print_error(std::string("flag: ") + e.what());
-    return kExitError;
-  }
+  if (auto rc = parse_flags(app, argc, argv)) return *rc;
   try {
     if (std::string err = window::validate(game); !err.empty()) throw std::runtime_error(err);
     std::vector<window::Mode> extra;
