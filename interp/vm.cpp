@@ -335,17 +335,13 @@ StepStatus Vm::rmw(Thread& t, uint32_t insn, bool is64, bool is_load) {
   uint64_t addr = t.regs[(insn >> 21) & 31] + simm(insn);
   unsigned rt_i = (insn >> 16) & 31;
   unsigned len = is64 ? 8 : 4;
-  uint8_t status = is64 ? kLLActive64 : kLLActive32;
   uint64_t waddr = addr & kAddressMask;
   uint64_t ret;
   if (is_load) {
     track<kRecord>(waddr);
     ret = select_subword(addr, s.memory->get_word(waddr), len, true);
-    s.ll_status = status;
-    s.ll_address = addr;
-    s.ll_owner = t.id;
-  } else if (s.ll_status == status && s.ll_owner == t.id && s.ll_address == addr) {
-    clear_reservation();
+    ll_reserve(s, addr, is64, t.id);
+  } else if (sc_consume(s, addr, is64, t.id)) {
     track<kRecord>(waddr);
     uint64_t mem = s.memory->get_word(waddr);
     s.memory->set_word(waddr, update_subword(addr, mem, len, t.regs[rt_i]));

@@ -137,6 +137,23 @@ private:
   std::vector<uint8_t> m_scratch;
 };
 
+// LL/SC reservation rules (reference: handleRMWOps), shared by the interpreter and the JIT so
+// they are written once. ll/lld reserve `addr` (the full, unaligned address) for `owner`;
+// sc/scd succeed only on the same size, owner and address, and consume the reservation.
+inline void ll_reserve(State& s, uint64_t addr, bool is64, uint64_t owner) {
+  s.ll_status = is64 ? kLLActive64 : kLLActive32;
+  s.ll_address = addr;
+  s.ll_owner = owner;
+}
+inline bool sc_consume(State& s, uint64_t addr, bool is64, uint64_t owner) {
+  if (s.ll_status != (is64 ? kLLActive64 : kLLActive32) || s.ll_owner != owner || s.ll_address != addr)
+    return false;
+  s.ll_status = kLLNone;
+  s.ll_address = 0;
+  s.ll_owner = 0;
+  return true;
+}
+
 // The 32-bit instruction at pc (pc must be 4-aligned).
 inline uint32_t fetch_insn(const Memory& m, uint64_t pc) {
   uint64_t w = m.get_word(pc & kAddressMask);

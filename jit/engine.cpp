@@ -106,25 +106,20 @@ uint8_t* JitEngine::write_page(uint64_t addr) {
   return p->data;
 }
 
-// A copy of Vm::rmw (interp/vm.cpp), which stays the authority: any change there must be
-// made here too (the random differential test compares the two on every run).
+// Vm::rmw (interp/vm.cpp) for compiled code: the reservation rules are the shared
+// ll_reserve/sc_consume of interp/vm.h; only the store goes through the JIT's write path
+// (the random differential test compares the two on every run).
 uint64_t JitEngine::rmw(Thread& t, uint64_t addr, MemKind kind, uint64_t rt) {
   State& s = m_state;
   const bool is64 = kind == MemKind::kLld || kind == MemKind::kScd;
   const unsigned len = is64 ? 8 : 4;
-  const uint8_t status = is64 ? kLLActive64 : kLLActive32;
   const uint64_t waddr = addr & kAddressMask;
   if (kind == MemKind::kLl || kind == MemKind::kLld) {
     uint64_t v = sem::select_subword(addr, s.memory->get_word(waddr), len, true);
-    s.ll_status = status;
-    s.ll_address = addr;
-    s.ll_owner = t.id;
+    ll_reserve(s, addr, is64, t.id);
     return v;
   }
-  if (s.ll_status == status && s.ll_owner == t.id && s.ll_address == addr) {
-    s.ll_status = kLLNone;
-    s.ll_address = 0;
-    s.ll_owner = 0;
+  if (sc_consume(s, addr, is64, t.id)) {
     uint8_t* page = write_page(addr);  // allocates, marks dirty, invalidates code it hits
     uint64_t off = addr & kPageAddrMask & kAddressMask;
     store_be64(page + off, sem::update_subword(addr, load_be64(page + off), len, rt));
