@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jit="${1:---jit=on}"
 bash scripts/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCB_TESTS=OFF -DCB_BENCH=OFF >/dev/null
+# Same configuration as scripts/test.sh, so the two share one build tree without rebuilding.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCB_TESTS=ON -DCB_BENCH=ON -DCB_WERROR=ON >/dev/null
 ninja -C build cannonball >/dev/null
 out=build/default-job
 mkdir -p "$out"

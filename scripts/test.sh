@@ -16,7 +16,7 @@ run_ctest() {  # build dir, ctest args...
   (cd "$dir" && ctest --output-on-failure --no-tests=error -j "$jobs" "$@")
 }
 echo "== Release build (JIT on)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCB_WERROR=ON >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCB_TESTS=ON -DCB_BENCH=ON -DCB_WERROR=ON >/dev/null
 ninja -C build
 if [[ "${CB_TEST_QUICK:-0}" == 1 ]]; then
   run_ctest build -L unit
