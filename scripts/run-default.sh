@@ -14,12 +14,21 @@ out=build/default-job
 mkdir -p "$out"
 build/cannonball load-elf --type multithreaded64-5 --path tests/guests/elf/default.elf \
   --out "$out/initial.bin.gz" --meta "$out/meta.json"
-echo "--- guest output ---"
 start=$(date +%s.%N)
 build/cannonball run --input "$out/initial.bin.gz" --output "$out/final.bin.gz" \
   --meta "$out/meta.json" --info-at never "$jit" 2>"$out/run.log"
 end=$(date +%s.%N)
-echo "--- end of guest output ---"
+# Like the reference, `run` logs the guest's output on stderr (module=guest ... text="...").
+echo "--- guest output ---"
+python3 - "$out/run.log" <<'PY'
+import re, sys
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    if "module=guest" in line:
+        m = re.search(r'text="((?:[^"\\]|\\.)*)"', line)
+        if m:
+            sys.stdout.write(m.group(1).encode().decode("unicode_escape"))
+PY
+echo "--- end of guest output (full log: $out/run.log) ---"
 build/cannonball witness --input "$out/final.bin.gz" >"$out/witness.json"
 python3 - "$out/witness.json" "$start" "$end" "$jit" <<'PY'
 import json, sys
