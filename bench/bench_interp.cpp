@@ -17,30 +17,31 @@ namespace {
 
 constexpr uint64_t kSteps = 200'000'000;
 
-void BM_InterpRun(benchmark::State& st, const char* guest) {
+// Runs kSteps from the guest's initial state with `drive(vm)` timed, and reports steps/s.
+template <class Drive>
+void interp_bench(benchmark::State& st, const char* guest, Drive drive) {
   if (!bench::have_vectors()) return st.SkipWithError("../shared/reference is absent");
   for (auto _ : st) {
     st.PauseTiming();
     State s = bench::initial_state(guest);
     Vm vm(s, nullptr, nullptr);
     st.ResumeTiming();
-    StepStatus status;
-    vm.run(kSteps, status);
-    benchmark::DoNotOptimize(s.step);
+    drive(vm);
   }
   st.counters["steps_per_s"] = benchmark::Counter(double(kSteps) * st.iterations(), benchmark::Counter::kIsRate);
 }
 
+void BM_InterpRun(benchmark::State& st, const char* guest) {
+  interp_bench(st, guest, [](Vm& vm) {
+    StepStatus status;
+    benchmark::DoNotOptimize(vm.run(kSteps, status));
+  });
+}
+
 void BM_InterpStepCalls(benchmark::State& st, const char* guest) {
-  if (!bench::have_vectors()) return st.SkipWithError("../shared/reference is absent");
-  for (auto _ : st) {
-    st.PauseTiming();
-    State s = bench::initial_state(guest);
-    Vm vm(s, nullptr, nullptr);
-    st.ResumeTiming();
+  interp_bench(st, guest, [](Vm& vm) {
     for (uint64_t i = 0; i < kSteps; ++i) benchmark::DoNotOptimize(vm.step());
-  }
-  st.counters["steps_per_s"] = benchmark::Counter(double(kSteps) * st.iterations(), benchmark::Counter::kIsRate);
+  });
 }
 
 BENCHMARK_CAPTURE(BM_InterpStepCalls, compute, "compute")->Unit(benchmark::kMillisecond)->Iterations(1);
