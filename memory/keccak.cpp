@@ -90,7 +90,7 @@ Hash32 keccak256(const void* data, size_t len) {
     len -= kRate;
   }
   uint8_t block[kRate] = {};
-  std::memcpy(block, p, len);
+  if (len) std::memcpy(block, p, len);  // p may be null when len == 0
   block[len] ^= 0x01;  // Keccak padding (not SHA-3's 0x06)
   block[kRate - 1] ^= 0x80;
   for (size_t i = 0; i < kRate / 8; ++i) a[i] ^= load_le(block + 8 * i);
