@@ -303,7 +303,7 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& 
       abort();
       throw_errno("failed to set the mode of", temp_path_, err);
     }
-    if (is_gzip_path(path)) {
+    if (is_gzip_path(path) && !options_.precompressed) {
       gzip_ = std::make_unique<Gzip>();
       std::memset(&gzip_->zs, 0, sizeof gzip_->zs);
       if (deflateInit2(&gzip_->zs, clamp_level(options_.gzip_level), Z_DEFLATED, kGzipWindowBits,
