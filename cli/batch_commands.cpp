@@ -1,4 +1,6 @@
 #include "cli/batch_commands.h"
+
+#include "interp/state_io.h"
 #include "cli/common.h"
 
 #include <unistd.h>
@@ -228,8 +230,7 @@ int trace_main(int argc, char** argv) {
       opt.guest_output = [](int fd, const uint8_t* d, size_t n) {
         std::fwrite(d, 1, n, fd == 1 ? stdout : stderr);
       };
-    std::vector<uint8_t> bytes = read_file(input);
-    State state = State::deserialize(bytes);
+    State state = load_state_file(input);
     auto host = start_host(a.host);
     TraceSummary s = record_trace(std::move(state), host.get(), dir, opt);
     if (host) host->stop();

@@ -1,5 +1,7 @@
 #include "cli/window_command.h"
 
+#include "interp/state_io.h"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -77,7 +79,7 @@ int window_main(int argc, char** argv) {
       if (!window::parse_compare(c, m, err)) throw std::runtime_error("--compare " + c + ": " + err);
       extra.push_back(m);
     }
-    State initial = input.empty() ? load_elf(read_file(elf)) : State::deserialize(read_file(input));
+    State initial = input.empty() ? load_elf(read_file(elf)) : load_state_file(input);
     std::string guest = input.empty() ? elf : input;
     if (sample == 0) throw std::runtime_error("--sample-steps must be positive");
     if (checkpoint_every == 0) throw std::runtime_error("--checkpoint-every must be positive");

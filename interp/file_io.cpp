@@ -365,6 +365,20 @@ void AtomicFileWriter::write(std::span<const uint8_t> data) {
   }
 }
 
+void AtomicFileWriter::overwrite_at(uint64_t offset, std::span<const uint8_t> data) {
+  if (done_ || gzip_ || to_stdout_) throw IoError("failed to write " + quoted(path_) + ": cannot rewrite");
+  flush_buffer();
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t w = ::pwrite(fd_, data.data() + done, data.size() - done, off_t(offset + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("failed to write", path_, errno);
+    }
+    done += size_t(w);
+  }
+}
+
 void AtomicFileWriter::commit() {
   if (done_) throw IoError("failed to write " + quoted(path_) + ": writer already closed");
   if (gzip_) {

@@ -72,6 +72,8 @@ public:
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
 
   void write(std::span<const uint8_t> data);
+  // Rewrites bytes already written at `offset` (a header completed last); raw files only.
+  void overwrite_at(uint64_t offset, std::span<const uint8_t> data);
   void commit();  // finish gzip, fsync, rename; after it the writer is closed
   void abort() noexcept;  // drop the temp file; idempotent
 

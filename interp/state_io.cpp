@@ -89,6 +89,8 @@ struct InputStream::Impl {
           done = true;
           break;
         }
+        if (in[in_pos] != 0x1f || (in_pos + 1 < in_len && in[in_pos + 1] != 0x8b))
+          corrupt(path, "invalid header, after the end of gzip member " + std::to_string(members));
         isal_inflate_reset(&st);
         st.crc_flag = ISAL_GZIP;
         in_member = true;
@@ -171,7 +173,16 @@ State read_state(InputStream& in) {
 
 State load_state_file(const std::string& path) {
   InputStream in(path);
-  return read_state(in);
+  State s = read_state(in);
+  // A gzip file is read to its end, as a whole-file read would: its CRC-32 and length are
+  // checked and anything after its last member must be another member. Decompressed bytes
+  // after the state's last field are ignored, as the reference does.
+  if (is_gzip_path(path)) {
+    std::vector<uint8_t> sink(64 * 1024);
+    while (in.read(sink.data(), sink.size()) == sink.size()) {
+    }
+  }
+  return s;
 }
 
 // --- writing -------------------------------------------------------------------------------

@@ -109,8 +109,9 @@ void Memory::release(Page* p) {
   }
 }
 
-Page* Memory::unshare(Page* old) {
-  Page* p = Page::copy_of(*old);
+Page* Memory::unshare(Page* old) { return replace_page(old, Page::copy_of(*old)); }
+
+Page* Memory::replace_page(Page* old, Page* p) {
   m_pages[old->index] = p;
   TlbEntry& e = m_tlb[old->index & (kTlbSize - 1)];
   if (e.index == old->index) e.page = p;
@@ -299,7 +300,8 @@ void Memory::set_range(uint64_t addr, const uint8_t* data, size_t len) {
 
 Page* Memory::page_for_overwrite(uint64_t page_index) {
   Page* p = lookup(page_index);
-  if (p && p->refs.load(std::memory_order_acquire) > 1) p = unshare(p);
+  // A shared page is replaced by a fresh one without copying the bytes about to be overwritten.
+  if (p && p->refs.load(std::memory_order_acquire) > 1) p = replace_page(p, Page::create(page_index));
   if (!p) {
     p = Page::create(page_index);  // zero bytes the caller overwrites: fresh pool slots are free
     m_pages.emplace(page_index, p);

@@ -79,6 +79,22 @@ struct alignas(64) Page {
 };
 static_assert(sizeof(Page) == kPageSize + 64, "Page metadata must stay within 64 bytes");
 
+// Keys of the page table and of the inner-node cache are highly regular (contiguous page
+// indices; an inner node's gindex shares its low bits with its descendants'), so the
+// identity hash that robin-map uses by default piles them into a few buckets and the table
+// keeps doubling (seen: GiBs of node table for a 256 MiB guest). A 64-bit finalizer spreads them.
+struct MixHash {
+  size_t operator()(uint64_t x) const noexcept {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return size_t(x);
+  }
+};
+using PageTable = tsl::robin_map<uint64_t, Page*, MixHash>;
+
 class Memory {
 public:
   Memory();
@@ -104,7 +120,7 @@ public:
   bool clean() const;
   // Every page (index -> page), unordered, for read-only walks (checkpoint writers). Do not
   // modify pages reached through it.
-  const tsl::robin_map<uint64_t, Page*>& pages() const { return m_pages; }
+  const PageTable& pages() const { return m_pages; }
 
   // Aligned 8-byte big-endian word; an absent page reads as zero and is not allocated.
   uint64_t get_word(uint64_t addr) const {
@@ -190,11 +206,12 @@ private:
   };
 
   void flush_dirty();
+  Page* replace_page(Page* old, Page* fresh);  // `fresh` takes old's place; old is released
   void invalidate_path(uint64_t page_index);
   Hash32 node_hash(uint64_t gindex, unsigned depth);
 
-  tsl::robin_map<uint64_t, Page*> m_pages;
-  tsl::robin_map<uint64_t, Node> m_nodes;  // gindex (< 2^52) -> cached inner node
+  PageTable m_pages;
+  tsl::robin_map<uint64_t, Node, MixHash> m_nodes;  // gindex (< 2^52) -> cached inner node
   std::vector<Page*> m_dirty;
   uint64_t m_write_epoch = 0;
   mutable std::array<TlbEntry, kTlbSize> m_tlb{};

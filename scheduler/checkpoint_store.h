@@ -51,7 +51,9 @@ struct CheckpointError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr uint32_t kCheckpointFormatVersion = 1;
+constexpr uint32_t kCheckpointFormatVersion = 2;
+// One page in a payload: u64 index, its 32-byte Merkle root, its 4,096 bytes.
+constexpr size_t kCheckpointPageRecord = 8 + 32 + 4096;
 constexpr size_t kCheckpointHeaderSize = 88;
 
 std::string checkpoint_file_name(uint64_t step);  // "ckpt-00000000000100000000.cbck"
