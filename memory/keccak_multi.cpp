@@ -1,0 +1,161 @@
+#include "memory/keccak_multi.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "memory/keccak_multi_kernels.h"
+
+namespace cb {
+namespace {
+
+bool cpu_has_avx2() {
+#if defined(__x86_64__)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return keccak_avx2_compiled() && __builtin_cpu_supports("avx2");
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+bool cpu_has_avx512() {
+#if defined(__x86_64__)
+  // libgcc's check includes the OS enabling the zmm state (XGETBV).
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return keccak_avx512_compiled() && __builtin_cpu_supports("avx512f");
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+KeccakImpl best_supported_at_most(KeccakImpl want) {
+  if (want == KeccakImpl::Avx512 && cpu_has_avx512()) return KeccakImpl::Avx512;
+  if ((want == KeccakImpl::Avx512 || want == KeccakImpl::Avx2) && cpu_has_avx2())
+    return KeccakImpl::Avx2;
+  return KeccakImpl::Scalar;
+}
+
+// What Auto means: CB_KECCAK if set (read once), else the best the CPU has.
+KeccakImpl auto_choice() {
+  static const KeccakImpl choice = [] {
+    const char* env = std::getenv("CB_KECCAK");
+    if (env && *env) {
+      if (!std::strcmp(env, "scalar")) return KeccakImpl::Scalar;
+      if (!std::strcmp(env, "avx2")) return best_supported_at_most(KeccakImpl::Avx2);
+      if (!std::strcmp(env, "avx512")) return best_supported_at_most(KeccakImpl::Avx512);
+      std::fprintf(stderr, "warning: CB_KECCAK=%s is not scalar, avx2 or avx512; ignored\n", env);
+    }
+    return best_supported_at_most(KeccakImpl::Avx512);
+  }();
+  return choice;
+}
+
+// Auto here means "not resolved yet".
+std::atomic<KeccakImpl> g_impl{KeccakImpl::Auto};
+
+KeccakImpl current() {
+  KeccakImpl impl = g_impl.load(std::memory_order_relaxed);
+  if (impl == KeccakImpl::Auto) {
+    impl = auto_choice();
+    g_impl.store(impl, std::memory_order_relaxed);
+  }
+  return impl;
+}
+
+void scalar_many(const uint8_t* const* in, Hash32* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = keccak256_64(in[i]);
+}
+
+using Kernel = void (*)(const uint8_t* const*, Hash32*, size_t);
+
+// A group smaller than the kernel's width: below `min_lanes` inputs scalar is faster, above it
+// the kernel with the missing lanes repeating the first input (bench/bench_keccak.cpp,
+// BM_Keccak64Remainder, picks the thresholds).
+template <size_t kLanes>
+void partial_group(Kernel kernel, const uint8_t* const* in, Hash32* out, size_t n,
+                   size_t min_lanes) {
+  if (n < min_lanes) return scalar_many(in, out, n);
+  const uint8_t* ptrs[kLanes];
+  Hash32 tmp[kLanes];
+  for (size_t i = 0; i < kLanes; ++i) ptrs[i] = in[i < n ? i : 0];
+  kernel(ptrs, tmp, 1);
+  for (size_t i = 0; i < n; ++i) out[i] = tmp[i];
+}
+
+// Below these many inputs in a partial group, scalar beats the padded kernel.
+constexpr size_t kAvx2MinLanes = 2;
+constexpr size_t kAvx512MinLanes = 2;
+
+}  // namespace
+
+void keccak256_64_many(const uint8_t* const* in, Hash32* out, size_t n) {
+  switch (current()) {
+    case KeccakImpl::Avx512: {
+      size_t full = n / 8;
+      keccak256_64_x8(in, out, full);
+      in += 8 * full;
+      out += 8 * full;
+      n -= 8 * full;
+      if (n >= 4 && cpu_has_avx2()) {
+        keccak256_64_x4(in, out, 1);
+        in += 4;
+        out += 4;
+        n -= 4;
+      }
+      return partial_group<8>(keccak256_64_x8, in, out, n, kAvx512MinLanes);
+    }
+    case KeccakImpl::Avx2: {
+      size_t full = n / 4;
+      keccak256_64_x4(in, out, full);
+      return partial_group<4>(keccak256_64_x4, in + 4 * full, out + 4 * full, n - 4 * full,
+                              kAvx2MinLanes);
+    }
+    default:
+      return scalar_many(in, out, n);
+  }
+}
+
+void keccak256_pairs_many(const Hash32* pairs, Hash32* out, size_t n) {
+  // Pointer chunks for the generic entry point; a chunk's outputs land at or below the
+  // pairs it read, so in-place stays correct (see keccak256_64_many's aliasing rule).
+  constexpr size_t kChunk = 64;
+  const uint8_t* ptrs[kChunk];
+  for (size_t base = 0; base < n; base += kChunk) {
+    size_t m = n - base < kChunk ? n - base : kChunk;
+    for (size_t i = 0; i < m; ++i) ptrs[i] = pairs[2 * (base + i)].data();
+    keccak256_64_many(ptrs, out + base, m);
+  }
+}
+
+void set_keccak_impl(KeccakImpl impl) {
+  g_impl.store(impl == KeccakImpl::Auto ? auto_choice() : best_supported_at_most(impl),
+               std::memory_order_relaxed);
+}
+
+KeccakImpl keccak_impl_in_use() { return current(); }
+
+bool keccak_impl_supported(KeccakImpl impl) {
+  switch (impl) {
+    case KeccakImpl::Avx512: return cpu_has_avx512();
+    case KeccakImpl::Avx2: return cpu_has_avx2();
+    default: return true;
+  }
+}
+
+const char* keccak_impl_name(KeccakImpl impl) {
+  switch (impl) {
+    case KeccakImpl::Scalar: return "scalar";
+    case KeccakImpl::Avx2: return "avx2";
+    case KeccakImpl::Avx512: return "avx512";
+    default: return "auto";
+  }
+}
+
+}  // namespace cb

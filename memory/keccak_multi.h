@@ -1,0 +1,38 @@
+// Multi-buffer Keccak-256 (the Ethereum padding, as memory/keccak.h) for many independent
+// 64-byte inputs: the Merkle tree's node hashes. On x86-64 it runs an 8-lane AVX-512F kernel or
+// a 4-lane AVX2 kernel, chosen at run time from the CPU (cached), with scalar keccak256_64 for
+// what does not fill a group; elsewhere it is the scalar code. Results are identical whichever
+// implementation runs (tests/keccak_multi_test.cpp); bench/bench_keccak.cpp measures them.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "memory/keccak.h"
+
+namespace cb {
+
+// out[i] = keccak256 of the 64 bytes at in[i], for i < n (n may be 0; pointers need no
+// alignment and may repeat). Aliasing: out[i] may overlap any in[j] with j <= i (in particular
+// its own input, or in-place halving of a level of the tree), never one with j > i.
+void keccak256_64_many(const uint8_t* const* in, Hash32* out, size_t n);
+
+// out[i] = keccak256(pairs[2i] || pairs[2i+1]), for i < n: a level of the tree from the level
+// below. out == pairs (in place) is allowed.
+void keccak256_pairs_many(const Hash32* pairs, Hash32* out, size_t n);
+
+// Which implementation keccak256_64_many uses. Auto: the CB_KECCAK environment variable
+// (scalar, avx2 or avx512; read at first use) if set, else the fastest the CPU supports.
+enum class KeccakImpl { Auto, Scalar, Avx2, Avx512 };
+
+// Selects an implementation for the whole process (tests and benches compare them). A request
+// the CPU (or this build) cannot run falls back to the best supported one below it; see
+// keccak_impl_in_use(). Not meant to be called while other threads are hashing.
+void set_keccak_impl(KeccakImpl impl);
+// The implementation in use now (never Auto).
+KeccakImpl keccak_impl_in_use();
+// Whether this CPU and build can run impl (Auto and Scalar: always).
+bool keccak_impl_supported(KeccakImpl impl);
+// "auto", "scalar", "avx2", "avx512".
+const char* keccak_impl_name(KeccakImpl impl);
+
+}  // namespace cb
