@@ -77,7 +77,7 @@ using Kernel = void (*)(const uint8_t* const*, Hash32*, size_t);
 
 // A group smaller than the kernel's width: below `min_lanes` inputs scalar is faster, above it
 // the kernel with the missing lanes repeating the first input (bench/bench_keccak.cpp,
-// BM_Keccak64Remainder, picks the thresholds).
+// BM_Keccak64Many with 1..7 inputs, picks the thresholds).
 template <size_t kLanes>
 void partial_group(Kernel kernel, const uint8_t* const* in, Hash32* out, size_t n,
                    size_t min_lanes) {
@@ -89,7 +89,8 @@ void partial_group(Kernel kernel, const uint8_t* const* in, Hash32* out, size_t 
   for (size_t i = 0; i < n; ++i) out[i] = tmp[i];
 }
 
-// Below these many inputs in a partial group, scalar beats the padded kernel.
+// Below these many inputs in a partial group, scalar beats the padded kernel (one scalar hash
+// costs about as much as a whole 8-lane group, or 3/4 of a 4-lane one).
 constexpr size_t kAvx2MinLanes = 2;
 constexpr size_t kAvx512MinLanes = 2;
 
@@ -103,12 +104,7 @@ void keccak256_64_many(const uint8_t* const* in, Hash32* out, size_t n) {
       in += 8 * full;
       out += 8 * full;
       n -= 8 * full;
-      if (n >= 4 && cpu_has_avx2()) {
-        keccak256_64_x4(in, out, 1);
-        in += 4;
-        out += 4;
-        n -= 4;
-      }
+      // One padded 8-lane group costs less than a 4-lane AVX2 group, so no AVX2 step here.
       return partial_group<8>(keccak256_64_x8, in, out, n, kAvx512MinLanes);
     }
     case KeccakImpl::Avx2: {
@@ -131,6 +127,22 @@ void keccak256_pairs_many(const Hash32* pairs, Hash32* out, size_t n) {
     size_t m = n - base < kChunk ? n - base : kChunk;
     for (size_t i = 0; i < m; ++i) ptrs[i] = pairs[2 * (base + i)].data();
     keccak256_64_many(ptrs, out + base, m);
+  }
+}
+
+void keccak256_page_roots(const uint8_t* const* pages, Hash32* roots, size_t n) {
+  constexpr size_t kGroup = 8, kChunks = 4096 / 64;
+  const uint8_t* ptrs[kGroup * kChunks];
+  Hash32 level[kGroup * kChunks];
+  for (size_t base = 0; base < n; base += kGroup) {
+    size_t k = n - base < kGroup ? n - base : kGroup;
+    for (size_t p = 0; p < k; ++p)
+      for (size_t i = 0; i < kChunks; ++i) ptrs[p * kChunks + i] = pages[base + p] + 64 * i;
+    keccak256_64_many(ptrs, level, k * kChunks);
+    // Level of width w (per page) sits at level[p * w + i], so node i's children are the pair
+    // level[2 (p * w/2 + i)], level[2 (p * w/2 + i) + 1]: each level is one in-place pairs call.
+    for (size_t w = kChunks / 2; w >= 1; w /= 2) keccak256_pairs_many(level, level, k * w);
+    for (size_t p = 0; p < k; ++p) roots[base + p] = level[p];
   }
 }
 

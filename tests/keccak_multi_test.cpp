@@ -137,6 +137,45 @@ TEST_P(KeccakMulti, PairsInPlaceGiveThePageRoot) {
   for (size_t i = 0; i < 37; ++i) ASSERT_EQ(out[i], keccak256_pair(pairs[2 * i], pairs[2 * i + 1]));
 }
 
+// Crypto++ Merkle root of a 4 KiB page, level by level.
+Hash32 crypto_pp_page_root(const uint8_t* page) {
+  std::vector<Hash32> level(128);
+  std::memcpy(level.data(), page, 4096);
+  for (size_t n = 64; n >= 1; n /= 2) {
+    for (size_t i = 0; i < n; ++i) level[i] = crypto_pp64(level[2 * i].data());
+  }
+  return level[0];
+}
+
+TEST_P(KeccakMulti, PageRootsOfUpTo20Pages) {
+  std::vector<uint8_t> buf = random_bytes(4096 * 20 + 1, 7);
+  std::vector<Hash32> expected(20);
+  std::vector<const uint8_t*> pages(20);
+  for (size_t p = 0; p < 20; ++p) {
+    // Out of order, unaligned, the last page twice.
+    pages[p] = buf.data() + 1 + 4096 * ((p * 7) % 19);
+    expected[p] = crypto_pp_page_root(pages[p]);
+  }
+  for (size_t n = 0; n <= 20; ++n) {
+    std::vector<Hash32> roots(n);
+    keccak256_page_roots(pages.data(), roots.data(), n);
+    for (size_t p = 0; p < n; ++p) ASSERT_EQ(roots[p], expected[p]) << "n " << n << " page " << p;
+  }
+  // A zero page's root is the zero-subtree hash of height 7: a zero pair hashed, 7 times over.
+  std::vector<uint8_t> zero(4096, 0);
+  Hash32 z{};
+  for (int i = 0; i < 7; ++i) {
+    uint8_t pair[64] = {};
+    std::memcpy(pair, z.data(), 32);
+    std::memcpy(pair + 32, z.data(), 32);
+    z = crypto_pp64(pair);
+  }
+  const uint8_t* zp = zero.data();
+  Hash32 root;
+  keccak256_page_roots(&zp, &root, 1);
+  EXPECT_EQ(root, z);
+}
+
 INSTANTIATE_TEST_SUITE_P(Impl, KeccakMulti,
                          ::testing::Values(KeccakImpl::Scalar, KeccakImpl::Avx2, KeccakImpl::Avx512),
                          [](const auto& info) { return std::string(keccak_impl_name(info.param)); });
