@@ -6,11 +6,15 @@
 #if defined(__x86_64__) && defined(__AVX512F__)
 // GCC 12's avx512fintrin.h initialises its "undefined" vectors from themselves, which
 // -Wuninitialized reports wherever such an intrinsic is inlined (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #include <cstring>
 

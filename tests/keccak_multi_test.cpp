@@ -13,6 +13,10 @@
 #include "interp/state.h"
 
 namespace cb {
+
+// Test names and failure messages print the implementation's name.
+void PrintTo(KeccakImpl impl, std::ostream* os) { *os << keccak_impl_name(impl); }
+
 namespace {
 
 Hash32 crypto_pp64(const uint8_t* d) {
