@@ -93,29 +93,9 @@ Hash32 page_root(const uint8_t* page, Hash32* scratch) {
   return scratch[0];
 }
 
-// range(0) pages, each rooted on its own (the top levels are narrower than a SIMD group).
-void BM_PageRoot(benchmark::State& st, KeccakImpl impl) {
-  if (!use_impl(st, impl)) return;
-  const size_t pages = size_t(st.range(0));
-  std::vector<uint8_t> data = random_pages(pages);
-  std::vector<Hash32> roots(pages);
-  Hash32 scratch[64];
-  for (auto _ : st) {
-    for (size_t p = 0; p < pages; ++p) roots[p] = page_root(data.data() + 4096 * p, scratch);
-    benchmark::DoNotOptimize(roots.data());
-    benchmark::ClobberMemory();
-  }
-  st.counters["pages_per_s"] = benchmark::Counter(double(st.iterations() * pages), benchmark::Counter::kIsRate);
-  st.counters["hashes_per_s"] = benchmark::Counter(double(st.iterations() * pages * 127), benchmark::Counter::kIsRate);
-  cb::set_keccak_impl(KeccakImpl::Auto);
-}
-BENCHMARK_CAPTURE(BM_PageRoot, scalar, KeccakImpl::Scalar)->Arg(1)->Arg(1024);
-BENCHMARK_CAPTURE(BM_PageRoot, avx2, KeccakImpl::Avx2)->Arg(1)->Arg(1024);
-BENCHMARK_CAPTURE(BM_PageRoot, avx512, KeccakImpl::Avx512)->Arg(1)->Arg(1024);
-
-// range(0) pages through keccak256_page_roots: level by level across groups of 8 pages, so
-// every level fills whole SIMD groups.
-void BM_PageRoots(benchmark::State& st, KeccakImpl impl) {
+// Roots of range(0) random pages per iteration with roots_of(page pointers, roots, count).
+template <class RootsOf>
+void page_roots_bench(benchmark::State& st, KeccakImpl impl, RootsOf roots_of) {
   if (!use_impl(st, impl)) return;
   const size_t pages = size_t(st.range(0));
   std::vector<uint8_t> data = random_pages(pages);
@@ -123,13 +103,30 @@ void BM_PageRoots(benchmark::State& st, KeccakImpl impl) {
   for (size_t p = 0; p < pages; ++p) ptrs[p] = data.data() + 4096 * p;
   std::vector<Hash32> roots(pages);
   for (auto _ : st) {
-    cb::keccak256_page_roots(ptrs.data(), roots.data(), pages);
+    roots_of(ptrs.data(), roots.data(), pages);
     benchmark::DoNotOptimize(roots.data());
     benchmark::ClobberMemory();
   }
   st.counters["pages_per_s"] = benchmark::Counter(double(st.iterations() * pages), benchmark::Counter::kIsRate);
   st.counters["hashes_per_s"] = benchmark::Counter(double(st.iterations() * pages * 127), benchmark::Counter::kIsRate);
   cb::set_keccak_impl(KeccakImpl::Auto);
+}
+
+// Each page rooted on its own (its top levels are narrower than a SIMD group).
+void BM_PageRoot(benchmark::State& st, KeccakImpl impl) {
+  page_roots_bench(st, impl, [](const uint8_t* const* pages, Hash32* roots, size_t n) {
+    Hash32 scratch[64];
+    for (size_t p = 0; p < n; ++p) roots[p] = page_root(pages[p], scratch);
+  });
+}
+BENCHMARK_CAPTURE(BM_PageRoot, scalar, KeccakImpl::Scalar)->Arg(1)->Arg(1024);
+BENCHMARK_CAPTURE(BM_PageRoot, avx2, KeccakImpl::Avx2)->Arg(1)->Arg(1024);
+BENCHMARK_CAPTURE(BM_PageRoot, avx512, KeccakImpl::Avx512)->Arg(1)->Arg(1024);
+
+// keccak256_page_roots: level by level across groups of 8 pages, so every level fills whole
+// SIMD groups.
+void BM_PageRoots(benchmark::State& st, KeccakImpl impl) {
+  page_roots_bench(st, impl, cb::keccak256_page_roots);
 }
 BENCHMARK_CAPTURE(BM_PageRoots, scalar, KeccakImpl::Scalar)->Arg(1)->Arg(1024);
 BENCHMARK_CAPTURE(BM_PageRoots, avx2, KeccakImpl::Avx2)->Arg(1)->Arg(1024);
