@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
 #include "memory/keccak_multi_kernels.h"
 
@@ -47,10 +46,10 @@ KeccakImpl auto_choice() {
   static const KeccakImpl choice = [] {
     const char* env = std::getenv("CB_KECCAK");
     if (env && *env) {
-      if (!std::strcmp(env, "scalar")) return KeccakImpl::Scalar;
-      if (!std::strcmp(env, "avx2")) return best_supported_at_most(KeccakImpl::Avx2);
-      if (!std::strcmp(env, "avx512")) return best_supported_at_most(KeccakImpl::Avx512);
-      std::fprintf(stderr, "warning: CB_KECCAK=%s is not scalar, avx2 or avx512; ignored\n", env);
+      std::optional<KeccakImpl> impl = keccak_impl_from_name(env);
+      if (impl && *impl != KeccakImpl::Auto) return best_supported_at_most(*impl);
+      if (!impl)
+        std::fprintf(stderr, "warning: CB_KECCAK=%s is not auto, scalar, avx2 or avx512; ignored\n", env);
     }
     return best_supported_at_most(KeccakImpl::Avx512);
   }();
@@ -168,6 +167,12 @@ const char* keccak_impl_name(KeccakImpl impl) {
     case KeccakImpl::Avx512: return "avx512";
     default: return "auto";
   }
+}
+
+std::optional<KeccakImpl> keccak_impl_from_name(std::string_view name) {
+  for (KeccakImpl impl : {KeccakImpl::Auto, KeccakImpl::Scalar, KeccakImpl::Avx2, KeccakImpl::Avx512})
+    if (name == keccak_impl_name(impl)) return impl;
+  return std::nullopt;
 }
 
 }  // namespace cb

@@ -6,6 +6,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "memory/keccak.h"
 
@@ -37,7 +39,8 @@ void set_keccak_impl(KeccakImpl impl);
 KeccakImpl keccak_impl_in_use();
 // Whether this CPU and build can run impl (Auto and Scalar: always).
 bool keccak_impl_supported(KeccakImpl impl);
-// "auto", "scalar", "avx2", "avx512".
+// "auto", "scalar", "avx2", "avx512", and back (nullopt for anything else).
 const char* keccak_impl_name(KeccakImpl impl);
+std::optional<KeccakImpl> keccak_impl_from_name(std::string_view name);
 
 }  // namespace cb

@@ -6,6 +6,7 @@
 #include <cryptopp/keccak.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -189,10 +190,24 @@ TEST(KeccakMultiDispatch, AutoPicksASupportedImplementation) {
   KeccakImpl impl = keccak_impl_in_use();
   EXPECT_NE(impl, KeccakImpl::Auto);
   EXPECT_TRUE(keccak_impl_supported(impl));
+  // CB_KECCAK, when set (tests/CMakeLists.txt runs this test again with CB_KECCAK=scalar).
+  if (const char* env = std::getenv("CB_KECCAK")) {
+    std::optional<KeccakImpl> want = keccak_impl_from_name(env);
+    if (want && *want != KeccakImpl::Auto && keccak_impl_supported(*want)) EXPECT_EQ(impl, *want);
+  }
   // An unsupported request falls back to a supported one, never to an illegal instruction.
   set_keccak_impl(KeccakImpl::Avx512);
   EXPECT_TRUE(keccak_impl_supported(keccak_impl_in_use()));
   set_keccak_impl(KeccakImpl::Auto);
+}
+
+TEST(KeccakMultiDispatch, NamesRoundTripAsCbKeccakAccepts) {
+  for (KeccakImpl impl : {KeccakImpl::Auto, KeccakImpl::Scalar, KeccakImpl::Avx2, KeccakImpl::Avx512})
+    EXPECT_EQ(keccak_impl_from_name(keccak_impl_name(impl)), impl);
+  EXPECT_EQ(keccak_impl_from_name("avx512"), KeccakImpl::Avx512);
+  EXPECT_FALSE(keccak_impl_from_name("AVX2").has_value());
+  EXPECT_FALSE(keccak_impl_from_name("sse").has_value());
+  EXPECT_FALSE(keccak_impl_from_name("").has_value());
 }
 
 }  // namespace
