@@ -24,11 +24,13 @@ void keccak256_pairs_many(const Hash32* pairs, Hash32* out, size_t n);
 
 // roots[i] = Merkle root of the 4 KiB page at pages[i] (its 128 32-byte words are the leaves:
 // 64 hashes of 64-byte chunks, then 32 of pairs, ... 1), for i < n. Pages are hashed in
-// groups of 8, level by level across the group, so even the top levels fill SIMD groups.
+// groups of 8, level by level across the group, so even the top levels fill SIMD groups
+// (~20 KiB of stack).
 void keccak256_page_roots(const uint8_t* const* pages, Hash32* roots, size_t n);
 
 // Which implementation keccak256_64_many uses. Auto: the CB_KECCAK environment variable
-// (scalar, avx2 or avx512; read at first use) if set, else the fastest the CPU supports.
+// (auto, scalar, avx2 or avx512; read once, at first use; anything else prints one "warning:"
+// line and is ignored) if set, else the fastest the CPU supports.
 enum class KeccakImpl { Auto, Scalar, Avx2, Avx512 };
 
 // Selects an implementation for the whole process (tests and benches compare them). A request
