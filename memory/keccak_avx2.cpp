@@ -20,13 +20,13 @@ struct Avx2Ops {
   static V rol(V a) {
     // AVX2 has no 64-bit rotate; byte-sized ones are a single byte shuffle.
     if constexpr (N == 8)
-      return _mm256_shuffle_epi8(a, _mm256_setr_epi8(7, 0, 1, 2, 3, 4, 5, 6, 15, 8, 9, 10, 11, 12,
-                                                     13, 14, 7, 0, 1, 2, 3, 4, 5, 6, 15, 8, 9, 10,
-                                                     11, 12, 13, 14));
+      return _mm256_shuffle_epi8(
+          a, _mm256_setr_epi8(7, 0, 1, 2, 3, 4, 5, 6, 15, 8, 9, 10, 11, 12, 13, 14, 7, 0, 1, 2, 3,
+                              4, 5, 6, 15, 8, 9, 10, 11, 12, 13, 14));
     else if constexpr (N == 56)
-      return _mm256_shuffle_epi8(a, _mm256_setr_epi8(1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14,
-                                                     15, 8, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12,
-                                                     13, 14, 15, 8));
+      return _mm256_shuffle_epi8(
+          a, _mm256_setr_epi8(1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8, 1, 2, 3, 4, 5,
+                              6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8));
     else
       return _mm256_or_si256(_mm256_slli_epi64(a, N), _mm256_srli_epi64(a, 64 - N));
   }
@@ -74,7 +74,8 @@ void keccak256_64_x4(const uint8_t* const* in, Hash32* out, size_t batches) {
     // Transposing words 0..3 back gives each input's digest as one row. Every input was read
     // above, so out may overlap this batch's inputs.
     transpose4x4(st[0], st[1], st[2], st[3]);
-    for (int i = 0; i < 4; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[i].data()), st[i]);
+    for (int i = 0; i < 4; ++i)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[i].data()), st[i]);
   }
 }
 

@@ -49,7 +49,8 @@ KeccakImpl auto_choice() {
       std::optional<KeccakImpl> impl = keccak_impl_from_name(env);
       if (impl && *impl != KeccakImpl::Auto) return best_supported_at_most(*impl);
       if (!impl)
-        std::fprintf(stderr, "warning: CB_KECCAK=%s is not auto, scalar, avx2 or avx512; ignored\n", env);
+        std::fprintf(stderr, "warning: CB_KECCAK=%s is not auto, scalar, avx2 or avx512; ignored\n",
+                     env);
     }
     return best_supported_at_most(KeccakImpl::Avx512);
   }();
@@ -154,23 +155,31 @@ KeccakImpl keccak_impl_in_use() { return current(); }
 
 bool keccak_impl_supported(KeccakImpl impl) {
   switch (impl) {
-    case KeccakImpl::Avx512: return cpu_has_avx512();
-    case KeccakImpl::Avx2: return cpu_has_avx2();
-    default: return true;
+    case KeccakImpl::Avx512:
+      return cpu_has_avx512();
+    case KeccakImpl::Avx2:
+      return cpu_has_avx2();
+    default:
+      return true;
   }
 }
 
 const char* keccak_impl_name(KeccakImpl impl) {
   switch (impl) {
-    case KeccakImpl::Scalar: return "scalar";
-    case KeccakImpl::Avx2: return "avx2";
-    case KeccakImpl::Avx512: return "avx512";
-    default: return "auto";
+    case KeccakImpl::Scalar:
+      return "scalar";
+    case KeccakImpl::Avx2:
+      return "avx2";
+    case KeccakImpl::Avx512:
+      return "avx512";
+    default:
+      return "auto";
   }
 }
 
 std::optional<KeccakImpl> keccak_impl_from_name(std::string_view name) {
-  for (KeccakImpl impl : {KeccakImpl::Auto, KeccakImpl::Scalar, KeccakImpl::Avx2, KeccakImpl::Avx512})
+  for (KeccakImpl impl :
+       {KeccakImpl::Auto, KeccakImpl::Scalar, KeccakImpl::Avx2, KeccakImpl::Avx512})
     if (name == keccak_impl_name(impl)) return impl;
   return std::nullopt;
 }

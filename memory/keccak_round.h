@@ -53,7 +53,7 @@ template <class Ops, int N>
 // (y, 2x + 3y), so (X, Y) comes from lane ((X + 3Y) % 5, X), with theta's D applied first.
 template <class Ops, int X, int Y>
 [[gnu::always_inline]] inline typename Ops::V keccak_pi_lane(const typename Ops::V* a,
-                                                            const typename Ops::V* d) {
+                                                             const typename Ops::V* d) {
   constexpr int x = (X + 3 * Y) % 5;
   return keccak_rol<Ops, kKeccakRho[x + 5 * X]>(Ops::x2(a[x + 5 * X], d[x]));
 }
@@ -78,7 +78,8 @@ template <class Ops, int Y>
 
 // One round from a to e.
 template <class Ops>
-[[gnu::always_inline]] inline void keccak_round(const typename Ops::V* a, typename Ops::V* e, uint64_t rc) {
+[[gnu::always_inline]] inline void keccak_round(const typename Ops::V* a, typename Ops::V* e,
+                                                uint64_t rc) {
   using V = typename Ops::V;
   // Folding D into each lane's XOR (A ^ C[x-1] ^ rol(C[x+1]), one vpternlogq) keeps 10 values
   // live instead of 5 and measured slower with AVX-512 (spills).

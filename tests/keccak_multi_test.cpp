@@ -181,9 +181,9 @@ TEST_P(KeccakMulti, PageRootsOfUpTo20Pages) {
   EXPECT_EQ(root, z);
 }
 
-INSTANTIATE_TEST_SUITE_P(Impl, KeccakMulti,
-                         ::testing::Values(KeccakImpl::Scalar, KeccakImpl::Avx2, KeccakImpl::Avx512),
-                         [](const auto& info) { return std::string(keccak_impl_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(
+    Impl, KeccakMulti, ::testing::Values(KeccakImpl::Scalar, KeccakImpl::Avx2, KeccakImpl::Avx512),
+    [](const auto& info) { return std::string(keccak_impl_name(info.param)); });
 
 TEST(KeccakMultiDispatch, AutoPicksASupportedImplementation) {
   set_keccak_impl(KeccakImpl::Auto);
@@ -202,7 +202,8 @@ TEST(KeccakMultiDispatch, AutoPicksASupportedImplementation) {
 }
 
 TEST(KeccakMultiDispatch, NamesRoundTripAsCbKeccakAccepts) {
-  for (KeccakImpl impl : {KeccakImpl::Auto, KeccakImpl::Scalar, KeccakImpl::Avx2, KeccakImpl::Avx512})
+  for (KeccakImpl impl :
+       {KeccakImpl::Auto, KeccakImpl::Scalar, KeccakImpl::Avx2, KeccakImpl::Avx512})
     EXPECT_EQ(keccak_impl_from_name(keccak_impl_name(impl)), impl);
   EXPECT_EQ(keccak_impl_from_name("avx512"), KeccakImpl::Avx512);
   EXPECT_FALSE(keccak_impl_from_name("AVX2").has_value());
