@@ -13,7 +13,7 @@ bool cpu_has_avx2() {
 #if defined(__x86_64__)
   static const bool has = [] {
     __builtin_cpu_init();
-    return keccak_avx2_compiled() && __builtin_cpu_supports("avx2");
+    return __builtin_cpu_supports("avx2") && keccak_avx2_compiled();
   }();
   return has;
 #else
@@ -23,10 +23,11 @@ bool cpu_has_avx2() {
 
 bool cpu_has_avx512() {
 #if defined(__x86_64__)
-  // libgcc's check includes the OS enabling the zmm state (XGETBV).
+  // libgcc's check includes the OS enabling the zmm state (XGETBV). The CPU is asked first:
+  // keccak_avx512_compiled() lives in a file built with -mavx512f.
   static const bool has = [] {
     __builtin_cpu_init();
-    return keccak_avx512_compiled() && __builtin_cpu_supports("avx512f");
+    return __builtin_cpu_supports("avx512f") && keccak_avx512_compiled();
   }();
   return has;
 #else
