@@ -19,10 +19,10 @@
 # show them scaled linearly, marked ~), the guest's steps per configuration, and with
 # --baseline the ratios CB/BASE. Raw per-run numbers go to OUT/raw.tsv, the table to
 # OUT/table.md. Every failing command is recorded with its exit status (and the table says so);
-# the script goes on.
+# the script goes on (a failed witness does not stop trace and prove of that configuration).
 #
 # usage: bench/scale.sh [--sizes 256M,1G] [--4g] [--modes light,random] [--runs 3]
-#                       [--baseline PATH] [--out DIR] [--keep] [--timeout SECONDS]
+#                       [--baseline PATH] [--out DIR] [--keep] [--timeout SECONDS] [--max-vm GIB]
 #   CB=path       the binary under test (default build/cannonball)
 #   --4g          add 4G to the sizes (needs ~2x that in RAM with a good binary: check first)
 #   --modes       light, random, mixed (half random, half light)
@@ -30,6 +30,8 @@
 #   --out         where files go (default bench/scale-out/<UTC time>); states and traces are
 #                 removed after each repetition unless --keep
 #   --timeout     per command (default 900 s; a timed-out command counts as failed)
+#   --max-vm      per-command address-space limit in GiB (ulimit -v; default none): a command
+#                 that would need more fails and is recorded as failed, not OOM-killing others
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +44,7 @@ out=""
 keep=0
 timeout_s=900
 every=5000000 # trace --checkpoint-every, as issue 9 asks
+max_vm_kib=0
 
 die() {
   echo "scale.sh: $*" >&2
@@ -57,6 +60,7 @@ while (($#)); do
     --out) out=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --timeout) timeout_s=$2; shift 2 ;;
+    --max-vm) max_vm_kib=$(($2 * 1024 * 1024)); shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
@@ -108,7 +112,12 @@ timed() {
   local rep=$1 bin=$2 size=$3 mode=$4 what=$5 extra=$6
   shift 7
   local tf=$work/time.txt log=$work/$what.log rc=0
-  /usr/bin/time -v -o "$tf" timeout "$timeout_s" "$@" >"$log.out" 2>"$log" || rc=$?
+  (
+    # --max-vm: an address-space limit, so that a binary needing far more than the machine has
+    # fails (and is recorded as failed) instead of pushing the shared machine into the OOM killer.
+    if ((max_vm_kib)); then ulimit -v "$max_vm_kib"; fi
+    exec /usr/bin/time -v -o "$tf" timeout "$timeout_s" "$@" >"$log.out" 2>"$log"
+  ) || rc=$?
   local wall rss cpu
   # "Elapsed (wall clock) time (h:mm:ss or m:ss): 1:02.34"
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
@@ -129,9 +138,9 @@ one() { # rep label binary size mode
   work=$out/work/$label-$size-$mode
   rm -rf "$work"
   mkdir -p "$work"
-  local srv
-  # shellcheck disable=SC2206  # word splitting wanted: "--light N"
-  srv=(-- python3 -S "$server" $(server_args "$mode" "$bytes") --once)
+  local srv sargs
+  read -r -a sargs <<<"$(server_args "$mode" "$bytes")"
+  srv=(-- python3 -S "$server" "${sargs[@]}" --once)
   local f=("$rep" "$label" "$size" "$mode")
   timed "${f[@]}" load-elf "" -- "$bin" load-elf --type multithreaded64-5 --path "$elf" \
     --out "$work/initial.bin.gz" --meta "" || return 0
@@ -139,11 +148,13 @@ one() { # rep label binary size mode
     --meta "" --jit=on "${srv[@]}" || return 0
   local gz_bytes steps
   gz_bytes=$(stat -c %s "$work/final.bin.gz")
-  timed "${f[@]}" witness "final_gz=$gz_bytes" -- "$bin" witness --input "$work/final.bin.gz" || return 0
-  steps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["step"])' "$work/witness.log.out")
-  echo -e "$rep\t$label\t$size\t$mode\tsteps\t0\t0\t0\t0\tsteps=$steps" >>"$raw"
+  timed "${f[@]}" witness "final_gz=$gz_bytes" -- "$bin" witness --input "$work/final.bin.gz" || true
   timed "${f[@]}" trace "" -- "$bin" trace --input "$work/initial.bin.gz" --dir "$work/trace" \
     --checkpoint-every "$every" --jit on --progress-every 0 "${srv[@]}" || return 0
+  # "trace: steps 0..N in ..." (N = the final step)
+  steps=$(sed -n 's/^trace: steps [0-9]*\.\.\([0-9]*\) in .*/\1/p' "$work/trace.log" | head -n 1)
+  [[ -n $steps ]] || { echo "scale.sh: no step count in $work/trace.log" >&2; return 0; }
+  echo -e "$rep\t$label\t$size\t$mode\tsteps\t0\t0\t0\t0\tsteps=$steps" >>"$raw"
   local disk
   disk=$(du -sb "$work/trace" | cut -f1)
   # The replay from the checkpoint at or before the proved step asks the oracle only when that

@@ -95,7 +95,14 @@ def main():
             cell = lambda v, f: "failed" if v is None else f(v)
             line = [size, mode, "`%s`" % cmd, cell(wall, lambda v: "%.2f s" % v),
                     cell(cpu, lambda v: "%.2f s" % v), cell(rss, human), target(cmd, mode, size)]
-            if fail:
+            if fail and wall is None:
+                # Every run failed: say how (exit status) and how far it got.
+                rs = pick(size, mode, cmd, "cb")
+                line[3] = "failed (status %s) after %.2f s" % (
+                    ",".join(sorted({str(r["status"]) for r in rs})), statistics.median(r["wall"] for r in rs))
+                line[4] = "%.2f s" % statistics.median(r["cpu"] for r in rs)
+                line[5] = "%s at failure" % human(statistics.median(r["rss"] for r in rs))
+            elif fail:
                 line[3] += " (%d failed)" % fail
             if "base" in bins:
                 bwall, _, brss, bfail, _ = stats(size, mode, cmd, "base")
