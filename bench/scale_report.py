@@ -83,7 +83,7 @@ def main():
         print("<!-- %s -->" % h)
     cols = ["size", "mode", "command", "wall", "CPU", "peak RSS", "target at this size"]
     if "base" in bins:
-        cols += ["baseline wall", "baseline RSS", "wall ratio", "RSS ratio"]
+        cols += ["baseline wall", "baseline CPU", "baseline RSS", "wall ratio", "CPU ratio", "RSS ratio"]
     cols += ["output"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
@@ -105,11 +105,11 @@ def main():
             elif fail:
                 line[3] += " (%d failed)" % fail
             if "base" in bins:
-                bwall, _, brss, bfail, _ = stats(size, mode, cmd, "base")
+                bwall, bcpu, brss, bfail, _ = stats(size, mode, cmd, "base")
+                ratio = lambda a, b: "%.2fx" % (a / b) if a is not None and b else "-"
                 line += [cell(bwall, lambda v: "%.2f s" % v) + (" (%d failed)" % bfail if bfail else ""),
-                         cell(brss, human),
-                         "%.2fx" % (wall / bwall) if wall is not None and bwall else "-",
-                         "%.2fx" % (rss / brss) if rss is not None and brss else "-"]
+                         cell(bcpu, lambda v: "%.2f s" % v), cell(brss, human),
+                         ratio(wall, bwall), ratio(cpu, bcpu), ratio(rss, brss)]
             note = ""
             if cmd == "witness":
                 gz = extra_median(ok, "final_gz")
@@ -126,7 +126,7 @@ def main():
                        or "-") for size, mode in configs))
     print()
     print("Medians of %s runs per cell (failed runs excluded): wall clock, CPU (user + system) and "
-          "peak RSS from `/usr/bin/time -v`; ratios are CB / baseline (wall, RSS). Targets are "
+          "peak RSS from `/usr/bin/time -v`; ratios are CB / baseline (CPU is the steadier one on a loaded machine). Targets are "
           "issue 9's, set for 1 GiB; at other sizes they are scaled linearly (~). `prove` proves the "
           "last step (exit_group) from `trace --checkpoint-every 5000000`." %
           (max((int(r["rep"]) for r in rows), default=0)))
