@@ -16,6 +16,8 @@ packages=(
   gcc-mips64-linux-gnuabi64 binutils-mips64-linux-gnuabi64
   # rsvg-convert, for the SVG -> PNG check of the benchmark plots.
   librsvg2-bin
+  # /usr/bin/time -v (wall time and peak RSS of whole processes), for bench/scale.sh.
+  time
   # libFuzzer harnesses (optional build) and the formatter for .clang-format.
   clang clang-format
 )
