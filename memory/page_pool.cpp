@@ -55,6 +55,9 @@ public:
           lock.unlock();
           memory_exhausted("a new 64 MiB page arena (the kernel refused the mapping)");
         }
+        // Transparent huge pages where the kernel offers them (madvise mode): a 1 GiB guest
+        // then costs 512 page faults instead of 262,144 (the sys time of loading a state).
+        (void)madvise(a, kArenaBytes, MADV_HUGEPAGE);
         m_next = static_cast<uint8_t*>(a);
         m_end = m_next + kArenaBytes;
       }
