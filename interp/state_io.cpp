@@ -2,6 +2,7 @@
 #include "interp/state_io.h"
 
 #include <fcntl.h>
+#include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -195,6 +196,40 @@ struct Piece {
   size_t n;
 };
 
+// One gzip member of stored deflate blocks (RFC 1951 3.2.4) holding the pieces' bytes.
+void store_member(const std::vector<Piece>& pieces, size_t total, std::vector<uint8_t>& out) {
+  constexpr size_t kMaxStored = 65535;
+  out.assign(kGzipHeader, kGzipHeader + sizeof kGzipHeader);
+  out.reserve(out.size() + total + 5 * (total / kMaxStored + 1) + 8);
+  uint32_t crc = 0;
+  size_t left = total;
+  size_t block_left = 0;
+  auto open_block = [&] {
+    size_t n = std::min(left, kMaxStored);
+    out.push_back(n == left ? 1 : 0);  // BFINAL on the last block, BTYPE 00
+    out.push_back(uint8_t(n));
+    out.push_back(uint8_t(n >> 8));
+    out.push_back(uint8_t(~n));
+    out.push_back(uint8_t(~n >> 8));
+    block_left = n;
+  };
+  if (total == 0) open_block();
+  for (const Piece& pc : pieces) {
+    crc = crc32_gzip_refl(crc, pc.p, pc.n);
+    size_t done = 0;
+    while (done < pc.n) {
+      if (block_left == 0) open_block();
+      size_t k = std::min(block_left, pc.n - done);
+      out.insert(out.end(), pc.p + done, pc.p + done + k);
+      done += k;
+      block_left -= k;
+      left -= k;
+    }
+  }
+  for (int i = 0; i < 4; ++i) out.push_back(uint8_t(crc >> (8 * i)));
+  for (int i = 0; i < 4; ++i) out.push_back(uint8_t(uint32_t(total) >> (8 * i)));
+}
+
 // Compresses pieces into one gzip member (reference header, igzip deflate, gzip trailer).
 void compress_member(const std::vector<Piece>& pieces, int level, std::vector<uint8_t>& out) {
   size_t total = 0;
@@ -227,6 +262,10 @@ void compress_member(const std::vector<Piece>& pieces, int level, std::vector<ui
     } while (zs.avail_in > 0 || (last && zs.internal_state.state != ZSTATE_END));
   }
   out.resize(pos);
+  // Incompressible data (random heap words, hashes): deflate gains under 1.5% there, and
+  // inflating Huffman-coded random bytes costs ~5x a copy. Store such a member instead
+  // (deflate "stored" blocks: a copy to write and to read, ~1.5 KiB/MiB of framing).
+  if (out.size() + total / 64 > total + sizeof kGzipHeader) store_member(pieces, total, out);
 }
 
 // Splits pieces into segments of about kSegmentBytes (a piece is never split: pages are 4 KiB)

@@ -254,6 +254,7 @@ CheckpointWriterStats CheckpointWriter::stats() const {
 void CheckpointWriter::loop() {
   CheckpointPtr prev;
   uint64_t count = 0;
+  uint64_t since_full = 0, chain_pages = 0;  // deltas since the last full one, and their pages
   for (;;) {
     CheckpointPtr c;
     {
@@ -265,7 +266,14 @@ void CheckpointWriter::loop() {
     }
     auto t0 = std::chrono::steady_clock::now();
     try {
-      bool full = !prev || (m_options.full_every != 0 && count % m_options.full_every == 0);
+      bool full;
+      if (!prev) {
+        full = true;
+      } else if (m_options.full_every == kFullEveryAuto) {
+        full = since_full >= kAutoMaxChain || chain_pages >= c->memory().page_count();
+      } else {
+        full = m_options.full_every != 0 && count % m_options.full_every == 0;
+      }
       WriteOptions wo;
       wo.sync = m_options.sync;
       wo.perm = 0644;
@@ -284,6 +292,8 @@ void CheckpointWriter::loop() {
       m_stats.raw_bytes += h.raw_size;
       m_stats.busy_seconds += secs;
       m_stats.pages += pages;
+      since_full = full ? 0 : since_full + 1;
+      chain_pages = full ? 0 : chain_pages + pages;
     } catch (...) {
       std::lock_guard<std::mutex> lock(m_mu);
       if (!m_error) m_error = std::current_exception();
@@ -446,12 +456,18 @@ CheckpointPtr CheckpointReader::load(uint64_t step) {
     if (h.kind == 0) break;
     s = h.base_step;
   }
+  if (chain.empty()) return base;  // cached
+  // The chain is applied to one memory in place (a delta's pages overwrite its base's): no
+  // copy of the page table per link; only the requested checkpoint is kept and cached, and
+  // its state hash, recomputed from the page roots, is checked against its header's.
+  std::unique_ptr<Memory> mem = base ? base->memory().share_clean() : nullptr;
+  State s;
+  MemProof proof2{};
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
     const CheckpointHeader& h = *it;
     std::string name = path(h.step);
     PayloadReader in(name, h);
-    State s;
-    MemProof proof2{};
+    proof2 = MemProof{};
     try {
       uint8_t b8[8];
       in.read(b8, 8);
@@ -467,7 +483,7 @@ CheckpointPtr CheckpointReader::load(uint64_t step) {
       if (s.memory->page_count() != 0) throw in.fail("thread state carries memory pages");
       if (s.step != h.step)
         throw in.fail("state step " + std::to_string(s.step) + " differs from the header's");
-      if (h.kind == 1) s.memory = base->memory().share_clean();
+      if (h.kind == 0 || !mem) mem = std::move(s.memory);  // a full checkpoint starts afresh
       in.read(b8, 8);
       uint64_t k = load_be64(b8);
       if (k != 0 && k != kMemProofSize) throw in.fail("bad VM register block size " + std::to_string(k));
@@ -483,7 +499,7 @@ CheckpointPtr CheckpointReader::load(uint64_t step) {
         in.read(rec, sizeof rec);
         uint64_t index = load_be64(rec);
         if (index >= (uint64_t{1} << kPageKeySize)) throw in.fail("invalid page index");
-        Page* p = s.memory->page_for_overwrite(index);
+        Page* p = mem->page_for_overwrite(index);
         in.read(p->data, kPageSize);
         // The recorded root stands for the page (the CRC and zstd's checksum guard the bytes);
         // the state hash check below covers every root.
@@ -495,14 +511,16 @@ CheckpointPtr CheckpointReader::load(uint64_t step) {
       if (!in.crc_ok_to_end()) throw in.fail("payload checksum mismatch");
       throw;
     }
-    CheckpointPtr c = Checkpoint::adopt(std::move(s), proof2);
-    if (c->hash() != h.hash)
-      throw CheckpointError("checkpoint " + name + " is damaged: its state hashes to " +
-                            hex(c->hash()) + ", but " + hex(h.hash) +
-                            " was recorded when it was taken");
-    m_cache[h.step] = c;
-    base = c;
   }
+  const CheckpointHeader& h = chain.front();
+  s.memory = std::move(mem);
+  CheckpointPtr c = Checkpoint::adopt(std::move(s), proof2);
+  if (c->hash() != h.hash)
+    throw CheckpointError("checkpoint " + path(h.step) + " is damaged: its state hashes to " +
+                          hex(c->hash()) + ", but " + hex(h.hash) +
+                          " was recorded when it was taken");
+  m_cache[h.step] = c;
+  base = c;
   return base;
 }
 

@@ -92,6 +92,18 @@ TEST_F(StateIo, ParallelGzipIsOneStreamReadByZlib) {
   std::vector<uint8_t> small = gzip_parallel(raw, 64 * 1024);
   EXPECT_EQ(gunzip_bytes(small, "x"), raw);
   EXPECT_EQ(gunzip_bytes(gzip_parallel({}, 4096), "x"), std::vector<uint8_t>{});
+  // Incompressible segments become stored blocks: zlib still reads them, at ~0 overhead.
+  std::vector<uint8_t> rnd(3 << 20);
+  std::mt19937_64 rng(1);
+  for (auto& b : rnd) b = uint8_t(rng());
+  std::vector<uint8_t> z = gzip_parallel(rnd, 1 << 20);
+  EXPECT_EQ(gunzip_bytes(z, "rnd"), rnd);
+  EXPECT_LT(z.size(), rnd.size() + rnd.size() / 256);
+  std::vector<uint8_t> mixed = rnd;
+  std::fill(mixed.begin() + (1 << 20), mixed.begin() + (2 << 20), 0);  // one member compresses
+  z = gzip_parallel(mixed, 1 << 20);
+  EXPECT_EQ(gunzip_bytes(z, "mixed"), mixed);
+  EXPECT_LT(z.size(), mixed.size() * 3 / 4);
 }
 
 TEST_F(StateIo, BrokenGzipAndTruncatedStatesAreErrors) {
