@@ -197,7 +197,7 @@ int trace_main(int argc, char** argv) {
   app.add_option("--full-every", full_every,
                  "every Nth checkpoint is stored in full (0: only the first; default: "
                  "automatic, when the deltas since the last full one hold as many pages as "
-                 "the memory, or after 64 deltas)");
+                 "the memory, or after 256 deltas)");
   app.add_flag("--no-sync", no_sync, "do not fsync checkpoint files");
   app.add_flag("--guest-output", guest_output, "forward the guest's stdout/stderr");
   app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none)");

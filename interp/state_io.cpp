@@ -231,7 +231,7 @@ void store_member(const std::vector<Piece>& pieces, size_t total, std::vector<ui
 }
 
 // Compresses pieces into one gzip member (reference header, igzip deflate, gzip trailer).
-void compress_member(const std::vector<Piece>& pieces, int level, std::vector<uint8_t>& out) {
+void deflate_member(const std::vector<Piece>& pieces, int level, std::vector<uint8_t>& out) {
   size_t total = 0;
   for (const Piece& pc : pieces) total += pc.n;
   isal_zstream zs;
@@ -262,10 +262,29 @@ void compress_member(const std::vector<Piece>& pieces, int level, std::vector<ui
     } while (zs.avail_in > 0 || (last && zs.internal_state.state != ZSTATE_END));
   }
   out.resize(pos);
-  // Incompressible data (random heap words, hashes): deflate gains under 1.5% there, and
-  // inflating Huffman-coded random bytes costs ~5x a copy. Store such a member instead
-  // (deflate "stored" blocks: a copy to write and to read, ~1.5 KiB/MiB of framing).
-  if (out.size() + total / 64 > total + sizeof kGzipHeader) store_member(pieces, total, out);
+}
+
+bool incompressible(size_t packed, size_t raw) { return packed + raw / 64 > raw + sizeof kGzipHeader; }
+
+// Incompressible data (random heap words, hashes): deflate gains under 1.5% there, and
+// inflating Huffman-coded random bytes costs ~5x a copy. Such a member is stored instead
+// (deflate "stored" blocks: a copy to write and to read, ~80 bytes/MiB of framing). The
+// segment's first 64 KiB decide whether deflating the whole segment is tried at all.
+void compress_member(const std::vector<Piece>& pieces, int level, std::vector<uint8_t>& out) {
+  size_t total = 0;
+  for (const Piece& pc : pieces) total += pc.n;
+  std::vector<Piece> probe;
+  size_t probe_bytes = 0;
+  for (size_t i = 0; i < pieces.size() && probe_bytes < (64 << 10); ++i) {
+    probe.push_back(pieces[i]);
+    probe_bytes += pieces[i].n;
+  }
+  if (probe_bytes < total) {
+    deflate_member(probe, level, out);
+    if (incompressible(out.size(), probe_bytes)) return store_member(pieces, total, out);
+  }
+  deflate_member(pieces, level, out);
+  if (incompressible(out.size(), total)) store_member(pieces, total, out);
 }
 
 // Splits pieces into segments of about kSegmentBytes (a piece is never split: pages are 4 KiB)

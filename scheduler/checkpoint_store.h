@@ -84,7 +84,7 @@ CheckpointHeader read_checkpoint_header(const std::string& path);
 // about twice one full checkpoint to load, and a guest that fills a large memory writes it
 // about once, not once per 16 checkpoints), or after kAutoMaxChain deltas.
 constexpr uint32_t kFullEveryAuto = UINT32_MAX;
-constexpr uint32_t kAutoMaxChain = 64;
+constexpr uint32_t kAutoMaxChain = 256;
 
 struct CheckpointWriterOptions {
   int zstd_level = 3;
