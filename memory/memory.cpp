@@ -250,6 +250,18 @@ Hash32 Memory::node_hash(uint64_t gindex, unsigned depth) {
   return h;
 }
 
+void Memory::forget_hashes() {
+  m_nodes.clear();
+  m_dirty.clear();
+  for (auto& kv : m_pages) {
+    Page* p = kv.second;
+    p->dirty_chunks = ~uint64_t{0};
+    p->listed = true;
+    m_dirty.push_back(p);
+  }
+  ++m_write_epoch;
+}
+
 Hash32 Memory::merkle_root() {
   flush_dirty();
   return node_hash(1, 0);

@@ -182,6 +182,9 @@ public:
   void read_range(uint64_t addr, uint64_t len, std::vector<uint8_t>& out) const;
 
   Hash32 merkle_root();
+  // Drops every cached hash, as if every page had just been written (benchmarks of a cold
+  // Merkle root; the next merkle_root() rehashes everything).
+  void forget_hashes();
   // Leaf (the 32 bytes holding addr) and its 59 sibling hashes, bottom-up.
   MemProof proof(uint64_t addr);
 
