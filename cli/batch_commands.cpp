@@ -1,4 +1,6 @@
 #include "cli/batch_commands.h"
+
+#include "interp/state_io.h"
 #include "cli/common.h"
 
 #include <unistd.h>
@@ -175,7 +177,7 @@ int trace_main(int argc, char** argv) {
   uint64_t every = 100'000'000;
   std::string stop_at_s;
   int game_depth = -1, game_max_depth = 42, zstd_level = 3;
-  uint32_t full_every = 16;
+  uint32_t full_every = kFullEveryAuto;
   bool no_sync = false, guest_output = false;
   double progress_s = 5;
   app.add_option("--input", input, "initial state file (.bin or .bin.gz)");
@@ -193,7 +195,9 @@ int trace_main(int argc, char** argv) {
   app.add_option("--jit", jit_s, "on|off")->check(CLI::IsMember({"on", "off"}));
   app.add_option("--zstd-level", zstd_level, "checkpoint compression level");
   app.add_option("--full-every", full_every,
-                 "every Nth checkpoint is stored in full (0: only the first)");
+                 "every Nth checkpoint is stored in full (0: only the first; default: "
+                 "automatic, when the deltas since the last full one hold as many pages as "
+                 "the memory, or after 256 deltas)");
   app.add_flag("--no-sync", no_sync, "do not fsync checkpoint files");
   app.add_flag("--guest-output", guest_output, "forward the guest's stdout/stderr");
   app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none)");
@@ -228,8 +232,7 @@ int trace_main(int argc, char** argv) {
       opt.guest_output = [](int fd, const uint8_t* d, size_t n) {
         std::fwrite(d, 1, n, fd == 1 ? stdout : stderr);
       };
-    std::vector<uint8_t> bytes = read_file(input);
-    State state = State::deserialize(bytes);
+    State state = load_state_file(input);
     auto host = start_host(a.host);
     TraceSummary s = record_trace(std::move(state), host.get(), dir, opt);
     if (host) host->stop();

@@ -1,5 +1,7 @@
 #include "cli/common.h"
 
+#include "interp/state_io.h"
+
 #include <cstdio>
 #include <iostream>
 
@@ -102,16 +104,8 @@ bool is_binary_name(std::string_view path) {
   return ends(".bin") || ends(".bin.gz");
 }
 
-State load_state(const std::string& path) {
-  if (path.empty()) throw IoError("no path specified");
-  std::vector<uint8_t> bytes = read_file(path);
-  return State::deserialize(bytes);
-}
+State load_state(const std::string& path) { return load_state_file(path); }
 
-void write_state(const std::string& path, const State& s) {
-  if (path.empty()) return;
-  std::vector<uint8_t> bytes = s.serialize();
-  write_output(path, bytes);
-}
+void write_state(const std::string& path, const State& s) { save_state_file(path, s); }
 
 }  // namespace cb::cli

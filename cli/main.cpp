@@ -1,6 +1,9 @@
 // cannonball: a drop-in for the reference `cannon` (load-elf, run, witness) plus its own
 // batch subcommands.
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -8,6 +11,7 @@
 #include "cli/batch_commands.h"
 #include "cli/commands.h"
 #include "cli/window_command.h"
+#include "memory/page_pool.h"
 
 namespace {
 void usage() {
@@ -22,12 +26,78 @@ void usage() {
       "  prove      proofs at many steps, in parallel, from a trace\n"
       "  bisect     the first step where two traces (or claimed hashes) differ, and its proof\n"
       "  window     how long a trace fits a dispute game's deadline, measured here\n"
-      "run 'cannonball <command> --help' for its flags\n",
+      "run 'cannonball <command> --help' for its flags\n"
+      "every command also takes --max-memory SIZE (e.g. 4GiB, 512M; default 7/8 of physical\n"
+      "memory less 512 MiB, or $CANNONBALL_MAX_MEMORY): the most guest memory it may hold;\n"
+      "a guest, ELF or state file needing more stops with one error line (exit 1)\n",
       stderr);
 }
 }  // namespace
 
+// "4GiB", "512M", "1.5G", "1073741824": bytes, binary multiples.
+bool parse_size(const std::string& text, uint64_t& out) {
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || errno != 0 || !(v > 0)) return false;
+  std::string unit(end);
+  for (char& c : unit) c = char(std::tolower(static_cast<unsigned char>(c)));
+  double mult = 1;
+  if (unit == "" || unit == "b") mult = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib") mult = 0x1p10;
+  else if (unit == "m" || unit == "mb" || unit == "mib") mult = 0x1p20;
+  else if (unit == "g" || unit == "gb" || unit == "gib") mult = 0x1p30;
+  else if (unit == "t" || unit == "tb" || unit == "tib") mult = 0x1p40;
+  else return false;
+  double bytes = v * mult;
+  if (bytes < 0x1p20 || bytes > 0x1p56) return false;  // 1 MiB .. 64 PiB
+  out = uint64_t(bytes);
+  return true;
+}
+
+// Takes --max-memory out of the arguments (before any "--": the pre-image server's own).
+bool take_max_memory(int& argc, char** argv) {
+  const char* env = std::getenv("CANNONBALL_MAX_MEMORY");
+  std::string value = env ? env : "";
+  std::string from = "$CANNONBALL_MAX_MEMORY";
+  int w = 2;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      while (i < argc) argv[w++] = argv[i++];
+      break;
+    }
+    if (a == "--max-memory" || a == "-max-memory") {
+      if (i + 1 >= argc) {
+        cb::cli::print_error("flag needs an argument: " + a);
+        return false;
+      }
+      value = argv[++i];
+      from = "--max-memory";
+      continue;
+    }
+    if (a.rfind("--max-memory=", 0) == 0 || a.rfind("-max-memory=", 0) == 0) {
+      value = a.substr(a.find('=') + 1);
+      from = "--max-memory";
+      continue;
+    }
+    argv[w++] = argv[i];
+  }
+  argc = w;
+  argv[argc] = nullptr;
+  if (value.empty()) return true;
+  uint64_t bytes = 0;
+  if (!parse_size(value, bytes)) {
+    cb::cli::print_error("invalid value \"" + value + "\" for " + from +
+                         ": want a size from 1MiB to 64PiB, e.g. 4GiB or 512M");
+    return false;
+  }
+  cb::set_memory_budget(bytes);
+  return true;
+}
+
 int main(int argc, char** argv) {
+  if (argc >= 2 && !take_max_memory(argc, argv)) return cb::cli::kExitError;
   if (argc < 2) {
     usage();
     return cb::cli::kExitError;

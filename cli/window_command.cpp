@@ -1,5 +1,10 @@
 #include "cli/window_command.h"
 
+#include "cli/preimage_host.h"
+#include "interp/state_io.h"
+
+#include <cstring>
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -32,9 +37,9 @@ struct Sample {
 };
 
 // Runs `steps` steps from a copy of `initial` (no oracle: the sample must not need one).
-Sample measure(const State& initial, uint64_t steps, bool jit) {
+Sample measure(const State& initial, uint64_t steps, bool jit, PreimageOracle* oracle) {
   State s = initial.clone();
-  Vm vm(s, nullptr, nullptr);
+  Vm vm(s, oracle, nullptr);
   Executor ex(vm, ExecutorOptions{jit});
   auto t = Clock::now();
   if (ex.run_until(s.step + steps) != StepStatus::kOk)
@@ -47,6 +52,15 @@ Sample measure(const State& initial, uint64_t steps, bool jit) {
 }  // namespace
 
 int window_main(int argc, char** argv) {
+  // "-- <pre-image server>": the guest's host (e.g. the bigheap guest's), shared by every
+  // measured run (requests serialized; each run re-reads its pre-images from it).
+  std::vector<std::string> host_argv;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") != 0) continue;
+    host_argv.assign(argv + i + 1, argv + argc);
+    argc = i;
+    break;
+  }
   CLI::App app{"How long a trace fits a dispute game's deadline, measured on this machine", "window"};
   std::string elf = std::string(CB_DEFAULT_GUEST), input, plot, json_path;
   uint64_t sample = 300'000'000, checkpoint_every = 100'000'000;
@@ -54,6 +68,9 @@ int window_main(int argc, char** argv) {
   bool json = false;
   window::GameParams game;
   std::vector<std::string> compares;
+  app.footer("A guest that reads pre-images takes its server after \"--\", e.g.\n"
+             "  cannonball window --elf tests/guests/elf/bigheap.elf --sample-steps 200000000 -- \\\n"
+             "    python3 tests/guests/bigheap/bigheap_server.py --random 1G");
   app.add_option("--elf", elf, "guest ELF to measure (default: the bundled default guest)");
   app.add_option("--input", input, "a state file to measure instead of an ELF");
   app.add_option("--sample-steps", sample, "steps to run per mode");
@@ -77,7 +94,10 @@ int window_main(int argc, char** argv) {
       if (!window::parse_compare(c, m, err)) throw std::runtime_error("--compare " + c + ": " + err);
       extra.push_back(m);
     }
-    State initial = input.empty() ? load_elf(read_file(elf)) : State::deserialize(read_file(input));
+    State initial = input.empty() ? load_elf(read_file(elf)) : load_state_file(input);
+    std::unique_ptr<HostProcess> host;
+    if (!host_argv.empty()) host = std::make_unique<HostProcess>(host_argv, HostOptions{});
+    PreimageOracle* oracle = host.get();
     std::string guest = input.empty() ? elf : input;
     if (sample == 0) throw std::runtime_error("--sample-steps must be positive");
     if (checkpoint_every == 0) throw std::runtime_error("--checkpoint-every must be positive");
@@ -85,12 +105,12 @@ int window_main(int argc, char** argv) {
     window::Measurements meas;
     meas.guest = guest.substr(guest.find_last_of('/') + 1);
     std::fprintf(stderr, "measuring %s: %llu steps per mode\n", meas.guest.c_str(), (unsigned long long)sample);
-    Sample interp = measure(initial, sample, false);
+    Sample interp = measure(initial, sample, false, oracle);
     meas.sample_steps = interp.steps;
     meas.modes.push_back({"interp", interp.steps_per_s, 0, 0, true});
     Sample jit{};
     if (jit_available()) {
-      jit = measure(initial, sample, true);
+      jit = measure(initial, sample, true, oracle);
       meas.modes.push_back({"jit", jit.steps_per_s, 0, 0, true});
     }
 
@@ -98,7 +118,7 @@ int window_main(int argc, char** argv) {
     // steps, each also encoded for the on-disk store (incremental, zstd) to measure disk use.
     CheckpointSet set;
     State s = initial.clone();
-    Vm vm(s, nullptr, nullptr);
+    Vm vm(s, oracle, nullptr);
     Executor ex(vm, ExecutorOptions{jit_available()});
     uint64_t disk = 0;
     CheckpointPtr prev;
@@ -131,7 +151,7 @@ int window_main(int argc, char** argv) {
       auto tp = Clock::now();
       CheckpointPtr c = set.at_or_before(step);
       State r = c->restore();
-      Vm pvm(r, nullptr, nullptr);
+      Vm pvm(r, oracle, nullptr);
       Executor pex(pvm, ExecutorOptions{jit_available()});
       pex.run_until(step);
       StepWitness w;

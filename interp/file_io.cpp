@@ -303,7 +303,7 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& 
       abort();
       throw_errno("failed to set the mode of", temp_path_, err);
     }
-    if (is_gzip_path(path)) {
+    if (is_gzip_path(path) && !options_.precompressed) {
       gzip_ = std::make_unique<Gzip>();
       std::memset(&gzip_->zs, 0, sizeof gzip_->zs);
       if (deflateInit2(&gzip_->zs, clamp_level(options_.gzip_level), Z_DEFLATED, kGzipWindowBits,
@@ -362,6 +362,20 @@ void AtomicFileWriter::write(std::span<const uint8_t> data) {
       }
       write_raw(out, sizeof out - gzip_->zs.avail_out);
     }
+  }
+}
+
+void AtomicFileWriter::overwrite_at(uint64_t offset, std::span<const uint8_t> data) {
+  if (done_ || gzip_ || to_stdout_) throw IoError("failed to write " + quoted(path_) + ": cannot rewrite");
+  flush_buffer();
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t w = ::pwrite(fd_, data.data() + done, data.size() - done, off_t(offset + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("failed to write", path_, errno);
+    }
+    done += size_t(w);
   }
 }
 

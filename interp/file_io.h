@@ -58,6 +58,7 @@ struct WriteOptions {
   mode_t perm = kOutFilePerm;       // applied with fchmod, so the umask does not apply
   int gzip_level = kReferenceGzipLevel;  // 0-9, used only for ".gz" paths
   bool sync = true;                 // fsync the file before and the directory after rename
+  bool precompressed = false;       // the bytes are gzip already: never compress them again
 };
 
 // Streams one output: "-" = stdout (raw, never gzipped, as the reference), anything else = a
@@ -71,6 +72,8 @@ public:
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
 
   void write(std::span<const uint8_t> data);
+  // Rewrites bytes already written at `offset` (a header completed last); raw files only.
+  void overwrite_at(uint64_t offset, std::span<const uint8_t> data);
   void commit();  // finish gzip, fsync, rename; after it the writer is closed
   void abort() noexcept;  // drop the temp file; idempotent
 

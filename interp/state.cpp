@@ -1,6 +1,9 @@
 #include "interp/state.h"
 
+#include <algorithm>
 #include <cstring>
+
+#include "memory/page_pool.h"
 
 namespace cb {
 
@@ -126,6 +129,13 @@ std::vector<uint8_t> State::serialize() const {
   out.reserve(1 + 8 + memory->page_count() * (8 + kPageSize) + 256 + thread_count() * kThreadSize);
   out.push_back(kStateVersion);
   memory->serialize(out);
+  std::vector<uint8_t> tail = serialize_tail();
+  out.insert(out.end(), tail.begin(), tail.end());
+  return out;
+}
+
+std::vector<uint8_t> State::serialize_tail() const {
+  std::vector<uint8_t> out;
   auto put = [&](uint64_t v) {
     uint8_t b[8];
     store_be64(b, v);
@@ -160,15 +170,29 @@ std::vector<uint8_t> State::serialize() const {
 }
 
 namespace {
-struct Reader {
+struct SpanSource : StateSource {
   std::span<const uint8_t> b;
   size_t pos = 0;
-  const uint8_t* take(size_t n, const char* what) {
-    if (b.size() - pos < n)
+  explicit SpanSource(std::span<const uint8_t> bytes) : b(bytes) {}
+  size_t read(uint8_t* dst, size_t n) override {
+    size_t k = std::min(n, b.size() - pos);
+    if (k) std::memcpy(dst, b.data() + pos, k);
+    pos += k;
+    return k;
+  }
+  uint64_t remaining_hint() const override { return b.size() - pos; }
+};
+
+struct Reader {
+  StateSource& src;
+  uint8_t buf[32];
+  void take_into(uint8_t* dst, size_t n, const char* what) {
+    if (src.read(dst, n) != n)
       throw StateFormatError(std::string("state file truncated while reading ") + what);
-    const uint8_t* p = b.data() + pos;
-    pos += n;
-    return p;
+  }
+  const uint8_t* take(size_t n, const char* what) {  // n <= sizeof buf
+    take_into(buf, n, what);
+    return buf;
   }
   uint64_t u64(const char* what) { return load_be64(take(8, what)); }
   uint8_t u8(const char* what) { return *take(1, what); }
@@ -181,7 +205,12 @@ struct Reader {
 }  // namespace
 
 State State::deserialize(std::span<const uint8_t> bytes) {
-  Reader r{bytes};
+  SpanSource src(bytes);
+  return deserialize(src);
+}
+
+State State::deserialize(StateSource& src) {
+  Reader r{src, {}};
   uint8_t version = r.u8("version");
   if (version != kStateVersion)
     throw StateFormatError("unsupported state version " + std::to_string(version) +
@@ -189,19 +218,21 @@ State State::deserialize(std::span<const uint8_t> bytes) {
   State s;
   s.left.clear();
   uint64_t pages = r.u64("page count");
-  if (pages > (bytes.size() - r.pos) / (8 + kPageSize))
+  if (pages > src.remaining_hint() / (8 + kPageSize))
     throw StateFormatError("state file truncated: it claims " + std::to_string(pages) +
                            " memory pages");
+  if (pages >= (uint64_t{1} << kPageKeySize) || !budget_allows(pages))
+    throw StateFormatError("state file claims " + std::to_string(pages) + " memory pages (" +
+                           human_bytes(pages * kPageSize) + "), more than the memory budget of " +
+                           human_bytes(memory_budget()) + " (raise it with --max-memory)");
   for (uint64_t i = 0; i < pages; ++i) {
     uint64_t index = r.u64("page index");
     if (index >= (uint64_t{1} << kPageKeySize))
       throw StateFormatError("invalid page index in state file");
-    const uint8_t* data = r.take(kPageSize, "page data");
-    Page* p = s.memory->page_for_write(index);
-    std::memcpy(p->data, data, kPageSize);
-    p->dirty_chunks = ~uint64_t{0};
+    Page* p = s.memory->page_for_overwrite(index);
+    r.take_into(p->data, kPageSize, "page data");
   }
-  std::memcpy(s.preimage_key.data(), r.take(32, "pre-image key"), 32);
+  r.take_into(s.preimage_key.data(), 32, "pre-image key");
   s.preimage_offset = r.u64("pre-image offset");
   s.heap = r.u64("heap");
   s.ll_status = r.u8("LL status");
@@ -215,10 +246,10 @@ State State::deserialize(std::span<const uint8_t> bytes) {
   s.next_thread_id = r.u64("next thread id");
   for (auto* stack : {&s.left, &s.right}) {
     uint64_t n = r.u64("thread count");
-    if (n > (bytes.size() - r.pos) / kThreadSize)
+    if (n > src.remaining_hint() / kThreadSize)
       throw StateFormatError("state file truncated: it claims " + std::to_string(n) + " threads");
-    stack->resize(n);
-    for (Thread& t : *stack) {
+    for (uint64_t i = 0; i < n; ++i) {  // grows with the data actually read, not the claim
+      Thread& t = stack->emplace_back();
       t.id = r.u64("thread id");
       t.exit_code = r.u8("thread exit code");
       // The reference reads a thread's exited flag as any non-zero byte.
@@ -232,8 +263,13 @@ State State::deserialize(std::span<const uint8_t> bytes) {
   }
   const uint8_t* hl = r.take(4, "last hint length");
   uint64_t hint_len = uint64_t(hl[0]) << 24 | uint64_t(hl[1]) << 16 | uint64_t(hl[2]) << 8 | hl[3];
-  const uint8_t* hint = r.take(hint_len, "last hint");
-  s.last_hint.assign(hint, hint + hint_len);
+  if (hint_len > src.remaining_hint()) throw StateFormatError("state file truncated while reading last hint");
+  for (uint64_t done = 0; done < hint_len;) {  // in 1 MiB pieces: bounded by the data read
+    size_t piece = static_cast<size_t>(std::min<uint64_t>(hint_len - done, 1 << 20));
+    s.last_hint.resize(done + piece);
+    r.take_into(s.last_hint.data() + done, piece, "last hint");
+    done += piece;
+  }
   if (s.active().empty())
     throw StateFormatError("state has no thread on its active thread stack");
   return s;

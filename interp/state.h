@@ -39,6 +39,14 @@ struct StateFormatError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where the state decoder pulls bytes from: read() returns fewer than n only at the end.
+struct StateSource {
+  virtual ~StateSource() = default;
+  virtual size_t read(uint8_t* dst, size_t n) = 0;
+  // Bytes left when known (a span, a raw regular file), else UINT64_MAX.
+  virtual uint64_t remaining_hint() const = 0;
+};
+
 struct State {
   std::unique_ptr<Memory> memory = std::make_unique<Memory>();
   Hash32 preimage_key{};
@@ -75,9 +83,13 @@ struct State {
 
   // The binary state file body, version byte first (uncompressed).
   std::vector<uint8_t> serialize() const;
+  // What follows the memory in serialize(): pre-image key ... last hint.
+  std::vector<uint8_t> serialize_tail() const;
   // Throws StateFormatError on a wrong version, truncation, bad booleans, absurd counts or an
   // empty active thread stack. Like the reference, bytes after the last field are ignored.
   static State deserialize(std::span<const uint8_t> bytes);
+  // The same, pulling from a stream (state_io.h): pages are read straight into memory.
+  static State deserialize(StateSource& src);
 };
 
 Hash32 thread_stack_root(std::span<const Thread> stack);

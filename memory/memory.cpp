@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 
-#include <mimalloc.h>
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+
+#include "memory/keccak_multi.h"
+#include "memory/page_pool.h"
 
 namespace cb {
 
@@ -17,25 +20,84 @@ const Hash32& zero_hash(unsigned height) {
   return table[height];
 }
 
-const Hash32& Page::root() {
-  uint64_t d = dirty_chunks;
-  if (d == 0) return cache[1];
-  for (uint64_t m = d; m; m &= m - 1) {
-    unsigned i = __builtin_ctzll(m);
-    cache[64 + i] = keccak256_64(data + 64 * i);
+namespace {
+bool chunk_is_zero(const uint8_t* p) {
+  uint64_t acc = 0;
+  for (int i = 0; i < 8; ++i) {
+    uint64_t w;
+    std::memcpy(&w, p + 8 * i, 8);
+    acc |= w;
   }
-  // Level by level: node n at level with `width` nodes covers chunks [k*span, (k+1)*span).
-  for (unsigned width = 32, span = 2; width >= 1; width >>= 1, span <<= 1) {
-    uint64_t span_mask = span == 64 ? ~uint64_t{0} : ((uint64_t{1} << span) - 1);
-    for (unsigned k = 0; k < width; ++k) {
-      if (d & (span_mask << (k * span))) {
-        unsigned n = width + k;
-        cache[n] = keccak256_pair(cache[2 * n], cache[2 * n + 1]);
-      }
+  return acc == 0;
+}
+}  // namespace
+
+void page_tree(const uint8_t* data, Hash32 nodes[128]) {
+  // Level by level, bottom-up; `zero` marks the nodes of the current level that are roots of
+  // all-zero subtrees (their value is zero_hash(height), no Keccak needed). The rest of a
+  // level is hashed in one keccak256_64_many call (several lanes at once).
+  const uint8_t* in[64];
+  Hash32 out[64];
+  unsigned slot[64];
+  uint64_t zero = 0;  // bit i: node (width + i) of the current level is a zero subtree
+  size_t n = 0;
+  for (unsigned i = 0; i < 64; ++i) {
+    if (chunk_is_zero(data + 64 * i)) {
+      zero |= uint64_t{1} << i;
+      nodes[64 + i] = zero_hash(1);
+    } else {
+      in[n] = data + 64 * i;
+      slot[n++] = 64 + i;
     }
   }
-  dirty_chunks = 0;
-  return cache[1];
+  keccak256_64_many(in, out, n);
+  for (size_t k = 0; k < n; ++k) nodes[slot[k]] = out[k];
+  for (unsigned width = 32, height = 2; width >= 1; width >>= 1, ++height) {
+    uint64_t next_zero = 0;
+    n = 0;
+    for (unsigned i = 0; i < width; ++i) {
+      unsigned node = width + i;
+      if (((zero >> (2 * i)) & 3) == 3) {
+        next_zero |= uint64_t{1} << i;
+        nodes[node] = zero_hash(height);
+      } else {
+        in[n] = nodes[2 * node].data();  // the two children are adjacent: 64 bytes
+        slot[n++] = node;
+      }
+    }
+    keccak256_64_many(in, out, n);
+    for (size_t k = 0; k < n; ++k) nodes[slot[k]] = out[k];
+    zero = next_zero;
+  }
+}
+
+Hash32 page_root(const uint8_t* data) {
+  Hash32 nodes[128];
+  page_tree(data, nodes);
+  return nodes[1];
+}
+
+const Hash32& Page::root() {
+  if (dirty_chunks != 0) {
+    root_hash = page_root(data);
+    dirty_chunks = 0;
+  }
+  return root_hash;
+}
+
+Page* Page::create(uint64_t index) {
+  Page* p = new (pool_alloc(sizeof(Page), true)) Page;  // bytes zero (pool), not re-zeroed
+  p->index = index;
+  return p;
+}
+
+Page* Page::copy_of(const Page& src) {
+  Page* p = new (pool_alloc(sizeof(Page), false)) Page;
+  std::memcpy(p->data, src.data, kPageSize);
+  p->root_hash = src.root_hash;
+  p->dirty_chunks = src.dirty_chunks;
+  p->index = src.index;
+  return p;
 }
 
 Memory::Memory() = default;
@@ -43,13 +105,13 @@ Memory::Memory() = default;
 void Memory::release(Page* p) {
   if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     p->~Page();
-    mi_free(p);
+    pool_free(p);
   }
 }
 
-Page* Memory::unshare(Page* old) {
-  void* mem = mi_malloc_aligned(sizeof(Page), alignof(Page));
-  Page* p = new (mem) Page(*old);
+Page* Memory::unshare(Page* old) { return replace_page(old, Page::copy_of(*old)); }
+
+Page* Memory::replace_page(Page* old, Page* p) {
   m_pages[old->index] = p;
   TlbEntry& e = m_tlb[old->index & (kTlbSize - 1)];
   if (e.index == old->index) e.page = p;
@@ -92,8 +154,7 @@ std::unique_ptr<Memory> Memory::clone() const {
   auto out = std::make_unique<Memory>();
   out->m_pages.reserve(m_pages.size());
   for (auto& kv : m_pages) {
-    void* mem = mi_malloc_aligned(sizeof(Page), alignof(Page));
-    Page* p = new (mem) Page(*kv.second);
+    Page* p = Page::copy_of(*kv.second);
     out->m_pages.emplace(kv.first, p);
     if (p->dirty_chunks) {
       p->listed = true;
@@ -130,10 +191,7 @@ std::unique_ptr<Memory> Memory::share_clean() const {
 }
 
 Page* Memory::alloc_page(uint64_t page_index) {
-  void* mem = mi_malloc_aligned(sizeof(Page), alignof(Page));
-  Page* p = new (mem) Page();
-  std::memset(p->data, 0, sizeof(p->data));
-  p->index = page_index;
+  Page* p = Page::create(page_index);
   m_pages.emplace(page_index, p);
   p->listed = true;
   m_dirty.push_back(p);
@@ -162,8 +220,11 @@ void Memory::flush_dirty() {
   // The dirty marks are consumed: a cached "writable and already marked dirty" page pointer
   // (the JIT's write TLB) must go through mark_dirty again, so this changes the epoch too.
   ++m_write_epoch;
-  if (m_dirty.size() >= 64) {
-    tbb::parallel_for(size_t{0}, m_dirty.size(), [&](size_t i) { m_dirty[i]->root(); });
+  if (m_dirty.size() >= 16) {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, m_dirty.size(), 8),
+                      [&](const tbb::blocked_range<size_t>& r) {
+                        for (size_t i = r.begin(); i != r.end(); ++i) m_dirty[i]->root();
+                      });
   }
   for (Page* p : m_dirty) {
     p->listed = false;
@@ -189,6 +250,18 @@ Hash32 Memory::node_hash(uint64_t gindex, unsigned depth) {
   return h;
 }
 
+void Memory::forget_hashes() {
+  m_nodes.clear();
+  m_dirty.clear();
+  for (auto& kv : m_pages) {
+    Page* p = kv.second;
+    p->dirty_chunks = ~uint64_t{0};
+    p->listed = true;
+    m_dirty.push_back(p);
+  }
+  ++m_write_epoch;
+}
+
 Hash32 Memory::merkle_root() {
   flush_dirty();
   return node_hash(1, 0);
@@ -202,11 +275,12 @@ MemProof Memory::proof(uint64_t addr) {
   Page* p = lookup(page_index);
   unsigned leaf = (addr & kPageAddrMask) >> 5;  // 0..127
   if (p) {
-    p->root();
+    Hash32 nodes[128];
+    page_tree(p->data, nodes);  // the page's inner nodes are not cached: recompute them
     std::memcpy(w, p->data + 32 * leaf, 32);
     std::memcpy(w + 32, p->data + 32 * (leaf ^ 1), 32);
     unsigned n = 64 + (leaf >> 1);
-    for (int i = 2; n > 1; ++i, n >>= 1) std::memcpy(w + 32 * i, p->cache[n ^ 1].data(), 32);
+    for (int i = 2; n > 1; ++i, n >>= 1) std::memcpy(w + 32 * i, nodes[n ^ 1].data(), 32);
   } else {
     for (unsigned i = 0; i < 8; ++i) std::memcpy(w + 32 * i, zero_hash(i == 0 ? 0 : i - 1).data(), 32);
   }
@@ -234,6 +308,25 @@ void Memory::set_range(uint64_t addr, const uint8_t* data, size_t len) {
     data += n;
     len -= n;
   }
+}
+
+Page* Memory::page_for_overwrite(uint64_t page_index) {
+  Page* p = lookup(page_index);
+  // A shared page is replaced by a fresh one without copying the bytes about to be overwritten.
+  if (p && p->refs.load(std::memory_order_acquire) > 1) p = replace_page(p, Page::create(page_index));
+  if (!p) {
+    p = Page::create(page_index);  // zero bytes the caller overwrites: fresh pool slots are free
+    m_pages.emplace(page_index, p);
+    TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
+    e.index = page_index;
+    e.page = p;
+  }
+  p->dirty_chunks = ~uint64_t{0};
+  if (!p->listed) {
+    p->listed = true;
+    m_dirty.push_back(p);
+  }
+  return p;
 }
 
 void Memory::set_range_zero(uint64_t addr, size_t len) {

@@ -3,13 +3,20 @@
 // space (spec: "Memory" and the reference's memory/binary_tree.go). Knows nothing of MIPS.
 //
 // Hashes are cached at two levels and recomputed lazily:
-//  - inside a page: the 64 hashes of its 64-byte chunks and the 63 nodes above them; a write
-//    only sets a bit in `dirty_chunks`, the affected nodes are rehashed on the next root;
+//  - per page only its root (32 bytes). The 126 nodes inside a page are not kept (they
+//    would double the memory: 4 KiB of hashes per 4 KiB page); a dirty page is rehashed
+//    whole (127 Keccaks, zero chunks and zero subtrees skipped, several lanes at once with
+//    keccak256_64_many), and proof() recomputes the page's inner nodes on demand;
 //  - above pages: one node per ancestor of an allocated page (gindex < 2^52), each with a
 //    valid flag. Invariant: an invalid node has only invalid ancestors, so invalidation can
 //    stop at the first node that is already invalid.
 // Writes only record which pages are dirty; `merkle_root()`/`proof()` flush that list first
-// (in parallel on TBB when it is long).
+// (pages rehashed in parallel on TBB when there are many).
+//
+// Cost per allocated 4 KiB page: a 4,160-byte Page slot in the page pool (page_pool.h: 64
+// bytes of metadata, no allocator rounding), one page-table entry (robin-map, ~16 bytes at
+// its load factor ~24 B), and about one inner tree node above it (~48 B): ~1.03x the guest's
+// bytes in all.
 #pragma once
 #include <array>
 #include <atomic>
@@ -47,26 +54,46 @@ inline void store_be64(uint8_t* p, uint64_t v) {
   std::memcpy(p, &v, 8);
 }
 
-struct Page {
-  alignas(64) uint8_t data[kPageSize];
-  // cache[1] is the page root, cache[64 + i] the hash of 64-byte chunk i (heap order).
-  Hash32 cache[128];
-  uint64_t dirty_chunks = ~uint64_t{0};  // chunk i's hash (and its ancestors) must be redone
-  bool listed = false;                   // already in Memory's dirty-page list
+// The 64-byte Merkle nodes of a page in heap order: nodes[1] is the page root, nodes[64 + i]
+// the hash of 64-byte chunk i; nodes[0] is unused. Zero subtrees get zero_hash() values.
+void page_tree(const uint8_t* data, Hash32 nodes[128]);
+Hash32 page_root(const uint8_t* data);
+
+// A guest page: its bytes first (compiled code addresses them from the Page*), then 64 bytes
+// of metadata. Allocated only from the page pool (page_pool.h), never with new.
+struct alignas(64) Page {
+  uint8_t data[kPageSize];
+  Hash32 root_hash{};                    // valid when dirty_chunks == 0
+  uint64_t dirty_chunks = ~uint64_t{0};  // non-zero: bytes changed since root_hash
   uint64_t index = 0;                    // page index (address >> 12)
   // Owners of this page: the live memory plus every checkpoint that shares it. A page with
   // refs > 1 is copied on its first write (copy-on-write checkpoints).
   std::atomic<uint32_t> refs{1};
+  bool listed = false;  // already in Memory's dirty-page list
 
-  Page() = default;
-  Page(const Page& o)
-      : cache(), dirty_chunks(o.dirty_chunks), listed(false), index(o.index), refs(1) {
-    std::memcpy(data, o.data, sizeof data);
-    std::memcpy(cache, o.cache, sizeof cache);
-  }
+  // New pages: from the pool, bytes zero (fresh) or copied from `src`.
+  static Page* create(uint64_t index);
+  static Page* copy_of(const Page& src);
 
-  const Hash32& root();  // recomputes dirty nodes
+  const Hash32& root();  // rehashes the page when it is dirty
 };
+static_assert(sizeof(Page) == kPageSize + 64, "Page metadata must stay within 64 bytes");
+
+// Keys of the page table and of the inner-node cache are highly regular (contiguous page
+// indices; an inner node's gindex shares its low bits with its descendants'), so the
+// identity hash that robin-map uses by default piles them into a few buckets and the table
+// keeps doubling (seen: GiBs of node table for a 256 MiB guest). A 64-bit finalizer spreads them.
+struct MixHash {
+  size_t operator()(uint64_t x) const noexcept {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return size_t(x);
+  }
+};
+using PageTable = tsl::robin_map<uint64_t, Page*, MixHash>;
 
 class Memory {
 public:
@@ -93,7 +120,7 @@ public:
   bool clean() const;
   // Every page (index -> page), unordered, for read-only walks (checkpoint writers). Do not
   // modify pages reached through it.
-  const tsl::robin_map<uint64_t, Page*>& pages() const { return m_pages; }
+  const PageTable& pages() const { return m_pages; }
 
   // Aligned 8-byte big-endian word; an absent page reads as zero and is not allocated.
   uint64_t get_word(uint64_t addr) const {
@@ -147,10 +174,17 @@ public:
   // Copies bytes into memory, allocating pages (the ELF loader and stack set-up).
   void set_range(uint64_t addr, const uint8_t* data, size_t len);
   void set_range_zero(uint64_t addr, size_t len);
+  // A page whose bytes the caller fills in at once (state and checkpoint loaders): allocated
+  // (or replaced when present: its old bytes are discarded), marked fully dirty. The caller
+  // writes all 4,096 bytes before the next Merkle flush.
+  Page* page_for_overwrite(uint64_t page_index);
   // Reads bytes (absent pages read as zero) into out.
   void read_range(uint64_t addr, uint64_t len, std::vector<uint8_t>& out) const;
 
   Hash32 merkle_root();
+  // Drops every cached hash, as if every page had just been written (benchmarks of a cold
+  // Merkle root; the next merkle_root() rehashes everything).
+  void forget_hashes();
   // Leaf (the 32 bytes holding addr) and its 59 sibling hashes, bottom-up.
   MemProof proof(uint64_t addr);
 
@@ -175,11 +209,12 @@ private:
   };
 
   void flush_dirty();
+  Page* replace_page(Page* old, Page* fresh);  // `fresh` takes old's place; old is released
   void invalidate_path(uint64_t page_index);
   Hash32 node_hash(uint64_t gindex, unsigned depth);
 
-  tsl::robin_map<uint64_t, Page*> m_pages;
-  tsl::robin_map<uint64_t, Node> m_nodes;  // gindex (< 2^52) -> cached inner node
+  PageTable m_pages;
+  tsl::robin_map<uint64_t, Node, MixHash> m_nodes;  // gindex (< 2^52) -> cached inner node
   std::vector<Page*> m_dirty;
   uint64_t m_write_epoch = 0;
   mutable std::array<TlbEntry, kTlbSize> m_tlb{};

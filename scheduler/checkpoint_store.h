@@ -51,7 +51,9 @@ struct CheckpointError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr uint32_t kCheckpointFormatVersion = 1;
+constexpr uint32_t kCheckpointFormatVersion = 2;
+// One page in a payload: u64 index, its 32-byte Merkle root, its 4,096 bytes.
+constexpr size_t kCheckpointPageRecord = 8 + 32 + 4096;
 constexpr size_t kCheckpointHeaderSize = 88;
 
 std::string checkpoint_file_name(uint64_t step);  // "ckpt-00000000000100000000.cbck"
@@ -77,10 +79,16 @@ CheckpointHeader decode_checkpoint_header(std::span<const uint8_t> header, uint6
 // Reads and checks the header of a checkpoint file without reading its payload.
 CheckpointHeader read_checkpoint_header(const std::string& path);
 
+// full_every value for the automatic policy: a checkpoint is full when the deltas since the
+// last full one hold at least as many pages as the memory has now (a chain then costs at most
+// about twice one full checkpoint to load, and a guest that fills a large memory writes it
+// about once, not once per 16 checkpoints), or after kAutoMaxChain deltas.
+constexpr uint32_t kFullEveryAuto = UINT32_MAX;
+constexpr uint32_t kAutoMaxChain = 256;
+
 struct CheckpointWriterOptions {
   int zstd_level = 3;
-  uint32_t full_every =
-      16;                  // every Nth checkpoint is full (bounds the delta chains); 0 = first only
+  uint32_t full_every = kFullEveryAuto;  // every Nth checkpoint is full; 0 = first only
   bool sync = true;        // fsync each file (and the directory) before counting it done
   size_t max_pending = 4;  // submit() blocks while this many checkpoints wait to be written
 };

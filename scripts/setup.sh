@@ -11,11 +11,13 @@ packages=(
   build-essential cmake ninja-build pkg-config git python3
   # Libraries the VM, JIT, CLI and tests link against.
   libasmjit-dev libmimalloc-dev libtbb-dev robin-map-dev libcrypto++-dev nlohmann-json3-dev
-  libcli11-dev libzstd-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libzstd-dev zlib1g-dev libisal-dev libgtest-dev libgmock-dev libbenchmark-dev
   # Cross toolchain to rebuild the bundled guests (tests/guests/build.sh).
   gcc-mips64-linux-gnuabi64 binutils-mips64-linux-gnuabi64
   # rsvg-convert, for the SVG -> PNG check of the benchmark plots.
   librsvg2-bin
+  # /usr/bin/time -v (wall time and peak RSS of whole processes), for bench/scale.sh.
+  time
   # libFuzzer harnesses (optional build) and the formatter for .clang-format.
   clang clang-format
 )
