@@ -41,8 +41,9 @@ std::string verify_text(const std::string& text) {
 }
 
 std::vector<uint8_t> unhex(const std::string& s) {
+  auto nib = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
   std::vector<uint8_t> out((s.size() - 2) / 2);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(std::stoul(s.substr(2 + 2 * i, 2), nullptr, 16));
+  for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(nib(s[2 + 2 * i]) << 4 | nib(s[3 + 2 * i]));
   return out;
 }
 std::string tohex(const std::vector<uint8_t>& b) { return hex(std::span<const uint8_t>(b)); }
