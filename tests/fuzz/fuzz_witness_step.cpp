@@ -2,7 +2,8 @@
 // builds a state (1-3 threads on the left stack, 0-2 on the right, which stack is active,
 // registers pointing into a data page or anywhere, PCs and delay slots, steps since the last
 // switch near the quantum, LL/SC reservation, pre-image key type 1 or 2 and offset) with
-// instruction words at 0x10000 and a data page at 0x20000. Then:
+// instruction words at 0x10000 (mostly valid ones, encoded from the ISA table, and syscalls
+// with v0 from the syscall table) and a data page at 0x20000. Then:
 //   fast:    Vm::step() on one copy -> post hash
 //   witness: Vm::step_with_proof() on another copy (recording policy) -> StepWitness
 //   verify:  verify_step_witness(witness) must accept and give the same post hash.
@@ -16,6 +17,7 @@
 #include <span>
 #include <vector>
 
+#include "interp/decoder.h"
 #include "interp/oracle.h"
 #include "interp/state.h"
 #include "interp/vm.h"
@@ -61,12 +63,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     t.cpu.next_pc = (f & 0x20) ? 0x10000 + 4 * (in.u8() % 64) : t.cpu.pc + 4;  // in a delay slot or not
     t.cpu.hi = in.u64();
     t.cpu.lo = in.u64();
+    static const uint64_t kSyscalls[] = {
+        cb::sys::kRead,   cb::sys::kWrite,     cb::sys::kOpen,      cb::sys::kMmap,          cb::sys::kBrk,
+        cb::sys::kSchedYield, cb::sys::kNanosleep, cb::sys::kGetpid, cb::sys::kClone,         cb::sys::kExit,
+        cb::sys::kFcntl,  cb::sys::kGetTid,    cb::sys::kFutex,     cb::sys::kExitGroup,     cb::sys::kClockGetTime,
+        cb::sys::kEventFd2, cb::sys::kGetRandom, 5011 /*munmap: noop*/, 4242 /*unknown*/};
+    static const uint64_t kArgs[] = {0, 1, 2, 3, 4, 5, 6, 100, cb::kValidCloneFlags, cb::kFutexWaitPrivate,
+                                     cb::kFutexWakePrivate, 0x80, 8, 32};
     for (int r = 1; r < 32; ++r) {
       const uint8_t k = in.u8();
-      // Mostly small values and pointers into the data page, so loads and stores land there.
-      if (k < 96) t.regs[r] = 0x20000 + (uint64_t(in.u8()) << 3) + (k & 7);
+      // Mostly pointers into the data page (loads and stores land there), syscall numbers in
+      // v0, syscall arguments and small values in a0..a2.
+      if (r == cb::kRegV0 && k < 160) t.regs[r] = kSyscalls[k % std::size(kSyscalls)];
+      else if (r >= 4 && r <= 6 && k < 128) t.regs[r] = kArgs[k % std::size(kArgs)];
+      else if (k < 96) t.regs[r] = 0x20000 + (uint64_t(in.u8()) << 3) + (k & 7);
       else if (k < 160) t.regs[r] = k - 96;
-      else if (k < 176) t.regs[r] = 5000 + in.u8() % 0xff + (k & 1 ? 200 : 0);  // syscall numbers
       else t.regs[r] = in.u64();
     }
     return t;
@@ -96,8 +107,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   s.preimage_offset = in.u8() % (vlen + 9);
 
-  // Instructions (the rest of the input), then a data page of the same bytes.
-  for (size_t i = 0; i < 32; ++i) s.memory->set_word(0x10000 + 8 * i, in.u64());
+  // Instructions: encoded from the ISA table, a syscall, or a raw word.
+  for (size_t i = 0; i < 64; ++i) {
+    const uint8_t k = in.u8();
+    uint32_t w;
+    if (k < 176) {
+      const cb::Op op = cb::Op(in.u8() % cb::kOpCount);
+      const unsigned rs = in.u8() % 32, rt = in.u8() % 32, rd = in.u8() % 32, sa = k % 32;
+      const uint32_t imm = uint32_t(in.u8()) << 8 | in.u8();
+      w = cb::encode(op, rs, rt, rd, sa, (k & 0x40) ? imm : (imm & 0x1f));
+    } else if (k < 224) {
+      w = 0x0000000c;  // syscall
+    } else {
+      w = uint32_t(in.u64());
+    }
+    uint8_t be[4] = {uint8_t(w >> 24), uint8_t(w >> 16), uint8_t(w >> 8), uint8_t(w)};
+    s.memory->set_range(0x10000 + 4 * i, be, 4);
+  }
   for (size_t i = 0; i < 512; ++i) s.memory->set_word(0x20000 + 8 * i, data[(in.pos + 8 * i) % size] * 0x0101010101010101ULL ^ i);
 
   // A write of a huge length to fds 1, 2 or 4 streams gigabytes by design: not a finding.
