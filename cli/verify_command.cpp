@@ -7,9 +7,8 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -20,7 +19,8 @@ namespace cb::cli {
 
 namespace {
 
-constexpr uint64_t kMaxProofFileSize = uint64_t{64} << 20;  // a proof is ~13 KB; large pre-images fit
+constexpr uint64_t kMaxProofFileSize = uint64_t{64}
+                                       << 20;  // a proof is ~13 KB; large pre-images fit
 
 int hex_nibble(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -44,13 +44,15 @@ std::string parse_hex_bytes(const nlohmann::json& v, std::vector<uint8_t>& out) 
   return "";
 }
 
-std::string field_bytes(const nlohmann::json& j, const char* name, std::vector<uint8_t>& out, size_t want) {
+std::string field_bytes(const nlohmann::json& j, const char* name, std::vector<uint8_t>& out,
+                        size_t want) {
   auto it = j.find(name);
   if (it == j.end()) return std::string(name) + ": missing";
   std::string e = parse_hex_bytes(*it, out);
   if (!e.empty()) return std::string(name) + ": " + e;
   if (want && out.size() != want)
-    return std::string(name) + ": " + std::to_string(out.size()) + " bytes, want " + std::to_string(want);
+    return std::string(name) + ": " + std::to_string(out.size()) + " bytes, want " +
+           std::to_string(want);
   return "";
 }
 
@@ -95,7 +97,9 @@ std::string parse_proof_json(std::string_view text, ProofFile& out) {
   std::memcpy(out.witness.state.data(), b.data(), kStateWitnessSize);
   if (!(e = field_bytes(j, "proof-data", out.witness.proof_data, 0)).empty()) return e;
   const bool has_key = j.contains("oracle-key"), has_value = j.contains("oracle-value");
-  if (has_key != has_value) return has_key ? "oracle-value: missing, with oracle-key present" : "oracle-key: missing, with oracle-value present";
+  if (has_key != has_value)
+    return has_key ? "oracle-value: missing, with oracle-key present"
+                   : "oracle-key: missing, with oracle-value present";
   if (!has_key) {
     if (j.contains("oracle-offset")) return "oracle-offset: present without oracle-key";
     return "";
@@ -105,7 +109,8 @@ std::string parse_proof_json(std::string_view text, ProofFile& out) {
   std::memcpy(out.witness.preimage_key.data(), b.data(), 32);
   if (!(e = field_bytes(j, "oracle-value", out.witness.preimage_value, 0)).empty()) return e;
   out.witness.preimage_offset = 0;  // omitted when 0, as the reference writes it
-  if (j.contains("oracle-offset") && !(e = field_u64(j, "oracle-offset", out.witness.preimage_offset)).empty())
+  if (j.contains("oracle-offset") &&
+      !(e = field_u64(j, "oracle-offset", out.witness.preimage_offset)).empty())
     return e;
   return "";
 }
@@ -118,7 +123,8 @@ std::string verify_proof_file(const std::string& path) {
     return std::string("cannot read: ") + ex.what();
   }
   ProofFile p;
-  std::string e = parse_proof_json(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), p);
+  std::string e = parse_proof_json(
+      std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), p);
   if (!e.empty()) return "not a proof file: " + e;
   return verify_step_witness(p.witness, p.step, p.post).failure;
 }
@@ -133,9 +139,12 @@ int verify_main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "also print \"FILE: valid\" lines");
   if (auto rc = parse_flags(app, argc, argv)) return *rc;
   std::unique_ptr<tbb::global_control> limit;
-  if (threads) limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+  if (threads)
+    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                  threads);
   std::vector<std::string> why(files.size());
-  tbb::parallel_for(size_t{0}, files.size(), [&](size_t i) { why[i] = verify_proof_file(files[i]); });
+  tbb::parallel_for(size_t{0}, files.size(),
+                    [&](size_t i) { why[i] = verify_proof_file(files[i]); });
   size_t bad = 0;
   for (size_t i = 0; i < files.size(); ++i) {
     if (!why[i].empty()) {

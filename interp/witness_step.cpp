@@ -24,7 +24,7 @@ const char* slot_name(unsigned slot) {
 // Answers the step's one pre-image read from the proof's oracle fields and notes what the
 // step asked for (the Vm adds the 8-byte length prefix itself).
 class WitnessOracle : public PreimageOracle {
-public:
+ public:
   explicit WitnessOracle(const StepWitness& w) : m_w(w) {}
   void hint(std::span<const uint8_t>) override {}
   std::vector<uint8_t> get_preimage(const Hash32& key) override {
@@ -36,7 +36,7 @@ public:
   bool asked = false;
   Hash32 asked_key{};
 
-private:
+ private:
   const StepWitness& m_w;
 };
 
@@ -56,9 +56,14 @@ Hash32 mem_proof_root(std::span<const uint8_t, kMemProofSize> proof, uint64_t ad
   return node;
 }
 
-WitnessView::WitnessView(const Hash32& mem_root, const uint8_t* proofs, const Thread& top, const Hash32& inner,
-                         const Hash32& left_root, const Hash32& right_root, bool top_on_right)
-    : m_root(mem_root), m_proofs(proofs), m_top(top), m_inner(inner), m_roots{left_root, right_root},
+WitnessView::WitnessView(const Hash32& mem_root, const uint8_t* proofs, const Thread& top,
+                         const Hash32& inner, const Hash32& left_root, const Hash32& right_root,
+                         bool top_on_right)
+    : m_root(mem_root),
+      m_proofs(proofs),
+      m_top(top),
+      m_inner(inner),
+      m_roots{left_root, right_root},
       m_top_right(top_on_right) {}
 
 bool WitnessView::bind(unsigned slot, uint64_t addr, const char* what) {
@@ -66,8 +71,8 @@ bool WitnessView::bind(unsigned slot, uint64_t addr, const char* what) {
   const uint64_t leaf_addr = addr & ~uint64_t{31};
   if (s.bound) {
     if (s.addr == leaf_addr) return true;
-    fail("memory proof " + std::to_string(slot) + " (" + slot_name(slot) + ") is needed at two addresses, " +
-         hex64(s.addr) + " and " + hex64(leaf_addr));
+    fail("memory proof " + std::to_string(slot) + " (" + slot_name(slot) +
+         ") is needed at two addresses, " + hex64(s.addr) + " and " + hex64(leaf_addr));
     return false;
   }
   s.bound = true;
@@ -95,7 +100,8 @@ void WitnessView::open(unsigned slot, uint64_t addr) {
 
 WitnessView::Slot* WitnessView::covering(uint64_t addr, const char* access) {
   if (m_current < 0 || m_slots[m_current].addr != (addr & ~uint64_t{31})) {
-    fail(std::string("the step ") + access + " memory at " + hex64(addr) + " without a memory proof for it");
+    fail(std::string("the step ") + access + " memory at " + hex64(addr) +
+         " without a memory proof for it");
     return nullptr;
   }
   return &m_slots[m_current];
@@ -156,13 +162,18 @@ WitnessCheck verify_step_witness(const StepWitness& w, uint64_t step, const Hash
   };
   // State witness layout (MIPS64.sol State; interp/state.cpp encode_witness).
   constexpr size_t kKey = 32, kPreOff = 64, kHeap = 72, kLLStatus = 80, kLLAddr = 81, kLLOwner = 89,
-                   kStep = 99, kSinceSwitch = 107, kTraverse = 115, kLeft = 116, kRight = 148, kNextId = 180;
-  if (sd[kWitnessExitedOffset] > 1) return fail("state-data: exited is " + std::to_string(sd[kWitnessExitedOffset]) + ", not 0 or 1");
-  if (sd[kTraverse] > 1) return fail("state-data: traverseRight is " + std::to_string(sd[kTraverse]) + ", not 0 or 1");
+                   kStep = 99, kSinceSwitch = 107, kTraverse = 115, kLeft = 116, kRight = 148,
+                   kNextId = 180;
+  if (sd[kWitnessExitedOffset] > 1)
+    return fail("state-data: exited is " + std::to_string(sd[kWitnessExitedOffset]) +
+                ", not 0 or 1");
+  if (sd[kTraverse] > 1)
+    return fail("state-data: traverseRight is " + std::to_string(sd[kTraverse]) + ", not 0 or 1");
   const Hash32 pre = state_hash_from_witness(w.state);
   if (pre != w.state_hash) return fail("pre: state-data hashes to " + hex(pre) + ", not to pre");
   if (be64_at(sd, kStep) != step)
-    return fail("step: " + std::to_string(step) + ", but state-data's step is " + std::to_string(be64_at(sd, kStep)));
+    return fail("step: " + std::to_string(step) + ", but state-data's step is " +
+                std::to_string(be64_at(sd, kStep)));
 
   State s;
   s.left.clear();  // the stacks are known only by their roots (WitnessView)
@@ -186,12 +197,14 @@ WitnessCheck verify_step_witness(const StepWitness& w, uint64_t step, const Hash
   if (s.exited) {
     // An exited VM does not change (MIPS64.sol returns the input state).
     r.post = pre;
-    if (pre != post) return fail("post: the VM has exited, so post must equal pre (" + hex(pre) + ")");
+    if (pre != post)
+      return fail("post: the VM has exited, so post must equal pre (" + hex(pre) + ")");
     return r;
   }
   const char* side = s.traverse_right ? "right" : "left";
   const Hash32& active_root = s.traverse_right ? right : left;
-  if (active_root == empty_stack_root()) return fail(std::string("state-data: the active (") + side + ") thread stack is empty");
+  if (active_root == empty_stack_root())
+    return fail(std::string("state-data: the active (") + side + ") thread stack is empty");
 
   if (w.proof_data.size() != kThreadWitnessSize + 3 * kMemProofSize)
     return fail("proof-data: " + std::to_string(w.proof_data.size()) + " bytes, want " +
@@ -200,7 +213,9 @@ WitnessCheck verify_step_witness(const StepWitness& w, uint64_t step, const Hash
   Thread top;
   top.id = load_be64(pd);
   top.exit_code = pd[8];
-  if (pd[9] > 1) return fail("proof-data: the thread's exited byte is " + std::to_string(pd[9]) + ", not 0 or 1");
+  if (pd[9] > 1)
+    return fail("proof-data: the thread's exited byte is " + std::to_string(pd[9]) +
+                ", not 0 or 1");
   top.exited = pd[9] == 1;
   top.cpu.pc = load_be64(pd + 10);
   top.cpu.next_pc = load_be64(pd + 18);
@@ -210,15 +225,17 @@ WitnessCheck verify_step_witness(const StepWitness& w, uint64_t step, const Hash
   Hash32 inner;
   std::memcpy(inner.data(), pd + kThreadSize, 32);
   if (keccak256_pair(inner, top.hash()) != active_root)
-    return fail(std::string("proof-data: the thread witness does not hash to the ") + side + " thread stack root");
+    return fail(std::string("proof-data: the thread witness does not hash to the ") + side +
+                " thread stack root");
 
   // The oracle fields must describe the read the state would make.
   if (w.has_preimage) {
     if (w.preimage_key != s.preimage_key)
-      return fail("oracle-key: " + hex(w.preimage_key) + ", but the state's pre-image key is " + hex(s.preimage_key));
+      return fail("oracle-key: " + hex(w.preimage_key) + ", but the state's pre-image key is " +
+                  hex(s.preimage_key));
     if (w.preimage_offset != s.preimage_offset)
-      return fail("oracle-offset: " + std::to_string(w.preimage_offset) + ", but the state's pre-image offset is " +
-                  std::to_string(s.preimage_offset));
+      return fail("oracle-offset: " + std::to_string(w.preimage_offset) +
+                  ", but the state's pre-image offset is " + std::to_string(s.preimage_offset));
     const auto& v = w.preimage_value;
     if (v.size() < 8 || load_be64(v.data()) != v.size() - 8)
       return fail("oracle-value: its length prefix does not match its " +
@@ -264,7 +281,8 @@ WitnessCheck verify_step_witness(const StepWitness& w, uint64_t step, const Hash
   std::memcpy(o + kRight, rr.data(), 32);
   store_be64(o + kNextId, s.next_thread_id);
   r.post = state_hash_from_witness(out);
-  if (r.post != post) return fail("post: the step from the witness gives " + hex(r.post) + ", not post");
+  if (r.post != post)
+    return fail("post: the step from the witness gives " + hex(r.post) + ", not post");
   return r;
 }
 

@@ -26,7 +26,7 @@ Hash32 mem_proof_root(std::span<const uint8_t, kMemProofSize> proof, uint64_t ad
 
 // The pre-state as a step witness shows it, and what the step does to it.
 class WitnessView {
-public:
+ public:
   // `proofs`: the three memory proofs, 3 x kMemProofSize bytes (must outlive the view).
   WitnessView(const Hash32& mem_root, const uint8_t* proofs, const Thread& top, const Hash32& inner,
               const Hash32& left_root, const Hash32& right_root, bool top_on_right);
@@ -59,7 +59,7 @@ public:
   }
   const std::string& failure() const { return m_failure; }
 
-private:
+ private:
   struct Slot {
     bool bound = false;
     uint64_t addr = 0;  // the 32-byte leaf's address

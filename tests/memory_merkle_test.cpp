@@ -29,7 +29,7 @@ Leaf naive_pair(const Leaf& a, const Leaf& b) {
 }
 
 class NaiveTree {
-public:
+ public:
   static constexpr unsigned kHeight = 59;  // 2^59 leaves of 32 bytes
 
   NaiveTree() {
@@ -55,7 +55,7 @@ public:
     return out;
   }
 
-private:
+ private:
   // The subtree of height h whose leaves are [index << h, (index + 1) << h).
   Leaf node(unsigned h, uint64_t index) const {
     const uint64_t first = index << h;
@@ -73,7 +73,8 @@ void expect_same(Memory& m, const NaiveTree& t, uint64_t addr) {
   MemProof got = m.proof(addr);
   ASSERT_EQ(want.size(), kMemProofLeafCount);
   for (size_t i = 0; i < want.size(); ++i)
-    ASSERT_EQ(0, std::memcmp(got.data() + 32 * i, want[i].data(), 32)) << "proof of " << std::hex << addr << " entry " << std::dec << i;
+    ASSERT_EQ(0, std::memcmp(got.data() + 32 * i, want[i].data(), 32))
+        << "proof of " << std::hex << addr << " entry " << std::dec << i;
   EXPECT_EQ(m.get_word(addr & ~uint64_t{7}), t.read_word(addr));
   // The verifier's proof walk gives the root back.
   Hash32 r = t.root();
@@ -84,16 +85,18 @@ TEST(MemoryMerkle, EmptyMemoryIsTheAllZeroTree) {
   Memory m;
   NaiveTree t;
   EXPECT_EQ(m.merkle_root(), t.root());
-  for (uint64_t a : {uint64_t{0}, uint64_t{0x1000}, ~uint64_t{7}, uint64_t{1} << 63}) expect_same(m, t, a);
+  for (uint64_t a : {uint64_t{0}, uint64_t{0x1000}, ~uint64_t{7}, uint64_t{1} << 63})
+    expect_same(m, t, a);
 }
 
 TEST(MemoryMerkle, HandPickedAddressesMatchTheNaiveTree) {
   Memory m;
   NaiveTree t;
   // First and last word of the space, both sides of page and leaf boundaries, high halves.
-  const uint64_t addrs[] = {0x0,          0x8,          0x18,         0x20,          0xff8,
-                            0x1000,       0x1ff8,       0x7ffffffff000, 0x7fffffffeff8, uint64_t{1} << 63,
-                            ~uint64_t{7}, 0x123456789a0, 0x10000000000};
+  const uint64_t addrs[] = {
+      0x0,          0x8,           0x18,           0x20,           0xff8,
+      0x1000,       0x1ff8,        0x7ffffffff000, 0x7fffffffeff8, uint64_t{1} << 63,
+      ~uint64_t{7}, 0x123456789a0, 0x10000000000};
   uint64_t v = 0x0123456789abcdefULL;
   for (uint64_t a : addrs) {
     m.set_word(a, v);
@@ -102,7 +105,8 @@ TEST(MemoryMerkle, HandPickedAddressesMatchTheNaiveTree) {
     ASSERT_EQ(m.merkle_root(), t.root()) << "after writing " << std::hex << a;
   }
   for (uint64_t a : addrs)
-    for (uint64_t d : {uint64_t{0}, uint64_t{8}, uint64_t{32}, uint64_t{4096}}) expect_same(m, t, a + d);
+    for (uint64_t d : {uint64_t{0}, uint64_t{8}, uint64_t{32}, uint64_t{4096}})
+      expect_same(m, t, a + d);
   // Zeros written into an allocated page: the root is as if never written.
   m.set_word(0x1000, 0);
   t.write_word(0x1000, 0);
@@ -141,7 +145,8 @@ TEST(MemoryMerkle, ProofWalkDetectsAnyChangedEntry) {
   for (size_t i = 0; i < kMemProofLeafCount; ++i) {
     MemProof q = p;
     q[32 * i + 17] ^= 0x40;
-    EXPECT_NE(mem_proof_root(std::span<const uint8_t, kMemProofSize>(q), 0x4000), root) << "entry " << i;
+    EXPECT_NE(mem_proof_root(std::span<const uint8_t, kMemProofSize>(q), 0x4000), root)
+        << "entry " << i;
   }
   // The same proof does not open at another leaf's address.
   EXPECT_NE(mem_proof_root(std::span<const uint8_t, kMemProofSize>(p), 0x4020), root);

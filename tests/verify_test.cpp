@@ -14,10 +14,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/verify_command.h"
 #include "cli_helpers.h"
@@ -43,7 +42,8 @@ std::string verify_text(const std::string& text) {
 std::vector<uint8_t> unhex(const std::string& s) {
   auto nib = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
   std::vector<uint8_t> out((s.size() - 2) / 2);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(nib(s[2 + 2 * i]) << 4 | nib(s[3 + 2 * i]));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = uint8_t(nib(s[2 + 2 * i]) << 4 | nib(s[3 + 2 * i]));
   return out;
 }
 std::string tohex(const std::vector<uint8_t>& b) { return hex(std::span<const uint8_t>(b)); }
@@ -116,12 +116,17 @@ std::vector<Tamper> tampers_of(const json& j) {
   t.push_back({"post status byte", flip(j, "post", 0), "post: "});
   t.push_back({"pre byte 5", flip(j, "pre", 5), "pre: state-data hashes to"});
   t.push_back({"state-data heap byte", flip(j, "state-data", 79), "pre: state-data hashes to"});
-  t.push_back({"state-data memory root byte", flip(j, "state-data", 0), "pre: state-data hashes to"});
-  t.push_back({"state-data next thread id byte", flip(j, "state-data", 187), "pre: state-data hashes to"});
-  t.push_back({"state-data exited = 2", flip(j, "state-data", 98, f.vm_exited ? 0x03 : 0x02), "state-data: exited is 2"});
+  t.push_back(
+      {"state-data memory root byte", flip(j, "state-data", 0), "pre: state-data hashes to"});
+  t.push_back(
+      {"state-data next thread id byte", flip(j, "state-data", 187), "pre: state-data hashes to"});
+  t.push_back({"state-data exited = 2", flip(j, "state-data", 98, f.vm_exited ? 0x03 : 0x02),
+               "state-data: exited is 2"});
   if (f.vm_exited) return t;  // nothing else is read
-  t.push_back({"thread witness register", flip(j, "proof-data", 42 + 8 * 5 + 7), "proof-data: the thread witness"});
-  t.push_back({"thread witness inner root", flip(j, "proof-data", 298 + 3), "proof-data: the thread witness"});
+  t.push_back({"thread witness register", flip(j, "proof-data", 42 + 8 * 5 + 7),
+               "proof-data: the thread witness"});
+  t.push_back({"thread witness inner root", flip(j, "proof-data", 298 + 3),
+               "proof-data: the thread witness"});
   const std::string used[3] = {"memory proof 0 (instruction at ", "memory proof 1 (data at ",
                                "memory proof 2 (second data at "};
   const bool uses[3] = {f.executes, f.data1_used, f.data2_used};
@@ -137,7 +142,8 @@ std::vector<Tamper> tampers_of(const json& j) {
     auto key = unhex(j["oracle-key"].get<std::string>());
     const uint64_t off = j.value("oracle-offset", uint64_t{0});
     if (key[0] == 2) {
-      t.push_back({"oracle-value data byte (keccak key)", flip(j, "oracle-value", v.size() - 1), "oracle-value: its keccak256"});
+      t.push_back({"oracle-value data byte (keccak key)", flip(j, "oracle-value", v.size() - 1),
+                   "oracle-value: its keccak256"});
     } else {
       // A local key does not commit to its data: a changed byte that the step reads changes
       // the memory it writes, hence the post-state.
@@ -145,7 +151,8 @@ std::vector<Tamper> tampers_of(const json& j) {
       t.push_back({"oracle-value byte read (local key)", flip(j, "oracle-value", off),
                    off < 8 ? "oracle-value: its length prefix" : "post: "});
     }
-    t.push_back({"oracle-value length prefix", flip(j, "oracle-value", 7), "oracle-value: its length prefix"});
+    t.push_back({"oracle-value length prefix", flip(j, "oracle-value", 7),
+                 "oracle-value: its length prefix"});
     json o = j;
     o["oracle-offset"] = off + 1;
     t.push_back({"oracle-offset + 1", o, "oracle-offset: "});
@@ -163,7 +170,8 @@ std::vector<Tamper> tampers_of(const json& j) {
       o["oracle-key"] = tohex(std::vector<uint8_t>(sd.begin() + 32, sd.begin() + 64));
       o["oracle-value"] = "0x0000000000000003616263";
       if (be64(sd, 64)) o["oracle-offset"] = be64(sd, 64);
-      t.push_back({"oracle fields added", o, "oracle-key: present, but the step reads no pre-image"});
+      t.push_back(
+          {"oracle fields added", o, "oracle-key: present, but the step reads no pre-image"});
     }
   }
   return t;
@@ -185,8 +193,8 @@ TEST(Verify, RejectsEveryTamperedFieldWithItsReason) {
         ++n;
         bool ok = t.want.empty() ? why.empty() : why.rfind(t.want, 0) == 0;
         if (!ok && ++bad <= 20)
-          ADD_FAILURE() << g << " proof-" << step << ", " << t.name << ": got \"" << why << "\", want \""
-                        << (t.want.empty() ? "(valid)" : t.want) << "\"";
+          ADD_FAILURE() << g << " proof-" << step << ", " << t.name << ": got \"" << why
+                        << "\", want \"" << (t.want.empty() ? "(valid)" : t.want) << "\"";
       }
     }
   }
@@ -220,7 +228,8 @@ TEST(Verify, MalformedFilesNameTheField) {
   EXPECT_EQ(verify_text(a.dump()), "step: 5, but state-data's step is 0");
   a = j;
   a["oracle-value"] = "0x00";
-  EXPECT_EQ(verify_text(a.dump()), "not a proof file: oracle-key: missing, with oracle-value present");
+  EXPECT_EQ(verify_text(a.dump()),
+            "not a proof file: oracle-key: missing, with oracle-value present");
 }
 
 // step_with_proof's witness for every step of a run verifies and agrees with the fast step.
@@ -251,12 +260,15 @@ TEST(VerifyCli, SubsetPlainAndGzipAndTampered) {
   std::string args;
   for (const char* g : kGuests) {
     auto steps = reference_proof_steps(g);
-    for (size_t i = 0; i < steps.size(); i += steps.size() / 8 + 1) args += " " + shell_quote(reference_proof_path(g, steps[i]));
+    for (size_t i = 0; i < steps.size(); i += steps.size() / 8 + 1)
+      args += " " + shell_quote(reference_proof_path(g, steps[i]));
   }
   // A .json.gz copy of a pre-image-reading proof.
   std::string src = reference_proof_path("oracle", 524110);
   std::string text = read_text(src);
-  write_file_atomic(dir + "/p.json.gz", std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  write_file_atomic(
+      dir + "/p.json.gz",
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
   args += " " + shell_quote(dir + "/p.json.gz");
   CmdResult r = run_cmd(cannonball() + " verify" + args);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -267,15 +279,17 @@ TEST(VerifyCli, SubsetPlainAndGzipAndTampered) {
   write_text(dir + "/bad-post.json", flip(j, "post", 31).dump(2));
   write_text(dir + "/bad-mem.json", flip(j, "proof-data", 330 + 1920 + 32 * 3).dump(2));
   write_text(dir + "/garbage.json", "not json");
-  r = run_cmd(cannonball() + " verify " + shell_quote(dir + "/bad-post.json") + " " + shell_quote(src) + " " +
-              shell_quote(dir + "/bad-mem.json") + " " + shell_quote(dir + "/garbage.json") + " " +
-              shell_quote(dir + "/absent.json"));
+  r = run_cmd(cannonball() + " verify " + shell_quote(dir + "/bad-post.json") + " " +
+              shell_quote(src) + " " + shell_quote(dir + "/bad-mem.json") + " " +
+              shell_quote(dir + "/garbage.json") + " " + shell_quote(dir + "/absent.json"));
   EXPECT_EQ(r.exit_code, 1);
   std::vector<std::string> lines;
-  for (size_t p = 0, q; (q = r.out.find('\n', p)) != std::string::npos; p = q + 1) lines.push_back(r.out.substr(p, q - p));
+  for (size_t p = 0, q; (q = r.out.find('\n', p)) != std::string::npos; p = q + 1)
+    lines.push_back(r.out.substr(p, q - p));
   ASSERT_EQ(lines.size(), 4u) << r.out;
   EXPECT_EQ(lines[0].rfind(dir + "/bad-post.json: invalid: post: ", 0), 0u) << lines[0];
-  EXPECT_EQ(lines[1].rfind(dir + "/bad-mem.json: invalid: memory proof 1 (data at 0x", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[1].rfind(dir + "/bad-mem.json: invalid: memory proof 1 (data at 0x", 0), 0u)
+      << lines[1];
   EXPECT_NE(lines[1].find("does not open against the memory root"), std::string::npos) << lines[1];
   EXPECT_EQ(lines[2], dir + "/garbage.json: invalid: not a proof file: not JSON");
   EXPECT_EQ(lines[3].rfind(dir + "/absent.json: invalid: cannot read: ", 0), 0u) << lines[3];

@@ -26,7 +26,7 @@
 namespace {
 
 class FuzzOracle : public cb::PreimageOracle {
-public:
+ public:
   std::vector<uint8_t> value;
   void hint(std::span<const uint8_t>) override {}
   std::vector<uint8_t> get_preimage(const cb::Hash32&) override { return value; }
@@ -60,25 +60,57 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     t.exited = (f & 0x1f) == 0;
     t.exit_code = f >> 5;
     t.cpu.pc = 0x10000 + 4 * (in.u8() % 64);
-    t.cpu.next_pc = (f & 0x20) ? 0x10000 + 4 * (in.u8() % 64) : t.cpu.pc + 4;  // in a delay slot or not
+    t.cpu.next_pc =
+        (f & 0x20) ? 0x10000 + 4 * (in.u8() % 64) : t.cpu.pc + 4;  // in a delay slot or not
     t.cpu.hi = in.u64();
     t.cpu.lo = in.u64();
-    static const uint64_t kSyscalls[] = {
-        cb::sys::kRead,   cb::sys::kWrite,     cb::sys::kOpen,      cb::sys::kMmap,          cb::sys::kBrk,
-        cb::sys::kSchedYield, cb::sys::kNanosleep, cb::sys::kGetpid, cb::sys::kClone,         cb::sys::kExit,
-        cb::sys::kFcntl,  cb::sys::kGetTid,    cb::sys::kFutex,     cb::sys::kExitGroup,     cb::sys::kClockGetTime,
-        cb::sys::kEventFd2, cb::sys::kGetRandom, 5011 /*munmap: noop*/, 4242 /*unknown*/};
-    static const uint64_t kArgs[] = {0, 1, 2, 3, 4, 5, 6, 100, cb::kValidCloneFlags, cb::kFutexWaitPrivate,
-                                     cb::kFutexWakePrivate, 0x80, 8, 32};
+    static const uint64_t kSyscalls[] = {cb::sys::kRead,
+                                         cb::sys::kWrite,
+                                         cb::sys::kOpen,
+                                         cb::sys::kMmap,
+                                         cb::sys::kBrk,
+                                         cb::sys::kSchedYield,
+                                         cb::sys::kNanosleep,
+                                         cb::sys::kGetpid,
+                                         cb::sys::kClone,
+                                         cb::sys::kExit,
+                                         cb::sys::kFcntl,
+                                         cb::sys::kGetTid,
+                                         cb::sys::kFutex,
+                                         cb::sys::kExitGroup,
+                                         cb::sys::kClockGetTime,
+                                         cb::sys::kEventFd2,
+                                         cb::sys::kGetRandom,
+                                         5011 /*munmap: noop*/,
+                                         4242 /*unknown*/};
+    static const uint64_t kArgs[] = {0,
+                                     1,
+                                     2,
+                                     3,
+                                     4,
+                                     5,
+                                     6,
+                                     100,
+                                     cb::kValidCloneFlags,
+                                     cb::kFutexWaitPrivate,
+                                     cb::kFutexWakePrivate,
+                                     0x80,
+                                     8,
+                                     32};
     for (int r = 1; r < 32; ++r) {
       const uint8_t k = in.u8();
       // Mostly pointers into the data page (loads and stores land there), syscall numbers in
       // v0, syscall arguments and small values in a0..a2.
-      if (r == cb::kRegV0 && k < 160) t.regs[r] = kSyscalls[k % std::size(kSyscalls)];
-      else if (r >= 4 && r <= 6 && k < 128) t.regs[r] = kArgs[k % std::size(kArgs)];
-      else if (k < 96) t.regs[r] = 0x20000 + (uint64_t(in.u8()) << 3) + (k & 7);
-      else if (k < 160) t.regs[r] = k - 96;
-      else t.regs[r] = in.u64();
+      if (r == cb::kRegV0 && k < 160)
+        t.regs[r] = kSyscalls[k % std::size(kSyscalls)];
+      else if (r >= 4 && r <= 6 && k < 128)
+        t.regs[r] = kArgs[k % std::size(kArgs)];
+      else if (k < 96)
+        t.regs[r] = 0x20000 + (uint64_t(in.u8()) << 3) + (k & 7);
+      else if (k < 160)
+        t.regs[r] = k - 96;
+      else
+        t.regs[r] = in.u64();
     }
     return t;
   };
@@ -124,7 +156,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint8_t be[4] = {uint8_t(w >> 24), uint8_t(w >> 16), uint8_t(w >> 8), uint8_t(w)};
     s.memory->set_range(0x10000 + 4 * i, be, 4);
   }
-  for (size_t i = 0; i < 512; ++i) s.memory->set_word(0x20000 + 8 * i, data[(in.pos + 8 * i) % size] * 0x0101010101010101ULL ^ i);
+  for (size_t i = 0; i < 512; ++i)
+    s.memory->set_word(0x20000 + 8 * i, data[(in.pos + 8 * i) % size] * 0x0101010101010101ULL ^ i);
 
   // A write of a huge length to fds 1, 2 or 4 streams gigabytes by design: not a finding.
   const cb::Thread& cur = s.current();
@@ -148,7 +181,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   cb::WitnessCheck c = cb::verify_step_witness(w, pre_step, post);
   if (!c.failure.empty() || c.post != post) {
-    std::fprintf(stderr, "witness-only step: %s\n", c.failure.empty() ? "different post hash" : c.failure.c_str());
+    std::fprintf(stderr, "witness-only step: %s\n",
+                 c.failure.empty() ? "different post hash" : c.failure.c_str());
     std::abort();
   }
   return 0;
