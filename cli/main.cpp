@@ -10,6 +10,7 @@
 
 #include "cli/batch_commands.h"
 #include "cli/commands.h"
+#include "cli/verify_command.h"
 #include "cli/window_command.h"
 #include "memory/page_pool.h"
 
@@ -26,10 +27,12 @@ void usage() {
       "  prove      proofs at many steps, in parallel, from a trace\n"
       "  bisect     the first step where two traces (or claimed hashes) differ, and its proof\n"
       "  window     how long a trace fits a dispute game's deadline, measured here\n"
+      "  verify     check proof files offline from their witness alone (as MIPS64.step)\n"
       "run 'cannonball <command> --help' for its flags\n"
       "every command also takes --max-memory SIZE (e.g. 4GiB, 512M; default 7/8 of physical\n"
       "memory less 512 MiB, or $CANNONBALL_MAX_MEMORY): the most guest memory it may hold;\n"
-      "a guest, ELF or state file needing more stops with one error line (exit 1)\n",
+      "a guest, ELF or state file needing more stops with one error line (exit 1)
+",
       stderr);
 }
 }  // namespace
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
   if (cmd == "prove") return cb::cli::prove_main(argc - 1, argv + 1);
   if (cmd == "bisect") return cb::cli::bisect_main(argc - 1, argv + 1);
   if (cmd == "window") return cb::cli::window_main(argc - 1, argv + 1);
+  if (cmd == "verify") return cb::cli::verify_main(argc - 1, argv + 1);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage();
     return 0;

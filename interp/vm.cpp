@@ -7,6 +7,7 @@
 
 #include "interp/decoder.h"
 #include "interp/semantics.h"
+#include "interp/witness_step.h"
 
 namespace cb {
 
@@ -41,21 +42,75 @@ bool is_noop_syscall(uint64_t n) {
 Vm::Vm(State& state, PreimageOracle* oracle, OutputFn output)
     : m_state(state), m_oracle(oracle), m_output(std::move(output)) {}
 
-template <bool kRecord>
-void Vm::track(uint64_t addr) {
-  if constexpr (kRecord) {
-    if (m_last_access == addr) return;
-    // The reference panics here too: a step touches at most one word through this path.
-    if (m_last_access != ~uint64_t{0}) std::abort();
-    m_last_access = addr;
-    m_proof1 = m_state.memory->proof(addr);
+// The state-access policies of the one step function. Each says how a step fetches its
+// instruction, touches data memory (track/track2 announce the word a data access goes
+// through: the first and the second memory-proof slot), changes the thread stacks, and talks
+// to the host (guest output, hints). Fast and recording policies use the State's memory and
+// thread vectors; the witness-only policy uses only a WitnessView (interp/witness_step.h).
+struct FastPolicy {
+  static uint32_t fetch(Vm& vm, uint64_t pc) { return fetch_insn(*vm.m_state.memory, pc); }
+  static uint64_t get_word(Vm& vm, uint64_t addr) { return vm.m_state.memory->get_word(addr); }
+  static void set_word(Vm& vm, uint64_t addr, uint64_t v) { vm.m_state.memory->set_word(addr, v); }
+  static void track(Vm&, uint64_t) {}
+  static void track2(Vm& vm, uint64_t addr) { vm.note_access2(addr, false); }
+  static Thread& current(Vm& vm) { return vm.m_state.current(); }
+  static bool active_empty(Vm& vm) { return vm.m_state.active().empty(); }
+  static bool last_thread(Vm& vm) { return vm.m_state.thread_count() == 1; }
+  static void pop_thread(Vm& vm) { vm.pop_thread(); }
+  static void preempt(Vm& vm) { vm.preempt(); }
+  static void push_thread(Vm& vm, const Thread& t) { vm.m_state.active().push_back(t); }
+  static void output(Vm& vm, int fd, uint64_t addr, uint64_t len) { vm.emit_output(fd, addr, len); }
+  static void hint(Vm& vm, uint64_t addr, uint64_t len) { vm.emit_hint(addr, len); }
+};
+
+struct RecordPolicy : FastPolicy {
+  static void track(Vm& vm, uint64_t addr) { vm.record_access(addr); }
+  static void track2(Vm& vm, uint64_t addr) { vm.note_access2(addr, true); }
+};
+
+// Guest output and hints change nothing the state hash covers (on chain, write to fds 1, 2
+// and 4 only returns the length), so this policy reads no memory for them.
+struct WitnessPolicy {
+  static uint32_t fetch(Vm& vm, uint64_t pc) { return vm.m_view->fetch(pc); }
+  static uint64_t get_word(Vm& vm, uint64_t addr) { return vm.m_view->get_word(addr); }
+  static void set_word(Vm& vm, uint64_t addr, uint64_t v) { vm.m_view->set_word(addr, v); }
+  static void track(Vm& vm, uint64_t addr) { vm.m_view->open(1, addr); }
+  static void track2(Vm& vm, uint64_t addr) { vm.m_view->open(2, addr); }
+  static Thread& current(Vm& vm) { return vm.m_view->top(); }
+  static bool active_empty(Vm& vm) { return vm.m_view->stack_empty(vm.m_state.traverse_right); }
+  static bool last_thread(Vm& vm) { return vm.m_view->last_thread(); }
+  static void pop_thread(Vm& vm) {
+    vm.m_view->remove_top();
+    end_switch(vm);
   }
+  static void preempt(Vm& vm) {
+    vm.m_view->move_top_to_other();
+    end_switch(vm);
+  }
+  static void push_thread(Vm& vm, const Thread& t) { vm.m_view->push_above_top(t); }
+  static void output(Vm&, int, uint64_t, uint64_t) {}
+  static void hint(Vm&, uint64_t, uint64_t) {}
+
+private:
+  // As Vm::pop_thread / preempt after the stack change: an emptied stack flips the direction.
+  static void end_switch(Vm& vm) {
+    State& s = vm.m_state;
+    if (vm.m_view->stack_empty(s.traverse_right)) s.traverse_right = !s.traverse_right;
+    s.steps_since_switch = 0;
+  }
+};
+
+void Vm::record_access(uint64_t addr) {
+  if (m_last_access == addr) return;
+  // The reference panics here too: a step touches at most one word through this path.
+  if (m_last_access != ~uint64_t{0}) std::abort();
+  m_last_access = addr;
+  m_proof1 = m_state.memory->proof(addr);
 }
 
-template <bool kRecord>
-void Vm::track2(uint64_t addr) {
+void Vm::note_access2(uint64_t addr, bool record) {
   m_track2_step = m_state.step;
-  if constexpr (kRecord) {
+  if (record) {
     m_last_access = addr;
     m_proof2 = m_state.memory->proof(addr);
     m_proof2_step = m_state.step;
@@ -63,6 +118,30 @@ void Vm::track2(uint64_t addr) {
     m_proof2 = m_state.memory->proof(addr);  // see set_track_proof2_from()
     m_proof2_step = m_state.step;
   }
+}
+
+void Vm::emit_output(int fd, uint64_t addr, uint64_t len) {
+  // Streamed in chunks: a guest may name any length.
+  for (uint64_t off = 0; off < len;) {
+    uint64_t n = std::min<uint64_t>(len - off, 1 << 16);
+    m_state.memory->read_range(addr + off, n, m_scratch);
+    if (m_output) m_output(fd, m_scratch.data(), m_scratch.size());
+    off += n;
+  }
+}
+
+void Vm::emit_hint(uint64_t addr, uint64_t len) {
+  m_state.memory->read_range(addr, len, m_scratch);
+  auto& h = m_state.last_hint;
+  h.insert(h.end(), m_scratch.begin(), m_scratch.end());
+  size_t pos = 0;
+  while (h.size() - pos >= 4) {
+    uint32_t n = uint32_t(h[pos]) << 24 | uint32_t(h[pos + 1]) << 16 | uint32_t(h[pos + 2]) << 8 | h[pos + 3];
+    if (n > h.size() - pos - 4) break;
+    if (m_oracle) m_oracle->hint(std::span<const uint8_t>(h.data() + pos + 4, n));
+    pos += 4 + size_t(n);
+  }
+  h.erase(h.begin(), h.begin() + pos);
 }
 
 void Vm::preempt() {
@@ -86,13 +165,21 @@ void Vm::pop_thread() {
   s.steps_since_switch = 0;
 }
 
-StepStatus Vm::step() { return do_step<false>(); }
+StepStatus Vm::step() { return do_step<FastPolicy>(); }
+
+StepStatus Vm::step_from_witness(WitnessView& view) {
+  m_view = &view;
+  m_last_access = ~uint64_t{0};
+  StepStatus st = do_step<WitnessPolicy>();
+  m_view = nullptr;
+  return st;
+}
 
 uint64_t Vm::run(uint64_t max_steps, StepStatus& status) {
   status = StepStatus::kOk;
   uint64_t n = 0;
   while (n < max_steps && !m_state.exited) {
-    status = do_step<false>();
+    status = do_step<FastPolicy>();
     ++n;
     if (status != StepStatus::kOk) break;
   }
@@ -108,7 +195,7 @@ StepStatus Vm::step_with_proof(StepWitness& w) {
   MemProof insn_proof = s.memory->proof(s.current().cpu.pc);
   w.state = s.encode_witness();
   w.state_hash = state_hash_from_witness(w.state);
-  StepStatus st = do_step<true>();
+  StepStatus st = do_step<RecordPolicy>();
   if (st != StepStatus::kOk) return st;
   w.proof_data.reserve(kThreadWitnessSize + 3 * kMemProofSize);
   w.proof_data.insert(w.proof_data.end(), thread_proof.begin(), thread_proof.end());
@@ -124,31 +211,31 @@ StepStatus Vm::step_with_proof(StepWitness& w) {
   return st;
 }
 
-template <bool kRecord>
+template <class P>
 StepStatus Vm::do_step() {
   State& s = m_state;
   m_pre_last_offset = ~uint64_t{0};
   if (s.exited) return StepStatus::kOk;
   s.step += 1;
-  if (s.active().empty()) return panic("Active thread stack is empty");
-  Thread& t = s.current();
+  if (P::active_empty(*this)) return panic("Active thread stack is empty");
+  Thread& t = P::current(*this);
   if (t.exited) {
-    pop_thread();
+    P::pop_thread(*this);
     // The reference's post-step check (mipsStep: assertPostStateChecks).
-    if (s.active().empty()) return panic("post-state active thread stack is empty");
+    if (P::active_empty(*this)) return panic("post-state active thread stack is empty");
     return StepStatus::kOk;
   }
   if (s.steps_since_switch >= kSchedQuantum) {
-    preempt();
+    P::preempt(*this);
     return StepStatus::kOk;
   }
   s.steps_since_switch += 1;
   uint64_t pc = t.cpu.pc;
   if (pc & 3) return panic(fmt("unaligned instruction fetch: PC = 0x%llx", pc));
-  return exec_insn<kRecord>(t, fetch_insn(*s.memory, pc));
+  return exec_insn<P>(t, P::fetch(*this, pc));
 }
 
-template <bool kRecord>
+template <class P>
 StepStatus Vm::exec_insn(Thread& t, uint32_t insn) {
   Cpu& c = t.cpu;
   uint64_t* R = t.regs;
@@ -185,12 +272,12 @@ StepStatus Vm::exec_insn(Thread& t, uint32_t insn) {
   const uint64_t addr = rs + simm(insn);
   const uint64_t waddr = addr & kAddressMask;
   auto load = [&]() -> uint64_t {
-    track<kRecord>(waddr);
-    return m_state.memory->get_word(waddr);
+    P::track(*this, waddr);
+    return P::get_word(*this, waddr);
   };
   auto store = [&](uint64_t val) -> StepStatus {
-    track<kRecord>(waddr);
-    m_state.memory->set_word(waddr, val);
+    P::track(*this, waddr);
+    P::set_word(*this, waddr, val);
     on_store(waddr);
     advance(c);
     return StepStatus::kOk;
@@ -243,10 +330,10 @@ StepStatus Vm::exec_insn(Thread& t, uint32_t insn) {
     case Op::swr: return store(swr(addr, load(), rt));
     case Op::sdl: return store(sdl(addr, load(), rt));
     case Op::sdr: return store(sdr(addr, load(), rt));
-    case Op::ll: return rmw<kRecord>(t, insn, false, true);
-    case Op::lld: return rmw<kRecord>(t, insn, true, true);
-    case Op::sc: return rmw<kRecord>(t, insn, false, false);
-    case Op::scd: return rmw<kRecord>(t, insn, true, false);
+    case Op::ll: return rmw<P>(t, insn, false, true);
+    case Op::lld: return rmw<P>(t, insn, true, true);
+    case Op::sc: return rmw<P>(t, insn, false, false);
+    case Op::scd: return rmw<P>(t, insn, true, false);
     // SPECIAL.
     case Op::sll: return alu(rd_i, sext32((rt << sa) & 0xFFFFFFFFu));
     case Op::srl: return alu(rd_i, sext32((rt & 0xFFFFFFFFu) >> sa));
@@ -264,7 +351,7 @@ StepStatus Vm::exec_insn(Thread& t, uint32_t insn) {
       if (rt != 0 && rd_i != 0) R[rd_i] = rs;
       advance(c);
       return StepStatus::kOk;
-    case Op::syscall: return syscall<kRecord>(t);
+    case Op::syscall: return syscall<P>(t);
     case Op::sync: return alu(rd_i, rs);  // the reference writes rs to a non-zero rd field
     case Op::mfhi: return hilo(c.hi);
     case Op::mflo: return hilo(c.lo);
@@ -329,7 +416,7 @@ StepStatus Vm::exec_insn(Thread& t, uint32_t insn) {
   return panic(fmt(alu_form ? "invalid instruction: 0x%08llx" : "invalid instruction: %llx", insn));
 }
 
-template <bool kRecord>
+template <class P>
 StepStatus Vm::rmw(Thread& t, uint32_t insn, bool is64, bool is_load) {
   State& s = m_state;
   uint64_t addr = t.regs[(insn >> 21) & 31] + simm(insn);
@@ -338,13 +425,13 @@ StepStatus Vm::rmw(Thread& t, uint32_t insn, bool is64, bool is_load) {
   uint64_t waddr = addr & kAddressMask;
   uint64_t ret;
   if (is_load) {
-    track<kRecord>(waddr);
-    ret = select_subword(addr, s.memory->get_word(waddr), len, true);
+    P::track(*this, waddr);
+    ret = select_subword(addr, P::get_word(*this, waddr), len, true);
     ll_reserve(s, addr, is64, t.id);
   } else if (sc_consume(s, addr, is64, t.id)) {
-    track<kRecord>(waddr);
-    uint64_t mem = s.memory->get_word(waddr);
-    s.memory->set_word(waddr, update_subword(addr, mem, len, t.regs[rt_i]));
+    P::track(*this, waddr);
+    uint64_t mem = P::get_word(*this, waddr);
+    P::set_word(*this, waddr, update_subword(addr, mem, len, t.regs[rt_i]));
     ret = 1;
   } else {
     ret = 0;
@@ -381,15 +468,14 @@ bool Vm::read_preimage(const Hash32& key, uint64_t offset, uint8_t out[32], uint
   return true;
 }
 
-template <bool kRecord>
+template <class P>
 StepStatus Vm::syscall(Thread& t) {
   State& s = m_state;
-  Memory& mem = *s.memory;
   const uint64_t num = t.regs[kRegV0], a0 = t.regs[kRegA0], a1 = t.regs[kRegA1], a2 = t.regs[kRegA2];
   uint64_t v0 = 0, v1 = 0;
   auto yield = [&]() {
     syscall_return(t, 0, 0);
-    preempt();
+    P::preempt(*this);
     return StepStatus::kOk;
   };
   switch (num) {
@@ -429,7 +515,7 @@ StepStatus Vm::syscall(Thread& t) {
       n.regs[kRegA3] = 0;
       s.next_thread_id++;
       syscall_return(t, n.id, 0);
-      s.active().push_back(n);  // invalidates t
+      P::push_thread(*this, n);  // invalidates t
       s.steps_since_switch = 0;
       return StepStatus::kOk;
     }
@@ -442,8 +528,8 @@ StepStatus Vm::syscall(Thread& t) {
         case fd::kStdin: break;
         case fd::kPreimageRead: {
           uint64_t eff = a1 & kAddressMask;
-          track<kRecord>(eff);
-          uint64_t word = mem.get_word(eff);
+          P::track(*this, eff);
+          uint64_t word = P::get_word(*this, eff);
           uint8_t dat[32];
           uint64_t len = 0;
           if (!read_preimage(s.preimage_key, s.preimage_offset, dat, len)) return StepStatus::kPanic;
@@ -452,7 +538,7 @@ StepStatus Vm::syscall(Thread& t) {
           uint8_t out[8];
           store_be64(out, word);
           std::memcpy(out + alignment, dat, len);
-          mem.set_word(eff, load_be64(out));
+          P::set_word(*this, eff, load_be64(out));
           on_store(eff);
           s.preimage_offset += len;
           v0 = len;
@@ -466,36 +552,18 @@ StepStatus Vm::syscall(Thread& t) {
     case sys::kWrite:
       switch (a0) {
         case fd::kStdout:
-        case fd::kStderr: {
-          // Streamed in chunks: a guest may name any length.
-          for (uint64_t off = 0; off < a2;) {
-            uint64_t n = std::min<uint64_t>(a2 - off, 1 << 16);
-            mem.read_range(a1 + off, n, m_scratch);
-            if (m_output) m_output(int(a0), m_scratch.data(), m_scratch.size());
-            off += n;
-          }
+        case fd::kStderr:
+          P::output(*this, int(a0), a1, a2);
           v0 = a2;
           break;
-        }
-        case fd::kHintWrite: {
-          mem.read_range(a1, a2, m_scratch);
-          auto& h = s.last_hint;
-          h.insert(h.end(), m_scratch.begin(), m_scratch.end());
-          size_t pos = 0;
-          while (h.size() - pos >= 4) {
-            uint32_t n = uint32_t(h[pos]) << 24 | uint32_t(h[pos + 1]) << 16 | uint32_t(h[pos + 2]) << 8 | h[pos + 3];
-            if (n > h.size() - pos - 4) break;
-            if (m_oracle) m_oracle->hint(std::span<const uint8_t>(h.data() + pos + 4, n));
-            pos += 4 + size_t(n);
-          }
-          h.erase(h.begin(), h.begin() + pos);
+        case fd::kHintWrite:
+          P::hint(*this, a1, a2);
           v0 = a2;
           break;
-        }
         case fd::kPreimageWrite: {
           uint64_t eff = a1 & kAddressMask;
-          track<kRecord>(eff);
-          uint64_t word = mem.get_word(eff);
+          P::track(*this, eff);
+          uint64_t word = P::get_word(*this, eff);
           uint64_t alignment = a1 & 7, space = 8 - alignment;
           uint64_t n = std::min(a2, space);
           Hash32 key = s.preimage_key;
@@ -529,7 +597,7 @@ StepStatus Vm::syscall(Thread& t) {
     case sys::kExit:
       t.exited = true;
       t.exit_code = uint8_t(a0);
-      if (s.thread_count() == 1) {
+      if (P::last_thread(*this)) {
         s.exited = true;
         s.exit_code = uint8_t(a0);
       }
@@ -538,8 +606,8 @@ StepStatus Vm::syscall(Thread& t) {
       uint64_t futex_addr = a0 & ~uint64_t{3};
       if (a1 == kFutexWaitPrivate) {
         uint64_t eff = futex_addr & kAddressMask;
-        track<kRecord>(eff);
-        uint32_t val = uint32_t(select_subword(futex_addr, mem.get_word(eff), 4, false));
+        P::track(*this, eff);
+        uint32_t val = uint32_t(select_subword(futex_addr, P::get_word(*this, eff), 4, false));
         if (val != uint32_t(a2)) {
           v0 = kEAGAIN;
           v1 = kSysErrorSignal;
@@ -565,11 +633,11 @@ StepStatus Vm::syscall(Thread& t) {
           nsecs = (s.step % kHz) * (1000000000 / kHz);
         }
         uint64_t eff = a1 & kAddressMask;
-        track<kRecord>(eff);
-        mem.set_word(eff, secs);
+        P::track(*this, eff);
+        P::set_word(*this, eff, secs);
         on_store(eff);
-        track2<kRecord>(eff + 8);
-        mem.set_word(eff + 8, nsecs);
+        P::track2(*this, eff + 8);
+        P::set_word(*this, eff + 8, nsecs);
         on_store(eff + 8);
       } else {
         v0 = kEINVAL;
@@ -579,8 +647,8 @@ StepStatus Vm::syscall(Thread& t) {
     case sys::kGetpid: break;
     case sys::kGetRandom: {
       uint64_t eff = a0 & kAddressMask;
-      track<kRecord>(eff);
-      uint64_t word = mem.get_word(eff);
+      P::track(*this, eff);
+      uint64_t word = P::get_word(*this, eff);
       uint64_t rnd = splitmix64(s.step);
       uint64_t index = a0 - eff;
       uint64_t count = std::min<uint64_t>(8 - index, a1);
@@ -589,7 +657,7 @@ StepStatus Vm::syscall(Thread& t) {
       uint64_t sl = (8 - count) * 8;
       mask = sl >= 64 ? 0 : mask << sl;
       mask >>= index * 8;
-      mem.set_word(eff, (word & ~mask) | (rnd & mask));
+      P::set_word(*this, eff, (word & ~mask) | (rnd & mask));
       on_store(eff);
       v0 = count;
       break;
@@ -610,7 +678,8 @@ StepStatus Vm::syscall(Thread& t) {
   return StepStatus::kOk;
 }
 
-template StepStatus Vm::do_step<false>();
-template StepStatus Vm::do_step<true>();
+template StepStatus Vm::do_step<FastPolicy>();
+template StepStatus Vm::do_step<RecordPolicy>();
+template StepStatus Vm::do_step<WitnessPolicy>();
 
 }  // namespace cb

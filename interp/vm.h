@@ -1,6 +1,9 @@
-// The canonical MT-Cannon v5 state transition: one step function, instantiated for a fast
-// policy (plain run) and a recording policy (collects what the step touched, for the witness
-// and proof). This is the authority; the JIT only ever fast-forwards to a state it produces.
+// The canonical MT-Cannon v5 state transition: one step function, instantiated for three
+// state-access policies (vm.cpp): fast (plain run), recording (also collects the memory proofs
+// of what the step touched, for the witness and proof) and witness-only (memory and thread
+// stacks only through a step witness's Merkle proofs and thread witness, as the on-chain
+// MIPS64.step does; interp/witness_step.h). This is the authority; the JIT only ever
+// fast-forwards to a state it produces.
 // Reference: multithreaded/mips.go, instrumented.go, exec/mips_instructions.go,
 // exec/mips_syscalls.go, exec/preimage.go.
 #pragma once
@@ -14,6 +17,11 @@
 #include "interp/state.h"
 
 namespace cb {
+
+class WitnessView;  // interp/witness_step.h
+struct FastPolicy;
+struct RecordPolicy;
+struct WitnessPolicy;
 
 enum class StepStatus : uint8_t { kOk = 0, kPanic = 1 };
 
@@ -40,6 +48,10 @@ public:
   StepStatus step();
   // One step that also fills `w` with the pre-state witness and the proof data.
   StepStatus step_with_proof(StepWitness& w);
+  // One step that reads memory and the thread stacks only through `view` (a step witness
+  // being verified); the Vm's State holds the witness's scalar fields and is updated in place
+  // (its thread vectors and memory are not used). See interp/witness_step.h.
+  StepStatus step_from_witness(WitnessView& view);
   // Up to `max_steps` steps; stops early on exit or panic. Returns the steps taken.
   uint64_t run(uint64_t max_steps, StepStatus& status);
 
@@ -90,19 +102,23 @@ public:
   }
 
 private:
-  template <bool kRecord>
+  friend struct FastPolicy;
+  friend struct RecordPolicy;
+  friend struct WitnessPolicy;
+  // P: how the step touches memory, the thread stacks and the host (vm.cpp).
+  template <class P>
   StepStatus do_step();
-  template <bool kRecord>
+  template <class P>
   StepStatus exec_insn(Thread& t, uint32_t insn);
-  template <bool kRecord>
+  template <class P>
   StepStatus syscall(Thread& t);
-  template <bool kRecord>
+  template <class P>
   StepStatus rmw(Thread& t, uint32_t insn, bool is64, bool is_load);
 
-  template <bool kRecord>
-  void track(uint64_t addr);
-  template <bool kRecord>
-  void track2(uint64_t addr);
+  void record_access(uint64_t addr);
+  void note_access2(uint64_t addr, bool record);
+  void emit_output(int fd, uint64_t addr, uint64_t len);
+  void emit_hint(uint64_t addr, uint64_t len);
   StepStatus panic(std::string msg) {
     m_panic = std::move(msg);
     return StepStatus::kPanic;
@@ -117,6 +133,7 @@ private:
   bool read_preimage(const Hash32& key, uint64_t offset, uint8_t out[32], uint64_t& len);
 
   State& m_state;
+  WitnessView* m_view = nullptr;  // set only during step_from_witness
   PreimageOracle* m_oracle;
   OutputFn m_output;
   std::string m_panic;
