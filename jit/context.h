@@ -38,6 +38,7 @@ struct JitContext {
   uint64_t budget_out = 0;            // steps left in the budget when compiled code returned
   void** last_slot = nullptr;         // exit slot taken (to chain it), or null
   uint8_t invalidated = 0;            // a store hit compiled code: leave compiled code now
+  uint64_t blocks_run = 0;            // blocks started (only counted when compiled to count)
 };
 
 // Slow paths called from compiled code (System V ABI, plain functions).

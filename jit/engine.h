@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <tsl/robin_map.h>
@@ -15,6 +16,21 @@
 #include "jit/x64_backend.h"
 
 namespace cb {
+
+// Where the engine's steps and time went (JitEngine::set_stats; `run --jit-stats`).
+struct JitStats {
+  uint64_t entries = 0;         // dispatcher -> compiled code
+  uint64_t blocks_run = 0;      // blocks started in compiled code (entries + chained jumps)
+  uint64_t exits_linkable = 0;  // returned through a not-yet-chained direct exit
+  uint64_t exits_other = 0;     // budget check, jr/jalr lookup miss, early exit
+  uint64_t compiled_steps = 0;
+  // Interpreter steps by cause.
+  uint64_t interp_syscall = 0, interp_preempt = 0, interp_budget = 0, interp_cold = 0,
+           interp_uncompilable = 0, interp_other = 0;
+  uint64_t syscalls[8] = {};  // by kind: see JitEngine::stats_report
+  uint64_t compiles = 0, invalidations = 0, tlb_flushes = 0, verifies = 0;
+  double compile_s = 0, compiled_s = 0, interp_s = 0;  // time in compile(), enter(), step()
+};
 
 class JitEngine {
 public:
@@ -40,6 +56,11 @@ public:
   bool available() const { return m_backend.ok(); }
   // The guest range [start, end) of the compiled block that starts at pc (0, 0 when none).
   std::pair<uint64_t, uint64_t> block_range(uint64_t pc) const;
+  // Counts exits, causes and time (a little slower: compiled blocks count themselves, and
+  // every entry and interpreted step is timed). Call before run().
+  void set_stats(bool on);
+  const JitStats& stats() const { return m_stats; }
+  std::string stats_report() const;  // multi-line, human readable
 
   // Slow paths of compiled code (jit/context.h).
   uint8_t* read_page(uint64_t addr);
@@ -101,6 +122,8 @@ private:
   uint64_t m_max_entries = 0;
   uint32_t m_hot_threshold = 16;
   bool m_chaining = true;
+  bool m_stats_on = false;
+  JitStats m_stats;
   // What the caches were filled against (anything else changed them behind our back).
   Memory* m_memory = nullptr;       // what the TLBs were filled from
   Memory* m_memory_seen = nullptr;  // what the blocks were compiled from

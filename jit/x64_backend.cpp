@@ -16,9 +16,6 @@ using x86::Mem;
 
 namespace {
 
-constexpr int32_t kPageDirty = int32_t(offsetof(Page, dirty_chunks));
-constexpr int32_t kPageListed = int32_t(offsetof(Page, listed));
-static_assert(offsetof(Page, data) == 0, "compiled code addresses page bytes from the Page*");
 constexpr int32_t kCtxReadTlb = int32_t(offsetof(JitContext, read_tlb));
 constexpr int32_t kCtxWriteTlb = int32_t(offsetof(JitContext, write_tlb));
 constexpr int32_t kCtxLookup = int32_t(offsetof(JitContext, lookup));
@@ -27,6 +24,7 @@ constexpr int32_t kCtxLl = int32_t(offsetof(JitContext, ll_address));
 constexpr int32_t kCtxBudget = int32_t(offsetof(JitContext, budget_out));
 constexpr int32_t kCtxLastSlot = int32_t(offsetof(JitContext, last_slot));
 constexpr int32_t kCtxInvalidated = int32_t(offsetof(JitContext, invalidated));
+constexpr int32_t kCtxBlocksRun = int32_t(offsetof(JitContext, blocks_run));
 
 // Records the first AsmJit error of an emission (every Assembler call reports through it).
 class ErrorRecorder : public ErrorHandler {
@@ -49,7 +47,8 @@ Mem cpu_q(size_t off) { return x86::qword_ptr(kThread, int32_t(off)); }
 
 class BlockEmitter {
 public:
-  BlockEmitter(x86::Assembler& a, const BlockIr& ir, void** const* slots) : a(a), m_ir(ir), m_slots(slots) {}
+  BlockEmitter(x86::Assembler& a, const BlockIr& ir, void** const* slots, bool count)
+      : a(a), m_ir(ir), m_slots(slots), m_count(count) {}
 
   void emit() {
     const uint32_t n = uint32_t(m_ir.insns.size());
@@ -57,6 +56,7 @@ public:
     a.cmp(kBudget, n);
     a.jb(fail);
     a.sub(kBudget, n);
+    if (m_count) a.inc(x86::qword_ptr(kCtx, kCtxBlocksRun));
     for (uint32_t i = 0; i < n; ++i) emit_insn(i);
     emit_end(true);
     a.bind(fail);
@@ -200,7 +200,8 @@ private:
     });
   }
 
-  // The write itself, the dirty-chunk bit and the LL/SC check; page data in rsi.
+  // The write itself and the LL/SC check; page data in rsi. (The write TLB only holds pages
+  // already marked dirty as a whole, see JitEngine::write_page.)
   void store_body(const IrInsn& in) {
     a.mov(x86::eax, x86::r15d);
     switch (in.mem) {
@@ -244,12 +245,6 @@ private:
         a.mov(x86::eax, x86::ecx);
         break;
     }
-    // Memory::mark_dirty: chunk bit (the page is already in the dirty list).
-    a.mov(x86::ecx, x86::eax);
-    a.shr(x86::ecx, 6);
-    a.xor_(x86::edx, x86::edx);
-    a.bts(x86::rdx, x86::rcx);
-    a.or_(x86::qword_ptr(x86::rsi, kPageDirty), x86::rdx);
     // Vm::on_store: a store to the reserved word clears the reservation.
     Label ll_slow = a.newLabel(), ll_done = a.newLabel();
     a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLl));
@@ -273,8 +268,6 @@ private:
     emit_address(in);
     Label slow = a.newLabel(), resume = a.newLabel();
     tlb_lookup(true, slow);
-    a.cmp(x86::byte_ptr(x86::rsi, kPageListed), 0);
-    a.je(slow);
     a.bind(resume);
     store_body(in);
     m_deferred.push_back([this, in, idx, slow, resume] {
@@ -514,6 +507,7 @@ private:
   x86::Assembler& a;
   const BlockIr& m_ir;
   void** const* m_slots;
+  bool m_count;
   std::vector<std::function<void()>> m_deferred;
 };
 
@@ -623,7 +617,7 @@ X64Backend::~X64Backend() = default;
 bool X64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out) {
   if (!m_ok) return false;
   return assemble(
-      m_impl->allocator, [&](x86::Assembler& a) { BlockEmitter(a, ir, slots).emit(); },
+      m_impl->allocator, [&](x86::Assembler& a) { BlockEmitter(a, ir, slots, m_count_blocks).emit(); },
       [](CodeHolder&) {}, out, m_error);
 }
 

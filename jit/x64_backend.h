@@ -40,6 +40,8 @@ public:
   // jumps through *slots[i], so those words must stay valid while the block lives.
   bool compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out);
   void release(const CompiledBlock& b);
+  // Blocks compiled from now on count their runs in JitContext::blocks_run (statistics).
+  void set_count_blocks(bool on) { m_count_blocks = on; }
 
   // Runs compiled code from `entry` with `budget` steps; returns the steps left.
   uint64_t enter(JitContext* ctx, Thread* t, const void* entry, uint64_t budget) const;
@@ -52,6 +54,8 @@ private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   bool m_ok = false;
+  bool m_count_blocks = false;
+  bool m_movbe = false;  // the host has movbe (big-endian loads and stores in one instruction)
   std::string m_error;
   using EnterFn = uint64_t (*)(JitContext*, Thread*, const void*, uint64_t);
   EnterFn m_enter = nullptr;
