@@ -25,7 +25,7 @@ struct LookupEntry {
   uint64_t pc;
   const void* entry;
 };
-constexpr unsigned kLookupBits = 12;
+constexpr unsigned kLookupBits = 14;
 constexpr size_t kLookupEntries = size_t{1} << kLookupBits;
 
 struct JitContext {

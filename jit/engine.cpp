@@ -431,6 +431,9 @@ StepStatus JitEngine::run(uint64_t target) {
         m_pending_link = nullptr;
       }
       if (b && b->code.entry && b->len <= budget) {
+        // Entered from here, so worth finding from jr/jalr too (a colliding block may have
+        // taken its lookup entry).
+        if (m_chaining) m_ctx->lookup[lookup_index(pc)] = LookupEntry{pc, b->code.entry};
         m_ctx->last_slot = nullptr;
         m_ctx->invalidated = 0;
         Clock::time_point t0;
