@@ -20,13 +20,18 @@ constexpr unsigned kTlbBits = 12;
 constexpr size_t kTlbEntries = size_t{1} << kTlbBits;
 
 // pc -> compiled entry, for jr/jalr inside compiled code. A free entry holds a tag that no
-// aligned pc matches and the no-link exit, so even a guest jumping to that tag just exits.
+// aligned pc matches and the exit that stores the jump target as pc (X64Backend::exit_jr), so
+// even a guest jumping to that tag just exits.
 struct LookupEntry {
   uint64_t pc;
   const void* entry;
 };
 constexpr unsigned kLookupBits = 14;
 constexpr size_t kLookupEntries = size_t{1} << kLookupBits;
+
+// An exit slot (JitEngine::Slot) holds the jump target at offset 0 and the guest pc of its
+// exit here: the exit stub stores that pc, so chained exits need not.
+constexpr size_t kSlotPcOffset = 8;
 
 struct JitContext {
   TlbEntry read_tlb[kTlbEntries];

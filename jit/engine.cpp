@@ -67,7 +67,7 @@ JitEngine::JitEngine(Vm& vm) : m_vm(vm), m_state(vm.state()), m_ctx(std::make_un
   }
   m_ctx->engine = this;
   m_ctx->exit_nolink = m_backend.exit_nolink();
-  for (auto& e : m_ctx->lookup) e = LookupEntry{kTlbEmpty, m_backend.exit_nolink()};
+  for (auto& e : m_ctx->lookup) e = LookupEntry{kTlbEmpty, m_backend.exit_jr()};
   flush_tlbs();
 }
 
@@ -235,7 +235,7 @@ void JitEngine::invalidate(Block* b) {
   Block*& fast = m_fast[lookup_index(b->start)];
   if (fast == b) fast = nullptr;
   LookupEntry& le = m_ctx->lookup[lookup_index(b->start)];
-  if (le.pc == b->start) le = LookupEntry{kTlbEmpty, m_backend.exit_nolink()};
+  if (le.pc == b->start) le = LookupEntry{kTlbEmpty, m_backend.exit_jr()};
   for (uint64_t page = b->start >> kPageAddrSize; page <= (b->end - 1) >> kPageAddrSize; ++page) {
     auto it = m_code_pages.find(page);
     if (it == m_code_pages.end()) continue;

@@ -74,12 +74,13 @@ private:
   // slot is a pointer to it); the epilogue reports which slot was taken.
   struct Slot {
     void* target = nullptr;
+    uint64_t pc = 0;  // at jit::kSlotPcOffset: the exit stub reads it
     Block* owner = nullptr;
     int index = 0;
     bool used = false;
-    uint64_t pc = 0;
     Block* linked = nullptr;
   };
+  static_assert(offsetof(Slot, pc) == jit::kSlotPcOffset);
   struct Block {
     uint64_t start = 0, end = 0;  // guest bytes [start, end)
     uint32_t len = 0;             // instructions = steps

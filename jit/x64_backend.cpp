@@ -98,15 +98,20 @@ public:
     const uint32_t n = uint32_t(m_ir.insns.size());
     allocate();
     Label fail = a.newLabel();
+    m_body = a.newLabel();
     a.cmp(kBudget, n);
     a.jb(fail);
     a.sub(kBudget, n);
     if (m_count) a.inc(x86::qword_ptr(kCtx, kCtxBlocksRun));
     for (unsigned r = 1; r < 32; ++r)
       if (m_preload & bit(r)) a.mov(host(r), mem_q(r));
+    a.bind(m_body);  // self-loops come back here (all cached registers valid and clean)
     for (uint32_t i = 0; i < n; ++i) emit_insn(i);
     emit_end(true, m_dirty);
+    // Chained exits do not store pc (the exit stub takes it from the slot), so a block that
+    // cannot run in the budget left sets its own.
     a.bind(fail);
+    set_pc(m_ir.start_pc);
     exit_nolink();
     // Out-of-line paths may defer more paths of their own: index, and move each out first.
     for (size_t i = 0; i < m_deferred.size(); ++i) {
@@ -198,9 +203,23 @@ private:
     set_pc(pc);
     exit_nolink();
   }
+  // A direct exit. Chained, it jumps through the slot: to the target block, or to the exit
+  // stub, which stores pc from the slot (kSlotPcOffset); compiled code never reads pc.
   void exit_slot(uint64_t pc, int slot, bool chain) {
-    set_pc(pc);
-    if (!chain) return exit_nolink();
+    if (!chain) {
+      set_pc(pc);
+      return exit_nolink();
+    }
+    if (pc == m_ir.start_pc) {
+      // A self-loop: stay in this code while the budget allows, registers still cached.
+      Label out = a.newLabel();
+      a.cmp(kBudget, len());
+      a.jb(out);
+      a.sub(kBudget, len());
+      if (m_count) a.inc(x86::qword_ptr(kCtx, kCtxBlocksRun));
+      a.jmp(m_body);
+      a.bind(out);
+    }
     a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_slots[slot])));
     a.jmp(x86::qword_ptr(x86::rax));
   }
@@ -220,19 +239,20 @@ private:
         break;
       }
       case EndKind::kJumpReg: {
+        Label miss = a.newLabel();
+        if (chain) {
+          // Inline lookup of the target in the pc -> entry table.
+          a.mov(x86::eax, x86::r14d);
+          a.shl(x86::eax, 2);
+          a.and_(x86::eax, uint32_t((kLookupEntries - 1) << 4));
+          a.cmp(kBr, x86::qword_ptr(kCtx, x86::rax, 0, kCtxLookup));
+          a.jne(miss);
+          a.jmp(x86::qword_ptr(kCtx, x86::rax, 0, kCtxLookup + 8));
+        }
+        a.bind(miss);
         a.mov(cpu_q(kPcOffset), kBr);
         a.lea(x86::rax, x86::ptr(kBr, 4));
         a.mov(cpu_q(kNextPcOffset), x86::rax);
-        if (!chain) return exit_nolink();
-        // Inline lookup of the target in the pc -> entry table.
-        a.mov(x86::eax, x86::r14d);
-        a.shl(x86::eax, 2);
-        a.and_(x86::eax, uint32_t((kLookupEntries - 1) << 4));
-        Label miss = a.newLabel();
-        a.cmp(kBr, x86::qword_ptr(kCtx, x86::rax, 0, kCtxLookup));
-        a.jne(miss);
-        a.jmp(x86::qword_ptr(kCtx, x86::rax, 0, kCtxLookup + 8));
-        a.bind(miss);
         exit_nolink();
         break;
       }
@@ -685,6 +705,7 @@ private:
   void** const* m_slots;
   bool m_count;
   bool m_movbe;
+  Label m_body;  // after the entry's loads: where a self-loop jumps back to
   int8_t m_slot_of[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                           -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   uint32_t m_cached = 0;   // guest registers held in host registers
@@ -757,14 +778,15 @@ X64Backend::X64Backend() {
   auto params = dual_mapping_params();
   m_impl = std::make_unique<Impl>(&params);
   CompiledBlock tramp;
-  Label link, nolink;
-  uint64_t off_link = 0, off_nolink = 0;
+  Label link, nolink, jr;
+  uint64_t off_link = 0, off_nolink = 0, off_jr = 0;
   bool ok = assemble(
       m_impl->allocator,
       [&](x86::Assembler& a) {
         using namespace x86;
         link = a.newLabel();
         nolink = a.newLabel();
+        jr = a.newLabel();
         // enter(ctx, thread, entry, budget) -> budget left
         a.push(rbx); a.push(rbp); a.push(r12); a.push(r13); a.push(r14); a.push(r15);
         a.sub(rsp, 24);  // scratch (kScratchPage), and rsp stays 16-aligned at helper calls
@@ -773,9 +795,23 @@ X64Backend::X64Backend() {
         a.mov(kBudget, rcx);
         a.jmp(rdx);
         a.align(AlignMode::kCode, 16);
+        Label common = a.newLabel();
+        a.align(AlignMode::kCode, 16);
+        a.bind(jr);  // a free lookup entry: pc is the jr/jalr target in r14
+        a.mov(qword_ptr(kThread, int32_t(kPcOffset)), kBr);
+        a.lea(rax, ptr(kBr, 4));
+        a.mov(qword_ptr(kThread, int32_t(kNextPcOffset)), rax);
+        a.align(AlignMode::kCode, 16);
         a.bind(nolink);
         a.xor_(eax, eax);
-        a.bind(link);  // rax = address of the exit slot taken
+        a.jmp(common);
+        a.align(AlignMode::kCode, 16);
+        a.bind(link);  // rax = address of the exit slot taken; pc from the slot
+        a.mov(rcx, qword_ptr(rax, int32_t(kSlotPcOffset)));
+        a.mov(qword_ptr(kThread, int32_t(kPcOffset)), rcx);
+        a.add(rcx, 4);
+        a.mov(qword_ptr(kThread, int32_t(kNextPcOffset)), rcx);
+        a.bind(common);
         a.mov(qword_ptr(kCtx, kCtxLastSlot), rax);
         a.mov(qword_ptr(kCtx, kCtxBudget), kBudget);
         a.mov(rax, kBudget);
@@ -786,6 +822,7 @@ X64Backend::X64Backend() {
       [&](CodeHolder& code) {
         off_link = code.labelOffsetFromBase(link);
         off_nolink = code.labelOffsetFromBase(nolink);
+        off_jr = code.labelOffsetFromBase(jr);
       },
       tramp, m_error);
   if (!ok) return;
@@ -793,6 +830,7 @@ X64Backend::X64Backend() {
   m_enter = reinterpret_cast<EnterFn>(tramp.entry);
   m_exit_link = static_cast<const uint8_t*>(tramp.entry) + off_link;
   m_exit_nolink = static_cast<const uint8_t*>(tramp.entry) + off_nolink;
+  m_exit_jr = static_cast<const uint8_t*>(tramp.entry) + off_jr;
 }
 
 X64Backend::~X64Backend() = default;

@@ -49,6 +49,8 @@ public:
   // The exit that records its slot (slots start out pointing here) and the one that does not.
   const void* exit_link() const { return m_exit_link; }
   const void* exit_nolink() const { return m_exit_nolink; }
+  // For free pc -> entry lookup entries: stores the jr/jalr target (r14) as pc, then exits.
+  const void* exit_jr() const { return m_exit_jr; }
 
 private:
   struct Impl;
@@ -61,6 +63,7 @@ private:
   EnterFn m_enter = nullptr;
   const void* m_exit_link = nullptr;
   const void* m_exit_nolink = nullptr;
+  const void* m_exit_jr = nullptr;
 };
 
 }  // namespace cb::jit
