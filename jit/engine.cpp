@@ -39,9 +39,6 @@ uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt) {
     default: std::abort();  // the backend only calls this for merging accesses
   }
 }
-uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt) {
-  return static_cast<JitEngine*>(ctx->engine)->rmw(*t, addr, MemKind(kind), rt);
-}
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* c) {
   switch (IrOp(op)) {
     case IrOp::kDiv: sem::div32(rs, rt, c->hi, c->lo); break;
@@ -113,28 +110,6 @@ uint8_t* JitEngine::write_page(uint64_t addr) {
     mem.mark_dirty(p, addr & kPageAddrMask & kAddressMask);
   }
   return p->data;
-}
-
-// Vm::rmw (interp/vm.cpp) for compiled code: the reservation rules are the shared
-// ll_reserve/sc_consume of interp/vm.h; only the store goes through the JIT's write path
-// (the random differential test compares the two on every run).
-uint64_t JitEngine::rmw(Thread& t, uint64_t addr, MemKind kind, uint64_t rt) {
-  State& s = m_state;
-  const bool is64 = kind == MemKind::kLld || kind == MemKind::kScd;
-  const unsigned len = is64 ? 8 : 4;
-  const uint64_t waddr = addr & kAddressMask;
-  if (kind == MemKind::kLl || kind == MemKind::kLld) {
-    uint64_t v = sem::select_subword(addr, s.memory->get_word(waddr), len, true);
-    ll_reserve(s, addr, is64, t.id);
-    return v;
-  }
-  if (sc_consume(s, addr, is64, t.id)) {
-    uint8_t* page = write_page(addr);  // allocates, marks dirty, invalidates code it hits
-    uint64_t off = addr & kPageAddrMask & kAddressMask;
-    store_be64(page + off, sem::update_subword(addr, load_be64(page + off), len, rt));
-    return 1;
-  }
-  return 0;
 }
 
 std::pair<uint64_t, uint64_t> JitEngine::block_range(uint64_t pc) const {
@@ -308,6 +283,8 @@ void JitEngine::sync_with_state() {
   }
   m_last_step = m_state.step;
   m_ctx->ll_address = &m_state.ll_address;
+  m_ctx->ll_status = &m_state.ll_status;
+  m_ctx->ll_owner = &m_state.ll_owner;
   m_pending_link = nullptr;
 }
 

@@ -66,7 +66,6 @@ public:
   uint8_t* read_page(uint64_t addr);
   uint8_t* write_page(uint64_t addr);
   void on_store(uint64_t word_addr) { m_vm.on_store(word_addr); }
-  uint64_t rmw(Thread& t, uint64_t addr, jit::MemKind kind, uint64_t rt);
 
 private:
   struct Block;

@@ -25,6 +25,9 @@ constexpr int32_t kCtxBudget = int32_t(offsetof(JitContext, budget_out));
 constexpr int32_t kCtxLastSlot = int32_t(offsetof(JitContext, last_slot));
 constexpr int32_t kCtxInvalidated = int32_t(offsetof(JitContext, invalidated));
 constexpr int32_t kCtxBlocksRun = int32_t(offsetof(JitContext, blocks_run));
+constexpr int32_t kCtxLlStatus = int32_t(offsetof(JitContext, ll_status));
+constexpr int32_t kCtxLlOwner = int32_t(offsetof(JitContext, ll_owner));
+constexpr size_t kIdOffset = offsetof(Thread, id);
 
 // Records the first AsmJit error of an emission (every Assembler call reports through it).
 class ErrorRecorder : public ErrorHandler {
@@ -166,6 +169,10 @@ private:
     } else {
       a.mov(mem_q(r), 0);
     }
+  }
+  void wr_one(unsigned r) {
+    a.mov(x86::eax, 1);
+    wr(r, x86::rax);
   }
   void writeback(uint32_t mask) {
     for (unsigned r = 1; r < 32; ++r)
@@ -418,14 +425,17 @@ private:
     });
   }
 
-  void emit_store(const IrInsn& in, uint32_t idx) {
+  // sc: the store of a successful sc/scd, which then sets t = 1 (also on the way out when the
+  // store hit compiled code).
+  void emit_store(const IrInsn& in, uint32_t idx, bool sc = false) {
     emit_address(in);
     Label slow = a.newLabel(), resume = a.newLabel();
     tlb_lookup(true, slow);
     a.bind(resume);
     const uint32_t dirty = m_dirty;  // store_body may spill (merging stores)
     store_body(in);
-    m_deferred.push_back([this, in, idx, slow, resume, dirty] {
+    if (sc) wr_one(in.t);
+    m_deferred.push_back([this, in, idx, slow, resume, dirty, sc] {
       Label inval = a.newLabel();
       a.bind(slow);
       writeback(dirty);
@@ -444,7 +454,8 @@ private:
       const uint32_t saved = m_dirty;
       m_dirty = 0;
       store_body(in);
-      exit_after(idx, 0);
+      if (sc) wr_one(in.t);
+      exit_after(idx, m_dirty);
       m_dirty = saved;
     });
   }
@@ -458,27 +469,52 @@ private:
     }
   }
 
+  // ll/lld/sc/scd inline, with the reservation rules of ll_reserve/sc_consume (interp/vm.h):
+  // ll is a load plus a reservation (status, address as computed, owner = thread id); sc
+  // checks all three, clears them and stores like sw/sd, else only sets t = 0.
   void emit_atomic(const IrInsn& in, uint32_t idx) {
-    spill();
-    a.mov(x86::rdi, kCtx);
-    a.mov(x86::rsi, kThread);
-    a.mov(x86::rdx, mem_q(in.s));
-    if (in.imm) a.add(x86::rdx, int32_t(in.imm));
-    a.mov(x86::ecx, unsigned(in.mem));
-    a.mov(x86::r8, mem_q(in.t));
-    call(reinterpret_cast<const void*>(&jit_rmw));
-    reload();
-    wr(in.t, x86::rax);
-    if (in.mem == MemKind::kSc || in.mem == MemKind::kScd) {
-      Label inval = a.newLabel();
-      a.cmp(x86::byte_ptr(kCtx, kCtxInvalidated), 0);
-      a.jne(inval);
-      const uint32_t dirty = m_dirty;
-      m_deferred.push_back([this, inval, idx, dirty] {
-        a.bind(inval);
-        exit_after(idx, dirty);
-      });
+    const bool is64 = in.mem == MemKind::kLld || in.mem == MemKind::kScd;
+    const uint8_t active = is64 ? kLLActive64 : kLLActive32;
+    if (in.mem == MemKind::kLl || in.mem == MemKind::kLld) {
+      IrInsn ld = in;
+      ld.op = IrOp::kLoad;
+      ld.mem = is64 ? MemKind::k64 : MemKind::kS32;
+      ld.d = in.t;
+      emit_load(ld);  // leaves the address in r15
+      a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlStatus));
+      a.mov(x86::byte_ptr(x86::rcx), active);
+      a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLl));
+      a.mov(x86::qword_ptr(x86::rcx), kAddr);
+      a.mov(x86::rax, cpu_q(kIdOffset));
+      a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlOwner));
+      a.mov(x86::qword_ptr(x86::rcx), x86::rax);
+      return;
     }
+    Label fail = a.newLabel(), done = a.newLabel();
+    emit_address(in);
+    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlStatus));
+    a.cmp(x86::byte_ptr(x86::rcx), active);
+    a.jne(fail);
+    a.mov(x86::rax, cpu_q(kIdOffset));
+    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlOwner));
+    a.cmp(x86::qword_ptr(x86::rcx), x86::rax);
+    a.jne(fail);
+    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLl));
+    a.cmp(x86::qword_ptr(x86::rcx), kAddr);
+    a.jne(fail);
+    a.mov(x86::qword_ptr(x86::rcx), 0);
+    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlStatus));
+    a.mov(x86::byte_ptr(x86::rcx), uint8_t(kLLNone));
+    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlOwner));
+    a.mov(x86::qword_ptr(x86::rcx), 0);
+    IrInsn st = in;
+    st.op = IrOp::kStore;
+    st.mem = is64 ? MemKind::k64 : MemKind::kU32;
+    emit_store(st, idx, true);
+    a.jmp(done);
+    a.bind(fail);
+    wr_zero(in.t);
+    a.bind(done);
   }
 
   // rax = s (op) t, 64-bit, into d.
