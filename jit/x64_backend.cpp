@@ -161,6 +161,17 @@ private:
       a.mov(mem_q(r), v);
     }
   }
+  // d = sign-extended eax.
+  void wr_sx32(unsigned r) {
+    if (r == 0) return;
+    if (cached(r)) {
+      a.movsxd(host(r), x86::eax);
+      m_dirty |= bit(r);
+    } else {
+      a.movsxd(x86::rax, x86::eax);
+      a.mov(mem_q(r), x86::rax);
+    }
+  }
   void wr_zero(unsigned r) {
     if (r == 0) return;
     if (cached(r)) {
@@ -318,10 +329,18 @@ private:
       case MemKind::kU32:
         a.and_(x86::eax, 0xffc);
         load_be(32);
-        if (in.mem == MemKind::kS32) a.movsxd(x86::rax, x86::eax);
+        if (in.mem == MemKind::kS32) {
+          wr_sx32(in.d);
+          return defer_load_slow(slow, resume, dirty);
+        }
         break;
       case MemKind::k64:
         a.and_(x86::eax, 0xff8);
+        if (m_movbe && cached(in.d)) {
+          a.movbe(host(in.d), x86::qword_ptr(x86::rsi, x86::rax));
+          m_dirty |= bit(in.d);
+          return defer_load_slow(slow, resume, dirty);
+        }
         load_be(64);
         break;
       default:  // merging loads: helper(kind, addr, mem word, old rt)
@@ -337,6 +356,10 @@ private:
         break;
     }
     wr(in.d, x86::rax);
+    defer_load_slow(slow, resume, dirty);
+  }
+  // A load's TLB miss: the page (or the zero page) into rsi, back to `resume`.
+  void defer_load_slow(Label slow, Label resume, uint32_t dirty) {
     m_deferred.push_back([this, slow, resume, dirty] {
       a.bind(slow);
       writeback(dirty);
@@ -517,24 +540,40 @@ private:
     a.bind(done);
   }
 
-  // rax = s (op) t, 64-bit, into d.
+  // d = s (op) t, 64-bit (add, sub, and, or, xor): in d's host register when it has one
+  // (in place when d == s), else through rax. t == $zero leaves s unchanged (not for and).
   void alu64(InstId id, const IrInsn& in) {
+    const bool identity = in.t == 0 && id != x86::Inst::kIdAnd;
+    if (cached(in.d) && (in.d == in.s || in.d != in.t)) {
+      const Gp d = host(in.d);
+      if (in.d != in.s) a.emit(x86::Inst::kIdMov, d, q(in.s));
+      if (!identity) a.emit(id, d, q(in.t));
+      m_dirty |= bit(in.d);
+      return;
+    }
     a.emit(x86::Inst::kIdMov, x86::rax, q(in.s));
-    a.emit(id, x86::rax, q(in.t));
+    if (!identity) a.emit(id, x86::rax, q(in.t));
     wr(in.d, x86::rax);
   }
-  // rax = s (op) imm, 64-bit, into d.
+  // d = s (op) imm, 64-bit (add, and, or, xor); imm == 0 leaves s unchanged (not for and).
   void alu64i(InstId id, const IrInsn& in) {
+    const bool identity = in.imm == 0 && id != x86::Inst::kIdAnd;
+    if (cached(in.d)) {
+      const Gp d = host(in.d);
+      if (in.d != in.s) a.emit(x86::Inst::kIdMov, d, q(in.s));
+      if (!identity) a.emit(id, d, imm(int32_t(in.imm)));
+      m_dirty |= bit(in.d);
+      return;
+    }
     a.emit(x86::Inst::kIdMov, x86::rax, q(in.s));
-    a.emit(id, x86::rax, imm(int32_t(in.imm)));
+    if (!identity) a.emit(id, x86::rax, imm(int32_t(in.imm)));
     wr(in.d, x86::rax);
   }
   // eax = s (op) t, sign-extended, into d.
   void alu32(InstId id, const IrInsn& in) {
     a.emit(x86::Inst::kIdMov, x86::eax, d32(in.s));
     a.emit(id, x86::eax, d32(in.t));
-    a.movsxd(x86::rax, x86::eax);
-    wr(in.d, x86::rax);
+    wr_sx32(in.d);
   }
 
   void emit_insn(uint32_t idx) {
@@ -567,8 +606,7 @@ private:
       case IrOp::kAddImm32:
         a.emit(Inst::kIdMov, eax, d32(in.s));
         a.add(eax, int32_t(in.imm));
-        a.movsxd(rax, eax);
-        wr(in.d, rax);
+        wr_sx32(in.d);
         break;
       case IrOp::kAddImm64: alu64i(Inst::kIdAdd, in); break;
       case IrOp::kSltImm:
@@ -583,8 +621,8 @@ private:
       case IrOp::kOrImm: alu64i(Inst::kIdOr, in); break;
       case IrOp::kXorImm: alu64i(Inst::kIdXor, in); break;
       case IrOp::kConst: a.mov(rax, imm(in.imm)); wr(in.d, rax); break;
-      case IrOp::kSll32: a.emit(Inst::kIdMov, eax, d32(in.t)); a.shl(eax, in.sa); a.movsxd(rax, eax); wr(in.d, rax); break;
-      case IrOp::kSrl32: a.emit(Inst::kIdMov, eax, d32(in.t)); a.shr(eax, in.sa); a.movsxd(rax, eax); wr(in.d, rax); break;
+      case IrOp::kSll32: a.emit(Inst::kIdMov, eax, d32(in.t)); a.shl(eax, in.sa); wr_sx32(in.d); break;
+      case IrOp::kSrl32: a.emit(Inst::kIdMov, eax, d32(in.t)); a.shr(eax, in.sa); wr_sx32(in.d); break;
       case IrOp::kSra32: a.emit(Inst::kIdMovsxd, rax, d32(in.t)); a.sar(rax, in.sa); wr(in.d, rax); break;
       case IrOp::kSll64: a.emit(Inst::kIdMov, rax, q(in.t)); a.shl(rax, in.sa); wr(in.d, rax); break;
       case IrOp::kSrl64: a.emit(Inst::kIdMov, rax, q(in.t)); a.shr(rax, in.sa); wr(in.d, rax); break;
@@ -594,8 +632,7 @@ private:
         a.emit(Inst::kIdMov, ecx, d32(in.s));
         a.emit(Inst::kIdMov, eax, d32(in.t));
         if (in.op == IrOp::kSllv32) a.shl(eax, cl); else a.shr(eax, cl);
-        a.movsxd(rax, eax);
-        wr(in.d, rax);
+        wr_sx32(in.d);
         break;
       case IrOp::kSrav32:
         a.emit(Inst::kIdMov, ecx, d32(in.s));
