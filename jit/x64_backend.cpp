@@ -42,13 +42,19 @@ public:
   std::string m_msg;
 };
 
-const Gp kThread = x86::rbx, kCtx = x86::r12, kBudget = x86::r13, kBr = x86::r14, kAddr = x86::r15;
-// Host registers that hold guest registers inside a block (see BlockEmitter). rbp survives
-// calls; the others are caller-saved, so every helper call is wrapped in spill()/reload().
-const Gp kCacheRegs[] = {x86::rbp, x86::rdi, x86::r8, x86::r9, x86::r10, x86::r11};
+// Fixed: rbx = Thread*, r12 = JitContext*, r13 = budget, r14 = branch condition / target.
+// Scratch: rax, rsi (page pointer, TLB tag), rcx (the effective address of a load/store,
+// saved around the calls of its slow paths; else a scratch, shift counts).
+const Gp kThread = x86::rbx, kCtx = x86::r12, kBudget = x86::r13, kBr = x86::r14, kAddr = x86::rcx;
+// Host registers that hold guest registers inside a block (see BlockEmitter). rbp and r15
+// survive calls; the others are caller-saved, so every helper call is wrapped in
+// spill()/reload(), and dmult/dmultu save rdx around their implicit use of it.
+const Gp kCacheRegs[] = {x86::rbp, x86::r15, x86::rdi, x86::r8, x86::r9, x86::r10, x86::r11, x86::rdx};
 constexpr unsigned kCacheCount = sizeof kCacheRegs / sizeof kCacheRegs[0];
-// The enter trampoline reserves this much stack below its saved registers for scratch.
-constexpr int32_t kScratchPage = 0;  // [rsp + 0]: page pointer across a merging store's call
+// The enter trampoline reserves 24 bytes of stack below its saved registers for scratch.
+constexpr int32_t kScratchPage = 0;   // [rsp + 0]: host address across a merging store's call
+constexpr int32_t kScratchRdx = 8;    // [rsp + 8]: rdx across dmult/dmultu
+constexpr int32_t kScratchAddr = 16;  // [rsp + 16]: the effective address across a slow path
 
 Mem mem_q(unsigned r) { return x86::qword_ptr(kThread, int32_t(kRegsOffset + 8 * r)); }
 Mem mem_d(unsigned r) { return x86::dword_ptr(kThread, int32_t(kRegsOffset + 8 * r)); }
@@ -277,17 +283,27 @@ private:
     }
   }
 
-  // Leaves the page data pointer for the address in r15 in rsi.
+  // Leaves the page data pointer for the address in rcx in rsi.
   void tlb_lookup(bool write, Label slow) {
     int32_t base = write ? kCtxWriteTlb : kCtxReadTlb;
-    a.mov(x86::eax, x86::r15d);
+    a.mov(x86::eax, kAddr.r32());
     a.shr(x86::eax, 8);
     a.and_(x86::eax, uint32_t((kTlbEntries - 1) << 4));
-    a.mov(x86::rcx, kAddr);
-    a.and_(x86::rcx, -4096);
-    a.cmp(x86::rcx, x86::qword_ptr(kCtx, x86::rax, 0, base));
+    a.mov(x86::rsi, kAddr);
+    a.and_(x86::rsi, -4096);
+    a.cmp(x86::rsi, x86::qword_ptr(kCtx, x86::rax, 0, base));
     a.jne(slow);
     a.mov(x86::rsi, x86::qword_ptr(kCtx, x86::rax, 0, base + 8));
+  }
+  // A slow-path call that takes (ctx, address) and keeps the address in rcx.
+  void call_with_address(const void* fn, uint32_t dirty) {
+    writeback(dirty);
+    a.mov(x86::qword_ptr(x86::rsp, kScratchAddr), kAddr);
+    a.mov(x86::rdi, kCtx);
+    a.mov(x86::rsi, kAddr);
+    call(fn);
+    reload();
+    a.mov(kAddr, x86::qword_ptr(x86::rsp, kScratchAddr));
   }
 
   void emit_address(const IrInsn& in) {
@@ -312,7 +328,7 @@ private:
     Label slow = a.newLabel(), resume = a.newLabel();
     tlb_lookup(false, slow);
     a.bind(resume);
-    a.mov(x86::eax, x86::r15d);
+    a.mov(x86::eax, kAddr.r32());
     Mem b = x86::byte_ptr(x86::rsi, x86::rax);
     switch (in.mem) {
       case MemKind::kS8: a.and_(x86::eax, 0xfff); a.movsx(x86::rax, b); break;
@@ -346,8 +362,8 @@ private:
       default:  // merging loads: helper(kind, addr, mem word, old rt)
         a.and_(x86::eax, 0xff8);
         load_be(64);
+        spill();  // before rdx (a cache register) is overwritten
         a.mov(x86::rdx, x86::rax);
-        spill();
         a.mov(x86::edi, unsigned(in.mem));
         a.mov(x86::rsi, kAddr);
         a.mov(x86::rcx, mem_q(in.d));
@@ -362,58 +378,62 @@ private:
   void defer_load_slow(Label slow, Label resume, uint32_t dirty) {
     m_deferred.push_back([this, slow, resume, dirty] {
       a.bind(slow);
-      writeback(dirty);
-      a.mov(x86::rdi, kCtx);
-      a.mov(x86::rsi, kAddr);
-      call(reinterpret_cast<const void*>(&jit_read_page));
-      reload();
+      call_with_address(reinterpret_cast<const void*>(&jit_read_page), dirty);
       a.mov(x86::rsi, x86::rax);
       a.jmp(resume);
     });
   }
 
-  // The write itself and the LL/SC check; page data in rsi. (The write TLB only holds pages
-  // already marked dirty as a whole, see JitEngine::write_page.)
+  // The write itself and the LL/SC check; page data in rsi, address in rcx. (The write TLB
+  // only holds pages already marked dirty as a whole, see JitEngine::write_page.)
   void store_body(const IrInsn& in) {
-    a.mov(x86::eax, x86::r15d);
+    a.mov(x86::eax, kAddr.r32());
+    const Mem b = x86::byte_ptr(x86::rsi), w = x86::word_ptr(x86::rsi), d = x86::dword_ptr(x86::rsi),
+              qw = x86::qword_ptr(x86::rsi);
     switch (in.mem) {
       case MemKind::kU8:
         a.and_(x86::eax, 0xfff);
-        a.emit(x86::Inst::kIdMov, x86::rcx, q(in.t));
-        a.mov(x86::byte_ptr(x86::rsi, x86::rax), x86::cl);
+        a.add(x86::rsi, x86::rax);
+        a.emit(x86::Inst::kIdMov, x86::rax, q(in.t));
+        a.mov(b, x86::al);
         break;
       case MemKind::kU16:
         a.and_(x86::eax, 0xffe);
-        a.emit(x86::Inst::kIdMov, x86::rcx, q(in.t));
-        a.rol(x86::cx, 8);
-        a.mov(x86::word_ptr(x86::rsi, x86::rax), x86::cx);
+        a.add(x86::rsi, x86::rax);
+        a.emit(x86::Inst::kIdMov, x86::rax, q(in.t));
+        a.rol(x86::ax, 8);
+        a.mov(w, x86::ax);
         break;
       case MemKind::kU32:
         a.and_(x86::eax, 0xffc);
-        a.emit(x86::Inst::kIdMov, x86::ecx, d32(in.t));
+        a.add(x86::rsi, x86::rax);
+        a.emit(x86::Inst::kIdMov, x86::eax, d32(in.t));
         if (m_movbe) {
-          a.movbe(x86::dword_ptr(x86::rsi, x86::rax), x86::ecx);
+          a.movbe(d, x86::eax);
         } else {
-          a.bswap(x86::ecx);
-          a.mov(x86::dword_ptr(x86::rsi, x86::rax), x86::ecx);
+          a.bswap(x86::eax);
+          a.mov(d, x86::eax);
         }
         break;
       case MemKind::k64:
         a.and_(x86::eax, 0xff8);
-        a.emit(x86::Inst::kIdMov, x86::rcx, q(in.t));
+        a.add(x86::rsi, x86::rax);
+        a.emit(x86::Inst::kIdMov, x86::rax, q(in.t));
         if (m_movbe) {
-          a.movbe(x86::qword_ptr(x86::rsi, x86::rax), x86::rcx);
+          a.movbe(qw, x86::rax);
         } else {
-          a.bswap(x86::rcx);
-          a.mov(x86::qword_ptr(x86::rsi, x86::rax), x86::rcx);
+          a.bswap(x86::rax);
+          a.mov(qw, x86::rax);
         }
         break;
       default:  // merging stores: new word = helper(kind, addr, mem word, rt)
-        a.mov(x86::qword_ptr(x86::rsp, kScratchPage), x86::rsi);
         a.and_(x86::eax, 0xff8);
-        a.mov(x86::rdx, x86::qword_ptr(x86::rsi, x86::rax));
+        a.add(x86::rsi, x86::rax);
+        a.mov(x86::qword_ptr(x86::rsp, kScratchPage), x86::rsi);
+        a.mov(x86::qword_ptr(x86::rsp, kScratchAddr), kAddr);
+        spill();  // before rdx (a cache register) is overwritten
+        a.mov(x86::rdx, qw);
         a.bswap(x86::rdx);
-        spill();
         a.mov(x86::edi, unsigned(in.mem));
         a.mov(x86::rsi, kAddr);
         a.mov(x86::rcx, mem_q(in.t));
@@ -421,29 +441,29 @@ private:
         reload();
         a.bswap(x86::rax);
         a.mov(x86::rsi, x86::qword_ptr(x86::rsp, kScratchPage));
-        a.mov(x86::ecx, x86::r15d);
-        a.and_(x86::ecx, 0xff8);
-        a.mov(x86::qword_ptr(x86::rsi, x86::rcx), x86::rax);
+        a.mov(qw, x86::rax);
+        a.mov(kAddr, x86::qword_ptr(x86::rsp, kScratchAddr));
         break;
     }
     // Vm::on_store: a store to the reserved word clears the reservation.
     Label ll_slow = a.newLabel(), ll_done = a.newLabel();
-    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLl));
-    a.mov(x86::rcx, x86::qword_ptr(x86::rcx));
-    a.and_(x86::rcx, -8);
-    a.mov(x86::rdx, kAddr);
-    a.and_(x86::rdx, -8);
-    a.cmp(x86::rcx, x86::rdx);
-    a.je(ll_slow);
+    a.mov(x86::rax, x86::qword_ptr(kCtx, kCtxLl));
+    a.mov(x86::rax, x86::qword_ptr(x86::rax));
+    a.xor_(x86::rax, kAddr);
+    a.test(x86::rax, -8);
+    a.jz(ll_slow);
     a.bind(ll_done);
     const uint32_t dirty = m_dirty;
     m_deferred.push_back([this, ll_slow, ll_done, dirty] {
       a.bind(ll_slow);
       writeback(dirty);
+      a.mov(x86::qword_ptr(x86::rsp, kScratchAddr), kAddr);
       a.mov(x86::rdi, kCtx);
-      a.mov(x86::rsi, x86::rdx);
+      a.mov(x86::rsi, kAddr);
+      a.and_(x86::rsi, -8);
       call(reinterpret_cast<const void*>(&jit_on_store));
       reload();
+      a.mov(kAddr, x86::qword_ptr(x86::rsp, kScratchAddr));
       a.jmp(ll_done);
     });
   }
@@ -461,11 +481,7 @@ private:
     m_deferred.push_back([this, in, idx, slow, resume, dirty, sc] {
       Label inval = a.newLabel();
       a.bind(slow);
-      writeback(dirty);
-      a.mov(x86::rdi, kCtx);
-      a.mov(x86::rsi, kAddr);
-      call(reinterpret_cast<const void*>(&jit_write_page));
-      reload();
+      call_with_address(reinterpret_cast<const void*>(&jit_write_page), dirty);
       a.mov(x86::rsi, x86::rax);
       a.cmp(x86::byte_ptr(kCtx, kCtxInvalidated), 0);
       a.jne(inval);
@@ -503,33 +519,33 @@ private:
       ld.op = IrOp::kLoad;
       ld.mem = is64 ? MemKind::k64 : MemKind::kS32;
       ld.d = in.t;
-      emit_load(ld);  // leaves the address in r15
-      a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlStatus));
-      a.mov(x86::byte_ptr(x86::rcx), active);
-      a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLl));
-      a.mov(x86::qword_ptr(x86::rcx), kAddr);
+      emit_load(ld);  // leaves the address in rcx
+      a.mov(x86::rsi, x86::qword_ptr(kCtx, kCtxLlStatus));
+      a.mov(x86::byte_ptr(x86::rsi), active);
+      a.mov(x86::rsi, x86::qword_ptr(kCtx, kCtxLl));
+      a.mov(x86::qword_ptr(x86::rsi), kAddr);
       a.mov(x86::rax, cpu_q(kIdOffset));
-      a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlOwner));
-      a.mov(x86::qword_ptr(x86::rcx), x86::rax);
+      a.mov(x86::rsi, x86::qword_ptr(kCtx, kCtxLlOwner));
+      a.mov(x86::qword_ptr(x86::rsi), x86::rax);
       return;
     }
     Label fail = a.newLabel(), done = a.newLabel();
     emit_address(in);
-    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlStatus));
-    a.cmp(x86::byte_ptr(x86::rcx), active);
+    a.mov(x86::rsi, x86::qword_ptr(kCtx, kCtxLlStatus));
+    a.cmp(x86::byte_ptr(x86::rsi), active);
     a.jne(fail);
     a.mov(x86::rax, cpu_q(kIdOffset));
-    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlOwner));
-    a.cmp(x86::qword_ptr(x86::rcx), x86::rax);
+    a.mov(x86::rsi, x86::qword_ptr(kCtx, kCtxLlOwner));
+    a.cmp(x86::qword_ptr(x86::rsi), x86::rax);
     a.jne(fail);
-    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLl));
-    a.cmp(x86::qword_ptr(x86::rcx), kAddr);
+    a.mov(x86::rsi, x86::qword_ptr(kCtx, kCtxLl));
+    a.cmp(x86::qword_ptr(x86::rsi), kAddr);
     a.jne(fail);
-    a.mov(x86::qword_ptr(x86::rcx), 0);
-    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlStatus));
-    a.mov(x86::byte_ptr(x86::rcx), uint8_t(kLLNone));
-    a.mov(x86::rcx, x86::qword_ptr(kCtx, kCtxLlOwner));
-    a.mov(x86::qword_ptr(x86::rcx), 0);
+    a.mov(x86::qword_ptr(x86::rsi), 0);
+    a.mov(x86::rsi, x86::qword_ptr(kCtx, kCtxLlStatus));
+    a.mov(x86::byte_ptr(x86::rsi), uint8_t(kLLNone));
+    a.mov(x86::rsi, x86::qword_ptr(kCtx, kCtxLlOwner));
+    a.mov(x86::qword_ptr(x86::rsi), 0);
     IrInsn st = in;
     st.op = IrOp::kStore;
     st.mem = is64 ? MemKind::k64 : MemKind::kU32;
@@ -665,9 +681,9 @@ private:
       case IrOp::kClo32:
         a.emit(Inst::kIdMov, eax, d32(in.s));
         if (in.op == IrOp::kClo32) a.not_(eax);
-        a.mov(edx, -1);
+        a.mov(esi, -1);
         a.bsr(eax, eax);
-        a.cmovz(eax, edx);
+        a.cmovz(eax, esi);
         a.mov(ecx, 31);
         a.sub(ecx, eax);
         wr(in.d, rcx);
@@ -676,9 +692,9 @@ private:
       case IrOp::kClo64:
         a.emit(Inst::kIdMov, rax, q(in.s));
         if (in.op == IrOp::kClo64) a.not_(rax);
-        a.mov(rdx, -1);
+        a.mov(rsi, -1);
         a.bsr(rax, rax);
-        a.cmovz(rax, rdx);
+        a.cmovz(rax, rsi);
         a.mov(ecx, 63);
         a.sub(rcx, rax);
         wr(in.d, rcx);
@@ -705,10 +721,12 @@ private:
         break;
       case IrOp::kDmult:
       case IrOp::kDmultu:
+        a.mov(qword_ptr(rsp, kScratchRdx), rdx);  // rdx may hold a guest register
         a.emit(Inst::kIdMov, rax, q(in.s));
         a.emit(in.op == IrOp::kDmult ? Inst::kIdImul : Inst::kIdMul, q(in.t));
         a.mov(cpu_q(kHiOffset), rdx);
         a.mov(cpu_q(kLoOffset), rax);
+        a.mov(rdx, qword_ptr(rsp, kScratchRdx));
         break;
       case IrOp::kDiv:
       case IrOp::kDivu:
