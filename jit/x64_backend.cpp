@@ -307,6 +307,10 @@ private:
   }
 
   void emit_address(const IrInsn& in) {
+    if (cached(in.s) && in.imm) {
+      a.lea(kAddr, x86::ptr(host(in.s), int32_t(in.imm)));
+      return;
+    }
     a.emit(x86::Inst::kIdMov, kAddr, q(in.s));
     if (in.imm) a.add(kAddr, int32_t(in.imm));
   }
@@ -344,6 +348,11 @@ private:
       case MemKind::kS32:
       case MemKind::kU32:
         a.and_(x86::eax, 0xffc);
+        if (in.mem == MemKind::kU32 && m_movbe && cached(in.d)) {
+          a.movbe(host(in.d).r32(), x86::dword_ptr(x86::rsi, x86::rax));  // zero-extends
+          m_dirty |= bit(in.d);
+          return defer_load_slow(slow, resume, dirty);
+        }
         load_be(32);
         if (in.mem == MemKind::kS32) {
           wr_sx32(in.d);
@@ -560,6 +569,11 @@ private:
   // (in place when d == s), else through rax. t == $zero leaves s unchanged (not for and).
   void alu64(InstId id, const IrInsn& in) {
     const bool identity = in.t == 0 && id != x86::Inst::kIdAnd;
+    if (cached(in.d) && in.d == in.t && in.d != in.s && id != x86::Inst::kIdSub) {
+      a.emit(id, host(in.d), q(in.s));  // commutative: d = t (op) s in place
+      m_dirty |= bit(in.d);
+      return;
+    }
     if (cached(in.d) && (in.d == in.s || in.d != in.t)) {
       const Gp d = host(in.d);
       if (in.d != in.s) a.emit(x86::Inst::kIdMov, d, q(in.s));
@@ -583,6 +597,19 @@ private:
     }
     a.emit(x86::Inst::kIdMov, x86::rax, q(in.s));
     if (!identity) a.emit(id, x86::rax, imm(int32_t(in.imm)));
+    wr(in.d, x86::rax);
+  }
+  // d = t shifted by sa, 64-bit.
+  void shift64i(InstId id, const IrInsn& in) {
+    if (cached(in.d)) {
+      const Gp d = host(in.d);
+      if (in.d != in.t) a.emit(x86::Inst::kIdMov, d, q(in.t));
+      if (in.sa) a.emit(id, d, imm(in.sa));
+      m_dirty |= bit(in.d);
+      return;
+    }
+    a.emit(x86::Inst::kIdMov, x86::rax, q(in.t));
+    if (in.sa) a.emit(id, x86::rax, imm(in.sa));
     wr(in.d, x86::rax);
   }
   // eax = s (op) t, sign-extended, into d.
@@ -640,9 +667,9 @@ private:
       case IrOp::kSll32: a.emit(Inst::kIdMov, eax, d32(in.t)); a.shl(eax, in.sa); wr_sx32(in.d); break;
       case IrOp::kSrl32: a.emit(Inst::kIdMov, eax, d32(in.t)); a.shr(eax, in.sa); wr_sx32(in.d); break;
       case IrOp::kSra32: a.emit(Inst::kIdMovsxd, rax, d32(in.t)); a.sar(rax, in.sa); wr(in.d, rax); break;
-      case IrOp::kSll64: a.emit(Inst::kIdMov, rax, q(in.t)); a.shl(rax, in.sa); wr(in.d, rax); break;
-      case IrOp::kSrl64: a.emit(Inst::kIdMov, rax, q(in.t)); a.shr(rax, in.sa); wr(in.d, rax); break;
-      case IrOp::kSra64: a.emit(Inst::kIdMov, rax, q(in.t)); a.sar(rax, in.sa); wr(in.d, rax); break;
+      case IrOp::kSll64: shift64i(Inst::kIdShl, in); break;
+      case IrOp::kSrl64: shift64i(Inst::kIdShr, in); break;
+      case IrOp::kSra64: shift64i(Inst::kIdSar, in); break;
       case IrOp::kSllv32:
       case IrOp::kSrlv32:
         a.emit(Inst::kIdMov, ecx, d32(in.s));
