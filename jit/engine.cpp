@@ -132,23 +132,17 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
   b->start = pc;
   BlockIr ir;
   if (build_block(*m_state.memory, pc, ir)) {
-    b->slots.resize(2 + ir.side_exits.size());
-    std::vector<void**> slots;
-    for (size_t i = 0; i < b->slots.size(); ++i) {
+    for (int i = 0; i < 2; ++i) {
       b->slots[i].target = const_cast<void*>(m_backend.exit_link());
       b->slots[i].owner = b.get();
-      b->slots[i].index = int(i);
-      slots.push_back(&b->slots[i].target);
+      b->slots[i].index = i;
     }
     b->slots[0].used = ir.end == EndKind::kBranch || ir.end == EndKind::kJump;
     b->slots[0].pc = ir.taken_pc;
     b->slots[1].used = ir.end == EndKind::kBranch || ir.end == EndKind::kFallthrough;
     b->slots[1].pc = ir.next_pc;
-    for (size_t k = 0; k < ir.side_exits.size(); ++k) {
-      b->slots[2 + k].used = true;
-      b->slots[2 + k].pc = ir.side_exits[k].taken_pc;
-    }
-    if (m_backend.compile(ir, slots.data(), b->code)) {
+    void** const slots[2] = {&b->slots[0].target, &b->slots[1].target};
+    if (m_backend.compile(ir, slots, b->code)) {
       b->len = uint32_t(ir.insns.size());
       b->end = ir.end_addr();
       b->words = std::move(ir.words);

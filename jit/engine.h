@@ -84,9 +84,7 @@ private:
     uint64_t start = 0, end = 0;  // guest bytes [start, end)
     uint32_t len = 0;             // instructions = steps
     jit::CompiledBlock code;      // entry null: nothing compiles at `start` (interpreter)
-    // [0] taken / jump target, [1] fall-through, [2 + k] side exit k. Sized once at compile
-    // time (compiled code holds pointers to them).
-    std::vector<Slot> slots = std::vector<Slot>(2);
+    Slot slots[2];                // [0] taken / jump target, [1] fall-through
 
     std::vector<std::pair<Block*, int>> incoming;  // slots chained to this block
     std::vector<uint32_t> words;

@@ -188,14 +188,6 @@ bool build_block(const Memory& mem, uint64_t pc, BlockIr& out) {
     out.words.push_back(word);
     out.insns.push_back(ds);
     out.words.push_back(ds_word);
-    // A conditional branch that is not a self-loop's back edge may become a side exit: the
-    // block goes on with the fall-through path.
-    if (ir.op == IrOp::kBranch && ir.cond != Cond::kNever && ir.target != out.start_pc &&
-        out.side_exits.size() < kMaxSideExits && out.insns.size() + 2 <= kMaxBlockInsns && pc + 8 != 0) {
-      out.side_exits.push_back(SideExit{uint32_t(out.insns.size() - 1), ir.target});
-      pc += 8;
-      continue;
-    }
     out.next_pc = pc + 8;
     out.taken_pc = ir.target;
     out.end = ir.op == IrOp::kBranch ? EndKind::kBranch : ir.op == IrOp::kJump ? EndKind::kJump : EndKind::kJumpReg;

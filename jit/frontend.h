@@ -11,7 +11,6 @@
 namespace cb::jit {
 
 constexpr size_t kMaxBlockInsns = 64;
-constexpr size_t kMaxSideExits = 4;  // conditional branches a block may continue past
 
 // Builds the block starting at `pc` (4-aligned). False when its first instruction cannot be
 // compiled.

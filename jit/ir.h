@@ -59,21 +59,12 @@ enum class EndKind : uint8_t {
   kJumpReg,      // indirect: the register value read by the jump
 };
 
-// A conditional branch inside a block (a superblock): when taken, the block leaves right
-// after the delay slot at insns[ds_index] (giving back the steps after it) to taken_pc;
-// otherwise it goes on at the next instruction.
-struct SideExit {
-  uint32_t ds_index = 0;
-  uint64_t taken_pc = 0;
-};
-
 struct BlockIr {
   uint64_t start_pc = 0;
   std::vector<IrInsn> insns;  // insns[i] is at start_pc + 4 * i
   EndKind end = EndKind::kFallthrough;
   uint64_t taken_pc = 0;  // kBranch, kJump
   uint64_t next_pc = 0;   // where execution continues when no branch is taken
-  std::vector<SideExit> side_exits;  // in order; exit slot 2 + k belongs to side_exits[k]
   // Guest words the block was built from (to notice code that changed behind our back).
   std::vector<uint32_t> words;
   uint64_t end_addr() const { return start_pc + 4 * insns.size(); }

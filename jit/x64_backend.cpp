@@ -115,26 +115,7 @@ public:
     for (unsigned r = 1; r < 32; ++r)
       if (m_preload & bit(r)) a.mov(host(r), mem_q(r));
     a.bind(m_body);  // self-loops come back here (all cached registers valid and clean)
-    size_t side = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      emit_insn(i);
-      if (side < m_ir.side_exits.size() && m_ir.side_exits[side].ds_index == i) {
-        // A taken branch inside the block: leave after its delay slot.
-        Label taken = a.newLabel();
-        a.test(x86::r14d, x86::r14d);
-        a.jnz(taken);
-        const uint32_t dirty = m_dirty, left = n - i - 1;
-        const uint64_t pc = m_ir.side_exits[side].taken_pc;
-        const int slot = int(2 + side);
-        m_deferred.push_back([this, taken, dirty, left, pc, slot] {
-          a.bind(taken);
-          writeback(dirty);
-          a.add(kBudget, left);
-          exit_slot(pc, slot, true);
-        });
-        ++side;
-      }
-    }
+    for (uint32_t i = 0; i < n; ++i) emit_insn(i);
     emit_end(true, m_dirty);
     // Chained exits do not store pc (the exit stub takes it from the slot), so a block that
     // cannot run in the budget left sets its own.
@@ -529,17 +510,6 @@ private:
 
   // Leaves compiled code right after instruction idx (it changed compiled code).
   void exit_after(uint32_t idx, uint32_t dirty) {
-    for (const SideExit& se : m_ir.side_exits) {
-      if (se.ds_index != idx) continue;
-      // The delay slot of a branch inside the block: where to depends on the branch (r14).
-      Label taken = a.newLabel();
-      a.test(x86::r14d, x86::r14d);
-      a.jnz(taken);
-      exit_to(m_ir.insns[idx].pc + 4, len() - idx - 1, dirty);  // the block may end here
-      a.bind(taken);
-      exit_to(se.taken_pc, len() - idx - 1, dirty);
-      return;
-    }
     if (idx + 1 == len()) {
       emit_end(false, dirty);  // the last instruction (maybe a delay slot): the block's own end
     } else {
@@ -983,7 +953,7 @@ X64Backend::X64Backend() {
 
 X64Backend::~X64Backend() = default;
 
-bool X64Backend::compile(const BlockIr& ir, void** const* slots, CompiledBlock& out) {
+bool X64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out) {
   if (!m_ok) return false;
   return assemble(
       m_impl->allocator, [&](x86::Assembler& a) { BlockEmitter(a, ir, slots, m_count_blocks, m_movbe).emit(); },

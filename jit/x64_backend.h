@@ -36,10 +36,9 @@ public:
   bool ok() const { return m_ok; }
   const std::string& error() const { return m_error; }
 
-  // Compiles `ir`. slots[0] is the taken/jump exit, slots[1] the fall-through exit, slots[2 + k]
-  // side exit k (2 + ir.side_exits.size() in all): the code jumps through *slots[i], so those
-  // words must stay valid while the block lives.
-  bool compile(const BlockIr& ir, void** const* slots, CompiledBlock& out);
+  // Compiles `ir`. slots[0] is the taken/jump exit, slots[1] the fall-through exit: the code
+  // jumps through *slots[i], so those words must stay valid while the block lives.
+  bool compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out);
   void release(const CompiledBlock& b);
   // Blocks compiled from now on count their runs in JitContext::blocks_run (statistics).
   void set_count_blocks(bool on) { m_count_blocks = on; }
