@@ -26,7 +26,7 @@ struct LookupEntry {
   uint64_t pc;
   const void* entry;
 };
-constexpr unsigned kLookupBits = 14;
+constexpr unsigned kLookupBits = 13;
 constexpr size_t kLookupEntries = size_t{1} << kLookupBits;
 
 // An exit slot (JitEngine::Slot) holds the jump target at offset 0 and the guest pc of its

@@ -56,6 +56,8 @@ using namespace jit;
 namespace {
 inline size_t tlb_index(uint64_t addr) { return (addr >> kPageAddrSize) & (kTlbEntries - 1); }
 inline size_t lookup_index(uint64_t pc) { return (pc >> 2) & (kLookupEntries - 1); }
+constexpr size_t kFastEntries = 4096;  // the dispatcher's pc -> Block* cache
+inline size_t fast_index(uint64_t pc) { return (pc >> 2) & (kFastEntries - 1); }
 }  // namespace
 
 JitEngine::JitEngine(Vm& vm) : m_vm(vm), m_state(vm.state()), m_ctx(std::make_unique<JitContext>()) {
@@ -65,6 +67,7 @@ JitEngine::JitEngine(Vm& vm) : m_vm(vm), m_state(vm.state()), m_ctx(std::make_un
   m_ctx->engine = this;
   m_ctx->exit_nolink = m_backend.exit_nolink();
   for (auto& e : m_ctx->lookup) e = LookupEntry{kTlbEmpty, m_backend.exit_jr()};
+  m_fast.assign(kFastEntries, nullptr);
   flush_tlbs();
 }
 
@@ -171,6 +174,7 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
   }
   if (m_stats_on) {
     ++m_stats.compiles;
+    m_stats.code_bytes += raw->code.size;
     m_stats.compile_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   return raw;
@@ -207,7 +211,7 @@ void JitEngine::invalidate(Block* b) {
     in.erase(std::remove(in.begin(), in.end(), std::make_pair(b, s.index)), in.end());
     s.linked = nullptr;
   }
-  Block*& fast = m_fast[lookup_index(b->start)];
+  Block*& fast = m_fast[fast_index(b->start)];
   if (fast == b) fast = nullptr;
   LookupEntry& le = m_ctx->lookup[lookup_index(b->start)];
   if (le.pc == b->start) le = LookupEntry{kTlbEmpty, m_backend.exit_jr()};
@@ -309,7 +313,7 @@ void JitEngine::collect_interp_writes(const Thread& t, std::vector<uint64_t>& ou
 }
 
 JitEngine::Block* JitEngine::find_block(uint64_t pc) {
-  Block*& fast = m_fast[lookup_index(pc)];
+  Block*& fast = m_fast[fast_index(pc)];
   if (fast && fast->start == pc) return fast;
   auto it = m_blocks.find(pc);
   if (it == m_blocks.end()) return nullptr;
@@ -374,8 +378,10 @@ std::string JitEngine::stats_report() const {
   out += "jit-stats: syscalls:";
   for (unsigned i = 0; i < 8; ++i) add(" %s %llu", kSyscallBuckets[i], ull(st.syscalls[i]));
   out += "\n";
-  add("jit-stats: compiles %llu (%zu live blocks), invalidations %llu, TLB flushes %llu, block re-checks %llu\n",
-      ull(st.compiles), m_blocks.size(), ull(m_invalidations), ull(st.tlb_flushes), ull(st.verifies));
+  add("jit-stats: compiles %llu (%zu live blocks, %llu KiB of code), invalidations %llu, TLB flushes %llu, "
+      "block re-checks %llu\n",
+      ull(st.compiles), m_blocks.size(), ull(st.code_bytes >> 10), ull(m_invalidations), ull(st.tlb_flushes),
+      ull(st.verifies));
   add("jit-stats: time: compiled code %.3f s, interpreter %.3f s, compiling %.3f s\n", st.compiled_s, st.interp_s,
       st.compile_s);
   return out;

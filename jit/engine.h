@@ -29,6 +29,7 @@ struct JitStats {
            interp_uncompilable = 0, interp_other = 0;
   uint64_t syscalls[8] = {};  // by kind: see JitEngine::stats_report
   uint64_t compiles = 0, invalidations = 0, tlb_flushes = 0, verifies = 0;
+  uint64_t code_bytes = 0;  // machine code emitted (all blocks ever compiled)
   double compile_s = 0, compiled_s = 0, interp_s = 0;  // time in compile(), enter(), step()
 };
 
@@ -111,7 +112,7 @@ private:
   jit::X64Backend m_backend;
   std::unique_ptr<jit::JitContext> m_ctx;
   tsl::robin_map<uint64_t, std::unique_ptr<Block>> m_blocks;
-  std::vector<Block*> m_fast = std::vector<Block*>(jit::kLookupEntries, nullptr);
+  std::vector<Block*> m_fast;  // direct-mapped pc -> Block* cache in front of m_blocks
   tsl::robin_map<uint64_t, std::vector<Block*>> m_code_pages;
   tsl::robin_map<uint64_t, uint32_t> m_counts;
   std::vector<std::unique_ptr<Block>> m_graveyard;

@@ -94,10 +94,11 @@ uint32_t writes_of(const IrInsn& in) {
 }
 
 // Emits one block. Guest registers: the (up to kCacheCount) most used in the block live in
-// host registers from the block's entry (loaded there when the block may read them before
-// writing them) to its exits, which store back the ones written so far (m_dirty, tracked at
-// emission time: a block is straight-line code). Helper calls store the written ones, call,
-// and reload all of them. Everything else is read and written in the Thread.
+// host registers from the block's entry (all loaded there) to its exits, which store back the
+// ones written so far (m_dirty, tracked at emission time: a block is straight-line code).
+// Helper calls on the main path (merging loads/stores, divisions) store the written ones, call
+// and reload all; the slow paths (TLB misses, on_store) call a per-block stub that stores all,
+// calls and reloads. Everything else is read and written in the Thread.
 class BlockEmitter {
 public:
   BlockEmitter(x86::Assembler& a, const BlockIr& ir, void** const* slots, bool count, bool movbe)
@@ -113,7 +114,7 @@ public:
     a.sub(kBudget, n);
     if (m_count) a.inc(x86::qword_ptr(kCtx, kCtxBlocksRun));
     for (unsigned r = 1; r < 32; ++r)
-      if (m_preload & bit(r)) a.mov(host(r), mem_q(r));
+      if (m_cached & bit(r)) a.mov(host(r), mem_q(r));
     a.bind(m_body);  // self-loops come back here (all cached registers valid and clean)
     for (uint32_t i = 0; i < n; ++i) emit_insn(i);
     emit_end(true, m_dirty);
@@ -134,25 +135,21 @@ private:
 
   void allocate() {
     unsigned uses[32] = {};
-    uint32_t seen = 0;
     for (const IrInsn& in : m_ir.insns) {
       const uint32_t r = reads_of(in), w = writes_of(in);
       for (unsigned g = 1; g < 32; ++g) {
         if (!((r | w) & bit(g))) continue;
         uses[g] += ((r & bit(g)) ? 1 : 0) + ((w & bit(g)) ? 1 : 0);
-        if (!(seen & bit(g)) && (r & bit(g))) m_preload |= bit(g);  // read before any write
-        seen |= bit(g);
       }
     }
     for (unsigned k = 0; k < kCacheCount; ++k) {
       unsigned best = 0;
       for (unsigned g = 1; g < 32; ++g)
         if (m_slot_of[g] < 0 && uses[g] > uses[best]) best = g;
-      if (best == 0 || uses[best] < 2) break;  // a single use gains nothing
+      if (best == 0 || uses[best] < 3) break;  // fewer uses gain too little for the loads and stores
       m_slot_of[best] = int8_t(k);
       m_cached |= bit(best);
     }
-    m_preload &= m_cached;
   }
   Gp host(unsigned r) const { return kCacheRegs[m_slot_of[r]]; }
   bool cached(unsigned r) const { return (m_cached & bit(r)) != 0; }
@@ -295,15 +292,35 @@ private:
     a.jne(slow);
     a.mov(x86::rsi, x86::qword_ptr(kCtx, x86::rax, 0, base + 8));
   }
-  // A slow-path call that takes (ctx, address) and keeps the address in rcx.
-  void call_with_address(const void* fn, uint32_t dirty) {
-    writeback(dirty);
-    a.mov(x86::qword_ptr(x86::rsp, kScratchAddr), kAddr);
-    a.mov(x86::rdi, kCtx);
+  // A slow-path call fn(ctx, rsi) that keeps rcx, through the block's shared stub for fn.
+  void call_stub(const void* fn) {
+    for (auto& [f, label] : m_stubs) {
+      if (f == fn) {
+        a.call(label);
+        return;
+      }
+    }
+    Label l = a.newLabel();
+    m_stubs.emplace_back(fn, l);
+    m_deferred.push_back([this, fn, l] {
+      // Every cached register holds its guest value (all are loaded at entry), so all are
+      // stored; entered by `call`, so rsp is 8 below the block's.
+      a.bind(l);
+      writeback(m_cached);
+      a.mov(x86::qword_ptr(x86::rsp, 8 + kScratchAddr), kAddr);
+      a.mov(x86::rdi, kCtx);
+      a.sub(x86::rsp, 8);
+      call(fn);
+      a.add(x86::rsp, 8);
+      reload();
+      a.mov(kAddr, x86::qword_ptr(x86::rsp, 8 + kScratchAddr));
+      a.ret();
+    });
+    a.call(l);
+  }
+  void call_with_address(const void* fn) {
     a.mov(x86::rsi, kAddr);
-    call(fn);
-    reload();
-    a.mov(kAddr, x86::qword_ptr(x86::rsp, kScratchAddr));
+    call_stub(fn);
   }
 
   void emit_address(const IrInsn& in) {
@@ -327,7 +344,6 @@ private:
   }
 
   void emit_load(const IrInsn& in) {
-    const uint32_t dirty = m_dirty;  // what the slow path (before the load) must store
     emit_address(in);
     Label slow = a.newLabel(), resume = a.newLabel();
     tlb_lookup(false, slow);
@@ -351,12 +367,12 @@ private:
         if (in.mem == MemKind::kU32 && m_movbe && cached(in.d)) {
           a.movbe(host(in.d).r32(), x86::dword_ptr(x86::rsi, x86::rax));  // zero-extends
           m_dirty |= bit(in.d);
-          return defer_load_slow(slow, resume, dirty);
+          return defer_load_slow(slow, resume);
         }
         load_be(32);
         if (in.mem == MemKind::kS32) {
           wr_sx32(in.d);
-          return defer_load_slow(slow, resume, dirty);
+          return defer_load_slow(slow, resume);
         }
         break;
       case MemKind::k64:
@@ -364,7 +380,7 @@ private:
         if (m_movbe && cached(in.d)) {
           a.movbe(host(in.d), x86::qword_ptr(x86::rsi, x86::rax));
           m_dirty |= bit(in.d);
-          return defer_load_slow(slow, resume, dirty);
+          return defer_load_slow(slow, resume);
         }
         load_be(64);
         break;
@@ -381,16 +397,26 @@ private:
         break;
     }
     wr(in.d, x86::rax);
-    defer_load_slow(slow, resume, dirty);
+    defer_load_slow(slow, resume);
   }
   // A load's TLB miss: the page (or the zero page) into rsi, back to `resume`.
-  void defer_load_slow(Label slow, Label resume, uint32_t dirty) {
-    m_deferred.push_back([this, slow, resume, dirty] {
+  void defer_load_slow(Label slow, Label resume) {
+    m_deferred.push_back([this, slow, resume] {
       a.bind(slow);
-      call_with_address(reinterpret_cast<const void*>(&jit_read_page), dirty);
+      call_with_address(reinterpret_cast<const void*>(&jit_read_page));
       a.mov(x86::rsi, x86::rax);
       a.jmp(resume);
     });
+  }
+
+  // A big-endian store of v (clobbered without movbe).
+  void store_be(const Gp& v, const Mem& m) {
+    if (m_movbe) {
+      a.movbe(m, v);
+    } else {
+      a.bswap(v);
+      a.mov(m, v);
+    }
   }
 
   // The write itself and the LL/SC check; page data in rsi, address in rcx. (The write TLB
@@ -417,23 +443,13 @@ private:
         a.and_(x86::eax, 0xffc);
         a.add(x86::rsi, x86::rax);
         a.emit(x86::Inst::kIdMov, x86::eax, d32(in.t));
-        if (m_movbe) {
-          a.movbe(d, x86::eax);
-        } else {
-          a.bswap(x86::eax);
-          a.mov(d, x86::eax);
-        }
+        store_be(x86::eax, d);
         break;
       case MemKind::k64:
         a.and_(x86::eax, 0xff8);
         a.add(x86::rsi, x86::rax);
         a.emit(x86::Inst::kIdMov, x86::rax, q(in.t));
-        if (m_movbe) {
-          a.movbe(qw, x86::rax);
-        } else {
-          a.bswap(x86::rax);
-          a.mov(qw, x86::rax);
-        }
+        store_be(x86::rax, qw);
         break;
       default:  // merging stores: new word = helper(kind, addr, mem word, rt)
         a.and_(x86::eax, 0xff8);
@@ -462,17 +478,11 @@ private:
     a.test(x86::rax, -8);
     a.jz(ll_slow);
     a.bind(ll_done);
-    const uint32_t dirty = m_dirty;
-    m_deferred.push_back([this, ll_slow, ll_done, dirty] {
+    m_deferred.push_back([this, ll_slow, ll_done] {
       a.bind(ll_slow);
-      writeback(dirty);
-      a.mov(x86::qword_ptr(x86::rsp, kScratchAddr), kAddr);
-      a.mov(x86::rdi, kCtx);
       a.mov(x86::rsi, kAddr);
       a.and_(x86::rsi, -8);
-      call(reinterpret_cast<const void*>(&jit_on_store));
-      reload();
-      a.mov(kAddr, x86::qword_ptr(x86::rsp, kScratchAddr));
+      call_stub(reinterpret_cast<const void*>(&jit_on_store));
       a.jmp(ll_done);
     });
   }
@@ -484,13 +494,12 @@ private:
     Label slow = a.newLabel(), resume = a.newLabel();
     tlb_lookup(true, slow);
     a.bind(resume);
-    const uint32_t dirty = m_dirty;  // store_body may spill (merging stores)
     store_body(in);
     if (sc) wr_one(in.t);
-    m_deferred.push_back([this, in, idx, slow, resume, dirty, sc] {
+    m_deferred.push_back([this, in, idx, slow, resume, sc] {
       Label inval = a.newLabel();
       a.bind(slow);
-      call_with_address(reinterpret_cast<const void*>(&jit_write_page), dirty);
+      call_with_address(reinterpret_cast<const void*>(&jit_write_page));
       a.mov(x86::rsi, x86::rax);
       a.cmp(x86::byte_ptr(kCtx, kCtxInvalidated), 0);
       a.jne(inval);
@@ -827,7 +836,7 @@ private:
   int8_t m_slot_of[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                           -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   uint32_t m_cached = 0;   // guest registers held in host registers
-  uint32_t m_preload = 0;  // loaded at entry (read before written in the block)
+  std::vector<std::pair<const void*, Label>> m_stubs;  // shared slow-path call stubs
   uint32_t m_dirty = 0;    // written in host registers since entry or the last spill
   std::vector<std::function<void()>> m_deferred;
 };

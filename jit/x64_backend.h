@@ -2,14 +2,15 @@
 // compiled code. Code memory is dual mapped (an RX view that runs, an RW view that is
 // written), so no page is ever writable and executable at once.
 //
-// Register use inside compiled code (all callee-saved, so slow-path calls keep them):
-//   rbx = Thread* (guest registers, pc, HI/LO live in the Thread, read and written in place)
-//   r12 = JitContext*, r13 = step budget left, r14 = branch condition / jump target,
-//   r15 = effective address of the current load/store, rbp = scratch across helper calls.
-// Exit protocol: an exit stores pc and next_pc (= pc + 4) into the Thread, then jumps through
-// an exit slot. A slot points at the shared epilogue (which records the slot, so the
-// dispatcher can chain it) or, once chained, at the target block's entry. Every block starts
-// with "budget >= its length?" and leaves with nothing else to flush.
+// Register use inside compiled code (jit/README.md has the details):
+//   rbx = Thread* (guest registers, pc, HI/LO live in the Thread), r12 = JitContext*,
+//   r13 = step budget left, r14 = branch condition / jump target; rax, rsi, rcx scratch
+//   (rcx = effective address of a load/store); rbp, r15, rdi, r8-r11, rdx hold the block's
+//   most used guest registers between its entry and its exits.
+// Exit protocol: every exit leaves all guest registers in the Thread and jumps through an
+// exit slot. A slot points at the shared epilogue (which stores pc from the slot and records
+// it, so the dispatcher can chain it) or, once chained, at the target block's entry. Every
+// block starts with "budget >= its length?".
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -18,6 +18,8 @@ packages=(
   librsvg2-bin
   # libFuzzer harnesses (optional build) and the formatter for .clang-format.
   clang clang-format
+  # bench/vs_qemu.sh: QEMU user-mode (qemu-mips64) as the baseline, GNU time to measure it.
+  qemu-user time
 )
 
 # Prints the packages of "${packages[@]}" that are not fully installed, one per line.
