@@ -50,6 +50,8 @@ public:
   void set_hot_threshold(uint32_t n) { m_hot_threshold = n; }
   // Off: every block returns to the dispatcher (lockstep tests compare after each block).
   void set_chaining(bool on) { m_chaining = on; }
+  // Compile without movbe (tests the fallback a host without it takes).
+  void disable_movbe() { m_backend.disable_movbe(); }
   // Compiles the block at pc now, whatever its hotness; false when nothing there compiles.
   bool compile_at(uint64_t pc);
   size_t block_count() const { return m_blocks.size(); }

@@ -43,6 +43,8 @@ public:
   void release(const CompiledBlock& b);
   // Blocks compiled from now on count their runs in JitContext::blocks_run (statistics).
   void set_count_blocks(bool on) { m_count_blocks = on; }
+  // Test hook: blocks compiled from now on use bswap + mov even when the host has movbe.
+  void disable_movbe() { m_movbe = false; }
 
   // Runs compiled code from `entry` with `budget` steps; returns the steps left.
   uint64_t enter(JitContext* ctx, Thread* t, const void* entry, uint64_t budget) const;
