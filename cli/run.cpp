@@ -162,7 +162,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   std::string stop_preimage, stop_preimage_type, jit_s = "on", stop_larger_s;
   uint64_t host_timeout_ms = 0;
   uint64_t proof2_window = uint64_t{1} << 24;
-  bool debug = false, pprof = false, progress_flag = true;
+  bool debug = false, pprof = false, progress_flag = true, jit_stats = false;
   const std::string pattern_help =
       "'never' (default), 'always', '=123' at exactly step 123, '%123' for every 123 steps";
   app.add_option("--input", input, "path of input binary state.")->required();
@@ -184,6 +184,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   app.add_option("--debug-info", debug_info, "path to write debug info to");
   app.add_option("--jit", jit_s, "on|off: compile hot blocks (results are identical either way)")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_flag("--jit-stats", jit_stats, "print where the JIT's steps and time went (stderr, at the end)");
   app.add_option("--host-timeout-ms", host_timeout_ms,
                  "fail a pre-image request the host has not answered after this long (0 = wait forever)");
   app.add_option("--proof2-window", proof2_window,
@@ -318,7 +319,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       std::vector<LogAttr> base{LogAttr::str("module", "guest"), LogAttr::str("stream", fd == 1 ? "stdout" : "stderr")};
       con.info("", output_attrs(base, std::string_view(reinterpret_cast<const char*>(d), n)));
     });
-    const ExecutorOptions exec_opts{jit_s == "on"};
+    const ExecutorOptions exec_opts{jit_s == "on", jit_stats};
     auto exec = std::make_unique<Executor>(vm, exec_opts);
 
     // The second memory-proof slot of a proof is the proof taken at the last clock_gettime
@@ -490,6 +491,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       throw std::runtime_error(b + std::string(e.what()));
     }
     con.clear_status();
+    if (jit_stats) std::fputs(exec->jit_stats_report().c_str(), stderr);
     if (rc == kExitOk) {
       vlog("Execution stopped",
            {LogAttr::raw("exited", state.exited ? "true" : "false"), LogAttr::num("code", state.exit_code)});

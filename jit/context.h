@@ -20,13 +20,18 @@ constexpr unsigned kTlbBits = 12;
 constexpr size_t kTlbEntries = size_t{1} << kTlbBits;
 
 // pc -> compiled entry, for jr/jalr inside compiled code. A free entry holds a tag that no
-// aligned pc matches and the no-link exit, so even a guest jumping to that tag just exits.
+// aligned pc matches and the exit that stores the jump target as pc (X64Backend::exit_jr), so
+// even a guest jumping to that tag just exits.
 struct LookupEntry {
   uint64_t pc;
   const void* entry;
 };
-constexpr unsigned kLookupBits = 12;
+constexpr unsigned kLookupBits = 13;
 constexpr size_t kLookupEntries = size_t{1} << kLookupBits;
+
+// An exit slot (JitEngine::Slot) holds the jump target at offset 0 and the guest pc of its
+// exit here: the exit stub stores that pc, so chained exits need not.
+constexpr size_t kSlotPcOffset = 8;
 
 struct JitContext {
   TlbEntry read_tlb[kTlbEntries];
@@ -34,10 +39,13 @@ struct JitContext {
   LookupEntry lookup[kLookupEntries];
   const void* exit_nolink = nullptr;  // returns to the dispatcher without chaining
   void* engine = nullptr;             // JitEngine*, for the slow paths
-  uint64_t* ll_address = nullptr;     // &state.ll_address
+  uint64_t* ll_address = nullptr;     // &state.ll_address (the LL/SC reservation, inline)
+  uint8_t* ll_status = nullptr;       // &state.ll_status
+  uint64_t* ll_owner = nullptr;       // &state.ll_owner
   uint64_t budget_out = 0;            // steps left in the budget when compiled code returned
   void** last_slot = nullptr;         // exit slot taken (to chain it), or null
   uint8_t invalidated = 0;            // a store hit compiled code: leave compiled code now
+  uint64_t blocks_run = 0;            // blocks started (only counted when compiled to count)
 };
 
 // Slow paths called from compiled code (System V ABI, plain functions).
@@ -45,8 +53,6 @@ uint8_t* jit_read_page(JitContext* ctx, uint64_t addr);   // page data, or a zer
 uint8_t* jit_write_page(JitContext* ctx, uint64_t addr);  // allocates, unshares, marks dirty
 void jit_on_store(JitContext* ctx, uint64_t word_addr);   // LL/SC reservation check
 uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt);  // MemKind
-// ll/lld/sc/scd exactly as Vm::rmw; returns the value for rt. May invalidate code (sc).
-uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt);
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* cpu);            // IrOp (div*)
 
 constexpr size_t kRegsOffset = offsetof(Thread, regs);

@@ -1,6 +1,7 @@
 #include "jit/engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "interp/decoder.h"
@@ -38,9 +39,6 @@ uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt) {
     default: std::abort();  // the backend only calls this for merging accesses
   }
 }
-uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt) {
-  return static_cast<JitEngine*>(ctx->engine)->rmw(*t, addr, MemKind(kind), rt);
-}
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* c) {
   switch (IrOp(op)) {
     case IrOp::kDiv: sem::div32(rs, rt, c->hi, c->lo); break;
@@ -58,6 +56,8 @@ using namespace jit;
 namespace {
 inline size_t tlb_index(uint64_t addr) { return (addr >> kPageAddrSize) & (kTlbEntries - 1); }
 inline size_t lookup_index(uint64_t pc) { return (pc >> 2) & (kLookupEntries - 1); }
+constexpr size_t kFastEntries = 4096;  // the dispatcher's pc -> Block* cache
+inline size_t fast_index(uint64_t pc) { return (pc >> 2) & (kFastEntries - 1); }
 }  // namespace
 
 JitEngine::JitEngine(Vm& vm) : m_vm(vm), m_state(vm.state()), m_ctx(std::make_unique<JitContext>()) {
@@ -66,13 +66,15 @@ JitEngine::JitEngine(Vm& vm) : m_vm(vm), m_state(vm.state()), m_ctx(std::make_un
   }
   m_ctx->engine = this;
   m_ctx->exit_nolink = m_backend.exit_nolink();
-  for (auto& e : m_ctx->lookup) e = LookupEntry{kTlbEmpty, m_backend.exit_nolink()};
+  for (auto& e : m_ctx->lookup) e = LookupEntry{kTlbEmpty, m_backend.exit_jr()};
+  m_fast.assign(kFastEntries, nullptr);
   flush_tlbs();
 }
 
 JitEngine::~JitEngine() = default;
 
 void JitEngine::flush_tlbs() {
+  ++m_stats.tlb_flushes;
   for (auto& e : m_ctx->read_tlb) e = TlbEntry{kTlbEmpty, nullptr};
   for (auto& e : m_ctx->write_tlb) e = TlbEntry{kTlbEmpty, nullptr};
 }
@@ -97,35 +99,20 @@ uint8_t* JitEngine::write_page(uint64_t addr) {
   if (is_code_page(index)) invalidate_word(addr);  // sets m_ctx->invalidated when it hits
   Memory& mem = *m_state.memory;
   Page* p = mem.page_for_write(index);
-  mem.mark_dirty(p, addr & kPageAddrMask & kAddressMask);
   TlbEntry e{addr & ~kPageAddrMask, p->data};
   m_ctx->read_tlb[tlb_index(addr)] = e;  // the page may be new or a fresh private copy
   // Writable in place only while private to this memory (copy-on-write checkpoints) and
-  // holding no compiled code (those stores must come here to invalidate).
-  if (!is_code_page(index) && p->refs.load(std::memory_order_relaxed) == 1) m_ctx->write_tlb[tlb_index(addr)] = e;
+  // holding no compiled code (those stores must come here to invalidate). Compiled stores
+  // touch page bytes only: the whole page is marked dirty once here, and the entry lives
+  // until the next Merkle flush consumes the marks (it bumps write_epoch(), which flushes
+  // the TLBs, so the next store comes back here and marks again).
+  if (!is_code_page(index) && p->refs.load(std::memory_order_relaxed) == 1) {
+    for (uint64_t off = 0; off < kPageSize; off += 64) mem.mark_dirty(p, off);
+    m_ctx->write_tlb[tlb_index(addr)] = e;
+  } else {
+    mem.mark_dirty(p, addr & kPageAddrMask & kAddressMask);
+  }
   return p->data;
-}
-
-// Vm::rmw (interp/vm.cpp) for compiled code: the reservation rules are the shared
-// ll_reserve/sc_consume of interp/vm.h; only the store goes through the JIT's write path
-// (the random differential test compares the two on every run).
-uint64_t JitEngine::rmw(Thread& t, uint64_t addr, MemKind kind, uint64_t rt) {
-  State& s = m_state;
-  const bool is64 = kind == MemKind::kLld || kind == MemKind::kScd;
-  const unsigned len = is64 ? 8 : 4;
-  const uint64_t waddr = addr & kAddressMask;
-  if (kind == MemKind::kLl || kind == MemKind::kLld) {
-    uint64_t v = sem::select_subword(addr, s.memory->get_word(waddr), len, true);
-    ll_reserve(s, addr, is64, t.id);
-    return v;
-  }
-  if (sc_consume(s, addr, is64, t.id)) {
-    uint8_t* page = write_page(addr);  // allocates, marks dirty, invalidates code it hits
-    uint64_t off = addr & kPageAddrMask & kAddressMask;
-    store_be64(page + off, sem::update_subword(addr, load_be64(page + off), len, rt));
-    return 1;
-  }
-  return 0;
 }
 
 std::pair<uint64_t, uint64_t> JitEngine::block_range(uint64_t pc) const {
@@ -143,6 +130,7 @@ bool JitEngine::compile_at(uint64_t pc) {
 }
 
 JitEngine::Block* JitEngine::compile(uint64_t pc) {
+  const auto t0 = std::chrono::steady_clock::now();
   auto b = std::make_unique<Block>();
   b->start = pc;
   BlockIr ir;
@@ -184,6 +172,11 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
       if (t != m_blocks.end() && t->second->code.entry) link(&s, t->second.get());
     }
   }
+  if (m_stats_on) {
+    ++m_stats.compiles;
+    m_stats.code_bytes += raw->code.size;
+    m_stats.compile_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
   return raw;
 }
 
@@ -218,10 +211,10 @@ void JitEngine::invalidate(Block* b) {
     in.erase(std::remove(in.begin(), in.end(), std::make_pair(b, s.index)), in.end());
     s.linked = nullptr;
   }
-  Block*& fast = m_fast[lookup_index(b->start)];
+  Block*& fast = m_fast[fast_index(b->start)];
   if (fast == b) fast = nullptr;
   LookupEntry& le = m_ctx->lookup[lookup_index(b->start)];
-  if (le.pc == b->start) le = LookupEntry{kTlbEmpty, m_backend.exit_nolink()};
+  if (le.pc == b->start) le = LookupEntry{kTlbEmpty, m_backend.exit_jr()};
   for (uint64_t page = b->start >> kPageAddrSize; page <= (b->end - 1) >> kPageAddrSize; ++page) {
     auto it = m_code_pages.find(page);
     if (it == m_code_pages.end()) continue;
@@ -255,6 +248,7 @@ void JitEngine::free_graveyard() {
 }
 
 void JitEngine::verify_blocks() {
+  ++m_stats.verifies;
   std::vector<Block*> stale;
   const Memory& mem = *m_state.memory;
   for (auto& [pc, b] : m_blocks) {
@@ -293,6 +287,8 @@ void JitEngine::sync_with_state() {
   }
   m_last_step = m_state.step;
   m_ctx->ll_address = &m_state.ll_address;
+  m_ctx->ll_status = &m_state.ll_status;
+  m_ctx->ll_owner = &m_state.ll_owner;
   m_pending_link = nullptr;
 }
 
@@ -317,12 +313,78 @@ void JitEngine::collect_interp_writes(const Thread& t, std::vector<uint64_t>& ou
 }
 
 JitEngine::Block* JitEngine::find_block(uint64_t pc) {
-  Block*& fast = m_fast[lookup_index(pc)];
+  Block*& fast = m_fast[fast_index(pc)];
   if (fast && fast->start == pc) return fast;
   auto it = m_blocks.find(pc);
   if (it == m_blocks.end()) return nullptr;
   fast = it->second.get();
   return fast;
+}
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// JitStats::syscalls buckets.
+constexpr const char* kSyscallBuckets[8] = {"futex", "sched_yield", "nanosleep", "clock_gettime",
+                                            "read/write", "mmap/brk", "clone/exit", "other"};
+unsigned syscall_bucket(uint64_t v0) {
+  switch (v0) {
+    case sys::kFutex: return 0;
+    case sys::kSchedYield: return 1;
+    case sys::kNanosleep: return 2;
+    case sys::kClockGetTime: return 3;
+    case sys::kRead:
+    case sys::kWrite: return 4;
+    case sys::kMmap:
+    case sys::kBrk: return 5;
+    case sys::kClone:
+    case sys::kExit:
+    case sys::kExitGroup: return 6;
+    default: return 7;
+  }
+}
+}  // namespace
+
+void JitEngine::set_stats(bool on) {
+  m_stats_on = on;
+  m_backend.set_count_blocks(on);
+}
+
+std::string JitEngine::stats_report() const {
+  const JitStats& st = m_stats;
+  const uint64_t interp = st.interp_syscall + st.interp_preempt + st.interp_budget + st.interp_cold +
+                          st.interp_uncompilable + st.interp_other;
+  const uint64_t blocks = m_ctx->blocks_run;
+  std::string out;
+  char line[256];
+  auto add = [&](const char* fmt, auto... args) {
+    std::snprintf(line, sizeof line, fmt, args...);
+    out += line;
+  };
+  using ull = unsigned long long;
+  const double total = double(st.compiled_steps + interp);
+  add("jit-stats: steps %llu: compiled %llu (%.2f%%), interpreted %llu\n", ull(st.compiled_steps + interp),
+      ull(st.compiled_steps), total > 0 ? 100.0 * double(st.compiled_steps) / total : 0.0, ull(interp));
+  add("jit-stats: entries %llu, blocks run %llu (chained %llu), %.1f steps/entry, %.1f steps/block\n",
+      ull(st.entries), ull(blocks), ull(blocks > st.entries ? blocks - st.entries : 0),
+      st.entries ? double(st.compiled_steps) / double(st.entries) : 0.0,
+      blocks ? double(st.compiled_steps) / double(blocks) : 0.0);
+  add("jit-stats: exits to the dispatcher: unchained direct %llu, other %llu (budget, jr miss, early)\n",
+      ull(st.exits_linkable), ull(st.exits_other));
+  add("jit-stats: interpreted: syscall %llu, preemption %llu, budget %llu, cold %llu, uncompilable %llu, other %llu\n",
+      ull(st.interp_syscall), ull(st.interp_preempt), ull(st.interp_budget), ull(st.interp_cold),
+      ull(st.interp_uncompilable), ull(st.interp_other));
+  out += "jit-stats: syscalls:";
+  for (unsigned i = 0; i < 8; ++i) add(" %s %llu", kSyscallBuckets[i], ull(st.syscalls[i]));
+  out += "\n";
+  add("jit-stats: compiles %llu (%zu live blocks, %llu KiB of code), invalidations %llu, TLB flushes %llu, "
+      "block re-checks %llu\n",
+      ull(st.compiles), m_blocks.size(), ull(st.code_bytes >> 10), ull(m_invalidations), ull(st.tlb_flushes),
+      ull(st.verifies));
+  add("jit-stats: time: compiled code %.3f s, interpreter %.3f s, compiling %.3f s\n", st.compiled_s, st.interp_s,
+      st.compile_s);
+  return out;
 }
 
 StepStatus JitEngine::run(uint64_t target) {
@@ -332,10 +394,12 @@ StepStatus JitEngine::run(uint64_t target) {
   uint64_t entries = 0;
   bool boundary = true;  // at a block start (after a jump or a block exit)?
   const bool jit_on = m_backend.ok();
+  const bool stats = m_stats_on;
   while (!s.exited && s.step < target) {
     Thread* t = s.active().empty() ? nullptr : &s.current();
     uint64_t pc = t ? t->cpu.pc : 0;
     bool marker = false;  // pc holds an instruction no block may contain
+    uint64_t* cause = stats ? &m_stats.interp_other : nullptr;
     if (jit_on && t && !t->exited && s.steps_since_switch < kSchedQuantum && (pc & 3) == 0 &&
         t->cpu.next_pc == pc + 4) {
       const uint64_t budget = std::min(target - s.step, kSchedQuantum - s.steps_since_switch);
@@ -350,13 +414,24 @@ StepStatus JitEngine::run(uint64_t target) {
         m_pending_link = nullptr;
       }
       if (b && b->code.entry && b->len <= budget) {
+        // Entered from here, so worth finding from jr/jalr too (a colliding block may have
+        // taken its lookup entry).
+        if (m_chaining) m_ctx->lookup[lookup_index(pc)] = LookupEntry{pc, b->code.entry};
         m_ctx->last_slot = nullptr;
         m_ctx->invalidated = 0;
+        Clock::time_point t0;
+        if (stats) t0 = Clock::now();
         uint64_t left = m_backend.enter(m_ctx.get(), t, b->code.entry, budget);
         uint64_t done = budget - left;
         s.step += done;
         s.steps_since_switch += done;
         m_compiled_steps += done;
+        if (stats) {
+          m_stats.compiled_s += seconds_since(t0);
+          ++m_stats.entries;
+          m_stats.compiled_steps += done;
+          ++(m_ctx->last_slot ? m_stats.exits_linkable : m_stats.exits_other);
+        }
         if (m_ctx->invalidated) {
           free_graveyard();
         } else if (m_ctx->last_slot) {
@@ -370,13 +445,34 @@ StepStatus JitEngine::run(uint64_t target) {
           continue;
         }
         t = &s.current();
+      } else if (stats) {
+        cause = b && b->code.entry ? &m_stats.interp_budget : marker ? &m_stats.interp_uncompilable : &m_stats.interp_cold;
       }
+    } else if (stats && t && !t->exited && s.steps_since_switch >= kSchedQuantum) {
+      cause = &m_stats.interp_preempt;
     }
     // The interpreter takes this step; if it may write compiled code, invalidate after.
     m_pending_link = nullptr;
     m_pending_writes.clear();
     if (t) collect_interp_writes(*t, m_pending_writes);
+    Clock::time_point t0;
+    if (stats) {
+      if (t && !t->exited && s.steps_since_switch < kSchedQuantum && (pc & 3) == 0 &&
+          insn_info(decode(fetch_insn(*s.memory, pc))).cls == InsnClass::SYSCALL) {
+        cause = &m_stats.interp_syscall;
+        ++m_stats.syscalls[syscall_bucket(t->regs[kRegV0])];
+      }
+      ++*cause;
+      t0 = Clock::now();
+    }
     st = m_vm.step();
+    if (stats) m_stats.interp_s += seconds_since(t0);
+    // A step may flush the Merkle caches (the memory proof a clock_gettime takes inside the
+    // second-proof window): the dirty marks the write TLB stands for are gone.
+    if (s.memory->write_epoch() != m_epoch) {
+      flush_tlbs();
+      m_epoch = s.memory->write_epoch();
+    }
     for (uint64_t w : m_pending_writes) {
       // The interpreter may have allocated or unshared (copy-on-write) that page: drop
       // what the TLBs say about it.

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <tsl/robin_map.h>
@@ -15,6 +16,22 @@
 #include "jit/x64_backend.h"
 
 namespace cb {
+
+// Where the engine's steps and time went (JitEngine::set_stats; `run --jit-stats`).
+struct JitStats {
+  uint64_t entries = 0;         // dispatcher -> compiled code
+  uint64_t blocks_run = 0;      // blocks started in compiled code (entries + chained jumps)
+  uint64_t exits_linkable = 0;  // returned through a not-yet-chained direct exit
+  uint64_t exits_other = 0;     // budget check, jr/jalr lookup miss, early exit
+  uint64_t compiled_steps = 0;
+  // Interpreter steps by cause.
+  uint64_t interp_syscall = 0, interp_preempt = 0, interp_budget = 0, interp_cold = 0,
+           interp_uncompilable = 0, interp_other = 0;
+  uint64_t syscalls[8] = {};  // by kind: see JitEngine::stats_report
+  uint64_t compiles = 0, invalidations = 0, tlb_flushes = 0, verifies = 0;
+  uint64_t code_bytes = 0;  // machine code emitted (all blocks ever compiled)
+  double compile_s = 0, compiled_s = 0, interp_s = 0;  // time in compile(), enter(), step()
+};
 
 class JitEngine {
 public:
@@ -33,6 +50,8 @@ public:
   void set_hot_threshold(uint32_t n) { m_hot_threshold = n; }
   // Off: every block returns to the dispatcher (lockstep tests compare after each block).
   void set_chaining(bool on) { m_chaining = on; }
+  // Compile without movbe (tests the fallback a host without it takes).
+  void disable_movbe() { m_backend.disable_movbe(); }
   // Compiles the block at pc now, whatever its hotness; false when nothing there compiles.
   bool compile_at(uint64_t pc);
   size_t block_count() const { return m_blocks.size(); }
@@ -40,12 +59,16 @@ public:
   bool available() const { return m_backend.ok(); }
   // The guest range [start, end) of the compiled block that starts at pc (0, 0 when none).
   std::pair<uint64_t, uint64_t> block_range(uint64_t pc) const;
+  // Counts exits, causes and time (a little slower: compiled blocks count themselves, and
+  // every entry and interpreted step is timed). Call before run().
+  void set_stats(bool on);
+  const JitStats& stats() const { return m_stats; }
+  std::string stats_report() const;  // multi-line, human readable
 
   // Slow paths of compiled code (jit/context.h).
   uint8_t* read_page(uint64_t addr);
   uint8_t* write_page(uint64_t addr);
   void on_store(uint64_t word_addr) { m_vm.on_store(word_addr); }
-  uint64_t rmw(Thread& t, uint64_t addr, jit::MemKind kind, uint64_t rt);
 
 private:
   struct Block;
@@ -53,12 +76,13 @@ private:
   // slot is a pointer to it); the epilogue reports which slot was taken.
   struct Slot {
     void* target = nullptr;
+    uint64_t pc = 0;  // at jit::kSlotPcOffset: the exit stub reads it
     Block* owner = nullptr;
     int index = 0;
     bool used = false;
-    uint64_t pc = 0;
     Block* linked = nullptr;
   };
+  static_assert(offsetof(Slot, pc) == jit::kSlotPcOffset);
   struct Block {
     uint64_t start = 0, end = 0;  // guest bytes [start, end)
     uint32_t len = 0;             // instructions = steps
@@ -90,7 +114,7 @@ private:
   jit::X64Backend m_backend;
   std::unique_ptr<jit::JitContext> m_ctx;
   tsl::robin_map<uint64_t, std::unique_ptr<Block>> m_blocks;
-  std::vector<Block*> m_fast = std::vector<Block*>(jit::kLookupEntries, nullptr);
+  std::vector<Block*> m_fast;  // direct-mapped pc -> Block* cache in front of m_blocks
   tsl::robin_map<uint64_t, std::vector<Block*>> m_code_pages;
   tsl::robin_map<uint64_t, uint32_t> m_counts;
   std::vector<std::unique_ptr<Block>> m_graveyard;
@@ -101,6 +125,8 @@ private:
   uint64_t m_max_entries = 0;
   uint32_t m_hot_threshold = 16;
   bool m_chaining = true;
+  bool m_stats_on = false;
+  JitStats m_stats;
   // What the caches were filled against (anything else changed them behind our back).
   Memory* m_memory = nullptr;       // what the TLBs were filled from
   Memory* m_memory_seen = nullptr;  // what the blocks were compiled from

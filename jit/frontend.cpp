@@ -95,7 +95,7 @@ bool translate(uint32_t word, uint64_t pc, IrInsn& ir) {
     case Op::swr: mem(IrOp::kStore, MemKind::kSwr); break;
     case Op::sdl: mem(IrOp::kStore, MemKind::kSdl); break;
     case Op::sdr: mem(IrOp::kStore, MemKind::kSdr); break;
-    // LL/SC: compiled as a call of jit_rmw, a copy of Vm::rmw (same reservation rules).
+    // LL/SC: compiled inline with the rules of ll_reserve/sc_consume (interp/vm.h).
     case Op::ll: mem(IrOp::kAtomic, MemKind::kLl); break;
     case Op::lld: mem(IrOp::kAtomic, MemKind::kLld); break;
     case Op::sc: mem(IrOp::kAtomic, MemKind::kSc); break;

@@ -2,14 +2,15 @@
 // compiled code. Code memory is dual mapped (an RX view that runs, an RW view that is
 // written), so no page is ever writable and executable at once.
 //
-// Register use inside compiled code (all callee-saved, so slow-path calls keep them):
-//   rbx = Thread* (guest registers, pc, HI/LO live in the Thread, read and written in place)
-//   r12 = JitContext*, r13 = step budget left, r14 = branch condition / jump target,
-//   r15 = effective address of the current load/store, rbp = scratch across helper calls.
-// Exit protocol: an exit stores pc and next_pc (= pc + 4) into the Thread, then jumps through
-// an exit slot. A slot points at the shared epilogue (which records the slot, so the
-// dispatcher can chain it) or, once chained, at the target block's entry. Every block starts
-// with "budget >= its length?" and leaves with nothing else to flush.
+// Register use inside compiled code (jit/README.md has the details):
+//   rbx = Thread* (guest registers, pc, HI/LO live in the Thread), r12 = JitContext*,
+//   r13 = step budget left, r14 = branch condition / jump target; rax, rsi, rcx scratch
+//   (rcx = effective address of a load/store); rbp, r15, rdi, r8-r11, rdx hold the block's
+//   most used guest registers between its entry and its exits.
+// Exit protocol: every exit leaves all guest registers in the Thread and jumps through an
+// exit slot. A slot points at the shared epilogue (which stores pc from the slot and records
+// it, so the dispatcher can chain it) or, once chained, at the target block's entry. Every
+// block starts with "budget >= its length?".
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,10 @@ public:
   // jumps through *slots[i], so those words must stay valid while the block lives.
   bool compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out);
   void release(const CompiledBlock& b);
+  // Blocks compiled from now on count their runs in JitContext::blocks_run (statistics).
+  void set_count_blocks(bool on) { m_count_blocks = on; }
+  // Test hook: blocks compiled from now on use bswap + mov even when the host has movbe.
+  void disable_movbe() { m_movbe = false; }
 
   // Runs compiled code from `entry` with `budget` steps; returns the steps left.
   uint64_t enter(JitContext* ctx, Thread* t, const void* entry, uint64_t budget) const;
@@ -47,16 +52,21 @@ public:
   // The exit that records its slot (slots start out pointing here) and the one that does not.
   const void* exit_link() const { return m_exit_link; }
   const void* exit_nolink() const { return m_exit_nolink; }
+  // For free pc -> entry lookup entries: stores the jr/jalr target (r14) as pc, then exits.
+  const void* exit_jr() const { return m_exit_jr; }
 
 private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   bool m_ok = false;
+  bool m_count_blocks = false;
+  bool m_movbe = false;  // the host has movbe (big-endian loads and stores in one instruction)
   std::string m_error;
   using EnterFn = uint64_t (*)(JitContext*, Thread*, const void*, uint64_t);
   EnterFn m_enter = nullptr;
   const void* m_exit_link = nullptr;
   const void* m_exit_nolink = nullptr;
+  const void* m_exit_jr = nullptr;
 };
 
 }  // namespace cb::jit

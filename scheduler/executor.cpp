@@ -24,7 +24,10 @@ bool jit_available() {
 
 Executor::Executor(Vm& vm, ExecutorOptions options) : m_vm(vm) {
 #ifdef CB_HAVE_JIT
-  if (options.jit) m_jit.reset(new JitEngine(vm));
+  if (options.jit) {
+    m_jit.reset(new JitEngine(vm));
+    if (options.jit_stats) m_jit->set_stats(true);
+  }
 #else
   (void)options;
 #endif
@@ -38,6 +41,13 @@ uint64_t Executor::jit_steps() const {
 #else
   return 0;
 #endif
+}
+
+std::string Executor::jit_stats_report() const {
+#ifdef CB_HAVE_JIT
+  if (m_jit) return m_jit->stats_report();
+#endif
+  return "jit-stats: the JIT is off\n";
 }
 
 StepStatus Executor::run_until(uint64_t target, bool stop_on_preimage) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "interp/vm.h"
 
@@ -17,6 +18,7 @@ struct JitEngineDeleter {
 
 struct ExecutorOptions {
   bool jit = true;  // ignored (off) when the build has no JIT
+  bool jit_stats = false;  // count exits, causes and time (JitEngine::set_stats)
 };
 
 class Executor {
@@ -29,6 +31,8 @@ public:
   StepStatus run_until(uint64_t target, bool stop_on_preimage = false);
   bool jit_enabled() const { return m_jit != nullptr; }
   uint64_t jit_steps() const;  // steps executed by compiled code so far
+  // JitEngine::stats_report() with jit_stats on; a one-line note otherwise.
+  std::string jit_stats_report() const;
 
 private:
   Vm& m_vm;

@@ -20,6 +20,8 @@ packages=(
   time
   # libFuzzer harnesses (optional build) and the formatter for .clang-format.
   clang clang-format
+  # bench/vs_qemu.sh: QEMU user-mode (qemu-mips64) as the baseline, GNU time to measure it.
+  qemu-user time
 )
 
 # Prints the packages of "${packages[@]}" that are not fully installed, one per line.

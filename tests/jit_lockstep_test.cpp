@@ -143,6 +143,27 @@ TEST(JitLockstep, CopyOnWriteCheckpoints) {
     EXPECT_EQ(snaps_jit[i]->merkle_root(), snaps_int[i]->merkle_root()) << "checkpoint " << i << " changed";
 }
 
+// Memory proofs taken by interpreted steps inside one JitEngine::run() (the second-proof
+// window: every clock_gettime takes one) flush the Merkle caches; compiled stores after that
+// must mark their pages dirty again. Only the end of the run is hashed, so nothing else
+// flushes in between.
+TEST(JitLockstep, MerkleFlushesInsideOneRun) {
+  CB_REQUIRE_REFERENCE();
+  for (const char* name : {"hello", "threads"}) {
+    std::string dir = test::reference_dir() + "/vectors/" + name;
+    auto bytes = test::read_bytes(dir + "/initial.bin.gz");
+    auto hashes = test::read_hashes(dir + "/hashes.txt");
+    size_t k = 0;  // the last reference hash at or before 3 M steps
+    while (k + 1 < hashes.size() && hashes[k + 1].first <= 3000000) ++k;
+    Pair p(State::deserialize(bytes), State::deserialize(bytes));
+    p.vm_got.set_track_proof2_from(0);
+    p.jit.set_hot_threshold(2);
+    ASSERT_EQ(p.jit.run(hashes[k].first), StepStatus::kOk);
+    ASSERT_EQ(p.got.step, hashes[k].first);
+    EXPECT_EQ(hex(p.got.hash()), hashes[k].second) << name << " at step " << hashes[k].first;
+  }
+}
+
 TEST(JitLockstep, SelfModifyingGuest) {
   auto elf = test::read_bytes(std::string(CB_SOURCE_DIR) + "/tests/guests/elf/selfmod.elf");
   Pair p(load_elf(elf), load_elf(elf));
