@@ -31,8 +31,7 @@ void usage() {
       "run 'cannonball <command> --help' for its flags\n"
       "every command also takes --max-memory SIZE (e.g. 4GiB, 512M; default 7/8 of physical\n"
       "memory less 512 MiB, or $CANNONBALL_MAX_MEMORY): the most guest memory it may hold;\n"
-      "a guest, ELF or state file needing more stops with one error line (exit 1)
-",
+      "a guest, ELF or state file needing more stops with one error line (exit 1)\n",
       stderr);
 }
 }  // namespace
