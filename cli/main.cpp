@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/batch_commands.h"
+#include "cli/batch_shard.h"
 #include "cli/commands.h"
 #include "cli/window_command.h"
 
@@ -22,6 +23,7 @@ void usage() {
       "  prove      proofs at many steps, in parallel, from a trace\n"
       "  bisect     the first step where two traces (or claimed hashes) differ, and its proof\n"
       "  window     how long a trace fits a dispute game's deadline, measured here\n"
+      "  batch      sharded batches across machines: run a jobs-file shard, status, merge\n"
       "run 'cannonball <command> --help' for its flags\n",
       stderr);
 }
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   if (cmd == "prove") return cb::cli::prove_main(argc - 1, argv + 1);
   if (cmd == "bisect") return cb::cli::bisect_main(argc - 1, argv + 1);
   if (cmd == "window") return cb::cli::window_main(argc - 1, argv + 1);
+  if (cmd == "batch") return cb::cli::batch_main(argc - 1, argv + 1);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage();
     return 0;
