@@ -89,6 +89,21 @@ struct JobRun {
   PreimageOracle* oracle;
   std::vector<std::string>& errors;
   uint64_t units_done = 0, steps_executed = 0;
+  uint64_t items_done = 0, items_total = 0;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last = start;
+
+  void tick() {
+    ++items_done;
+    auto now = std::chrono::steady_clock::now();
+    if (options.progress_seconds <= 0 ||
+        (items_done != items_total &&
+         std::chrono::duration<double>(now - last).count() < options.progress_seconds))
+      return;
+    last = now;
+    note("shard %u/%u: %" PRIu64 "/%" PRIu64 " steps done, %.1f s", options.shard.index,
+         options.shard.count, items_done, items_total,
+         std::chrono::duration<double>(now - start).count());
+  }
 
   void run(uint32_t job_index, const std::vector<const BatchUnit*>& todo) {
     const BatchJob& job = plan.jobs[job_index];
@@ -145,6 +160,7 @@ struct JobRun {
             p.failed = true;
             errors.push_back(job.source + ": step " + std::to_string(r.step) + ": " + e.what());
           }
+          tick();
           if (--p.left == 0 && !p.failed) {
             try {
               write_unit_result(options.batch_dir, *p.unit, p.result);
@@ -205,6 +221,8 @@ int run_batch_shard(const std::string& kind, std::vector<BatchJob> jobs,
   SharedOracle oracle(host.get());
   std::vector<std::string> errors;
   JobRun jr{plan, options, oracle.get(), errors};
+  for (auto& [job, units] : todo)
+    for (const BatchUnit* u : units) jr.items_total += unit_all_steps(plan.jobs[job], *u).size();
   for (auto& [job, units] : todo) jr.run(job, units);
   if (host) host->stop();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -291,6 +309,7 @@ int batch_run(int argc, char** argv, std::vector<std::string> host) {
       ->required();
   app.add_option("-j,--threads", o.threads, "worker threads (0: all cores)");
   app.add_option("--jit", jit_s, "on|off")->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--progress-every", o.progress_seconds, "seconds between progress lines (0: none)");
   if (auto rc = parse_flags(app, argc, argv)) return *rc;
   try {
     o.shard = parse_shard(shard_s);

@@ -18,6 +18,8 @@ packages=(
   librsvg2-bin
   # libFuzzer harnesses (optional build) and the formatter for .clang-format.
   clang clang-format
+  # A one-node Slurm cluster for the sharded-batch test (scripts/slurm/test_slurm.sh).
+  slurm-wlm munge
 )
 
 # Prints the packages of "${packages[@]}" that are not fully installed, one per line.
