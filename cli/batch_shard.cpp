@@ -462,8 +462,7 @@ int batch_main(int argc, char** argv) {
     batch_usage();
     return kExitOk;
   }
-  print_error("unknown batch command \"" + sub + "\"");
-  batch_usage();
+  print_error("unknown batch command \"" + sub + "\" (run, status or merge)");
   return kExitError;
 }
 
