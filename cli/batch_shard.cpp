@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -20,6 +21,7 @@
 #include "cli/common.h"
 #include "cli/preimage_host.h"
 #include "cli/proof_json.h"
+#include "cli/window_command.h"
 #include "interp/file_io.h"
 #include "scheduler/trace.h"
 #include "scheduler/trace_jobs.h"
@@ -326,6 +328,87 @@ int batch_run(int argc, char** argv, std::vector<std::string> host) {
   }
 }
 
+// A window sweep: one `cannonball window` flag line per job, one unit per job (round robin
+// over the shards: equal costs fall to LPT's tie-break by job), each report written as JSON
+// to <batch-dir>/window/run-J.json, then its unit file.
+int batch_window(int argc, char** argv) {
+  CLI::App app{"Run one shard of a window sweep (one line of window flags per run)",
+               "batch window"};
+  std::string sweep, shard_s, batch_dir;
+  app.add_option("--sweep", sweep,
+                 "file of window runs: each line the flags of one 'cannonball window' "
+                 "(words split at blanks, # comments)")
+      ->required();
+  app.add_option("--shard", shard_s, "K/N: run shard K (0-based) of N")->required();
+  app.add_option("--batch-dir", batch_dir, "shared batch directory (plan, reports)")->required();
+  if (auto rc = parse_flags(app, argc, argv)) return *rc;
+  try {
+    ShardId id = parse_shard(shard_s);
+    std::ifstream in(sweep);
+    if (!in) throw IoError("cannot open sweep file " + sweep);
+    BatchPlan wanted;
+    wanted.kind = "window";
+    wanted.shards = id.count;
+    std::string line;
+    for (size_t n = 1; std::getline(in, line); ++n) {
+      if (line.size() > 4096) throw std::runtime_error(sweep + ":" + std::to_string(n) + ": line too long");
+      line.erase(std::min(line.size(), line.find('#')));
+      line.erase(0, line.find_first_not_of(" \t\r"));
+      line.erase(line.find_last_not_of(" \t\r") + 1);
+      if (line.empty()) continue;
+      uint32_t j = uint32_t(wanted.jobs.size());
+      if (j >= 100000) throw std::runtime_error(sweep + ": more than 100000 runs");
+      wanted.jobs.push_back(BatchJob{line, false, {}, {},
+                                     batch_dir + "/window/run-" + std::to_string(j) + ".json"});
+      wanted.units.push_back(BatchUnit{j, 0, 1, 0, 0, 1, 0});
+    }
+    if (wanted.jobs.empty()) throw std::runtime_error(sweep + ": no runs");
+    assign_shards(wanted.units, id.count);
+    BatchPlan plan = establish_batch_plan(batch_dir, wanted);
+    std::filesystem::create_directories(batch_dir + "/window");
+    std::vector<std::string> errors;
+    uint64_t mine = 0, skipped = 0, done = 0;
+    for (const BatchUnit& u : plan.units) {
+      if (u.shard != id.index) continue;
+      ++mine;
+      if (read_unit_result(batch_dir, plan, u)) {
+        ++skipped;
+        continue;
+      }
+      const BatchJob& job = plan.jobs[u.job];
+      std::vector<std::string> args{"window"};
+      std::istringstream words(job.source);
+      for (std::string w; words >> w;) args.push_back(w);
+      args.push_back("--json-out");
+      args.push_back(job.proof_fmt);
+      std::vector<char*> av;
+      for (auto& a : args) av.push_back(a.data());
+      av.push_back(nullptr);
+      note("shard %u/%u: window %s", id.index, id.count, job.source.c_str());
+      std::fflush(stdout);
+      if (window_main(int(args.size()), av.data()) != kExitOk ||
+          !std::filesystem::exists(job.proof_fmt)) {
+        errors.push_back("window " + job.source + " failed");
+        continue;
+      }
+      UnitResult r;
+      r.files.push_back(job.proof_fmt);
+      write_unit_result(batch_dir, u, r);
+      ++done;
+    }
+    note("shard %u/%u: %s assigned, %" PRIu64 " already complete, %" PRIu64 " run now", id.index,
+         id.count, plural(mine, "run", "runs").c_str(), skipped, done);
+    if (!errors.empty())
+      throw std::runtime_error(errors.size() > 1 ? std::to_string(errors.size()) +
+                                                       " runs failed; last: " + errors.back()
+                                                 : errors.back());
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return kExitError;
+  }
+  return kExitOk;
+}
+
 int batch_status(int argc, char** argv) {
   CLI::App app{"What a sharded batch has completed and what is missing", "batch status"};
   std::string batch_dir;
@@ -357,6 +440,11 @@ int batch_status(int argc, char** argv) {
       std::printf("\n");
     }
     for (const BatchUnit* u : p.incomplete) {
+      if (plan.kind == "window") {
+        std::printf("missing: shard %u, window run %u (%s)\n", u->shard, u->job,
+                    plan.jobs[u->job].source.c_str());
+        continue;
+      }
       std::string to = u->to == UINT64_MAX ? "end" : std::to_string(u->to - 1);
       std::printf("missing: shard %u, job %u (%s), steps %" PRIu64 "..%s: %s, %s\n", u->shard,
                   u->job, plan.jobs[u->job].source.c_str(), u->from, to.c_str(),
@@ -405,6 +493,21 @@ int batch_merge(int argc, char** argv) {
       throw std::runtime_error(incomplete_message(plan, p) +
                                "; see cannonball batch status --batch-dir " + batch_dir);
     }
+    if (plan.kind == "window") {
+      // The reports in sweep order, each with the flags that produced it.
+      nlohmann::ordered_json all = nlohmann::ordered_json::array();
+      for (const BatchJob& job : plan.jobs) {
+        std::vector<uint8_t> b = read_file(job.proof_fmt);
+        nlohmann::ordered_json e;
+        e["flags"] = job.source;
+        e["report"] = nlohmann::ordered_json::parse(b.begin(), b.end());
+        all.push_back(std::move(e));
+      }
+      write_string(batch_dir + "/window-sweep.json", all.dump(2) + "\n");
+      note("merge: %s complete, written to %s/window-sweep.json",
+           plural(plan.jobs.size(), "window run", "window runs").c_str(), batch_dir.c_str());
+      return kExitOk;
+    }
     uint64_t nh = 0;
     for (size_t j = 0; j < plan.jobs.size(); ++j) {
       std::string text;
@@ -427,10 +530,12 @@ int batch_merge(int argc, char** argv) {
 
 void batch_usage() {
   std::fputs(
-      "usage: cannonball batch <run|status|merge> [flags]\n"
+      "usage: cannonball batch <run|window|status|merge> [flags]\n"
       "  run     one shard of a jobs file:  --jobs FILE --shard K/N --batch-dir B [-j N] [-- server]\n"
       "  status  what is complete and missing: --batch-dir B [--missing-shards]\n"
-      "  merge   check complete, write hashes in step order: --batch-dir B [--hashes-out F]\n"
+      "  window  one shard of a window sweep: --sweep FILE --shard K/N --batch-dir B\n"
+      "  merge   check complete, write hashes in step order (a sweep: window-sweep.json):\n"
+      "          --batch-dir B [--hashes-out F]\n"
       "(one shard of a single trace: cannonball prove ... --shard K/N --batch-dir B)\n",
       stderr);
 }
@@ -452,6 +557,7 @@ int batch_main(int argc, char** argv) {
       break;
     }
   if (sub == "run") return batch_run(n - 1, argv + 1, std::move(host));
+  if (sub == "window" && n == argc) return batch_window(argc - 1, argv + 1);
   if (!host.empty() || n != argc) {
     print_error("batch " + sub + " takes no pre-image server");
     return kExitError;
@@ -462,7 +568,7 @@ int batch_main(int argc, char** argv) {
     batch_usage();
     return kExitOk;
   }
-  print_error("unknown batch command \"" + sub + "\" (run, status or merge)");
+  print_error("unknown batch command \"" + sub + "\" (run, window, status or merge)");
   return kExitError;
 }
 

@@ -239,6 +239,7 @@ void write_unit_result(const std::string& dir, const BatchUnit& unit, const Unit
                   std::to_string(unit.from) + "\n";
   for (auto& [step, h] : r.hashes) t += "hash " + std::to_string(step) + " " + hex(h) + "\n";
   for (auto& [step, p] : r.proofs) t += "proof " + std::to_string(step) + " " + p + "\n";
+  for (const std::string& f : r.files) t += "file 0 " + f + "\n";
   t += "end\n";
   write_file_atomic(unit_result_path(dir, unit),
                     std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(t.data()), t.size()));
@@ -251,7 +252,7 @@ std::optional<UnitResult> read_unit_result(const std::string& dir, const BatchPl
   if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
   // Our own file, at most a few lines per requested step: refuse anything far larger.
   uint64_t size = std::filesystem::file_size(path, ec);
-  if (ec || size > 64 + 4096 * (unit.proofs + unit.hashes + 2)) return std::nullopt;
+  if (ec || size > 64 + 4096 * (unit.proofs + unit.hashes + 4)) return std::nullopt;
   std::istringstream in(read_text(path));
   std::string line;
   UnitResult r;
@@ -276,6 +277,9 @@ std::optional<UnitResult> read_unit_result(const std::string& dir, const BatchPl
         r.hashes[step] = h;
       } else if (kind == "proof") {
         r.proofs[step] = rest;
+      } else if (kind == "file") {
+        if (!std::filesystem::exists(rest, ec)) return std::nullopt;
+        r.files.push_back(rest);
       } else {
         return std::nullopt;
       }

@@ -58,7 +58,9 @@ struct BatchUnit {
 constexpr uint64_t kBatchItemCost = 1'000'000;
 
 struct BatchPlan {
-  std::string kind = "prove";  // "prove": one job from `prove --shard`; "jobs": a jobs file
+  // "prove": one job from `prove --shard`; "jobs": a jobs file; "window": a window sweep
+  // (each job's source is one `window` command line, one unit per job, no steps).
+  std::string kind = "prove";
   uint32_t shards = 1;
   std::vector<BatchJob> jobs;
   std::vector<BatchUnit> units;  // ordered by (job, from)
@@ -93,12 +95,13 @@ BatchPlan read_batch_plan(const std::string& dir);
 struct UnitResult {
   std::map<uint64_t, Hash32> hashes;       // requested state hashes
   std::map<uint64_t, std::string> proofs;  // proved step -> proof file written
+  std::vector<std::string> files;          // other outputs (a window sweep's report)
 };
 std::string unit_result_path(const std::string& dir, const BatchUnit& unit);
 // Atomic (temp + rename, fsynced).
 void write_unit_result(const std::string& dir, const BatchUnit& unit, const UnitResult& r);
 // The unit's results if it is complete (its file exists, is well-formed, holds every
-// requested step, and every proof file it names exists); nullopt otherwise.
+// requested step, and every proof or other file it names exists); nullopt otherwise.
 std::optional<UnitResult> read_unit_result(const std::string& dir, const BatchPlan& plan,
                                            const BatchUnit& unit);
 

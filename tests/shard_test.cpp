@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "checkpoint_test_util.h"
 #include "interp/file_io.h"
@@ -249,6 +250,34 @@ TEST(ShardCli, JobsFileOfATraceAndAStateFile) {
   std::filesystem::remove(b + "/job-0/hashes.txt");
   expect_reference_proofs(t, b + "/job-0");
   expect_reference_proofs(t, b + "/job-1");
+}
+
+TEST(ShardCli, WindowSweepShardsAndMergesInOrder) {
+  std::string d = test::temp_dir("shard-window"), b = d + "/B";
+  std::ofstream(d + "/sweep.txt") << "# guest: the bundled default\n"
+                                  << "--sample-steps 1000000 --proofs 2 --split-depth 20\n\n"
+                                  << "--sample-steps 1000000 --proofs 2 --split-depth 31  # x\n"
+                                  << "--sample-steps 1000000 --proofs 2 --max-clock 100000\n";
+  auto run = [&](int k) {
+    return run_cmd(cb_cmd("batch window --sweep " + shell_quote(d + "/sweep.txt") + " --shard " +
+                          std::to_string(k) + "/2 --batch-dir " + shell_quote(b)));
+  };
+  CmdResult r = run(0);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 runs assigned, 0 already complete, 2 run now"), std::string::npos) << r.err;
+  EXPECT_EQ(run_cmd(cb_cmd("batch merge --batch-dir " + shell_quote(b))).exit_code, 1);
+  EXPECT_EQ(run_cmd(cb_cmd("batch status --missing-shards --batch-dir " + shell_quote(b))).out, "1\n");
+  ASSERT_EQ(run(1).exit_code, 0);
+  r = run(0);
+  EXPECT_NE(r.err.find("2 runs assigned, 2 already complete, 0 run now"), std::string::npos) << r.err;
+  ASSERT_EQ(run_cmd(cb_cmd("batch merge --batch-dir " + shell_quote(b))).exit_code, 0);
+  auto j = nlohmann::json::parse(test::read_text(b + "/window-sweep.json"));
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[0]["flags"], "--sample-steps 1000000 --proofs 2 --split-depth 20");
+  EXPECT_EQ(j[0]["report"]["game"]["split_depth"], 20);
+  EXPECT_EQ(j[1]["report"]["game"]["split_depth"], 31);
+  EXPECT_EQ(j[2]["report"]["game"]["split_depth"], 30);  // the default
+  EXPECT_EQ(j[2]["report"]["game"]["max_clock_s"], 100000.0);
 }
 
 TEST(ShardCli, BadInputIsOneErrorLine) {
