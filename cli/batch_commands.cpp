@@ -295,6 +295,8 @@ int prove_main(int argc, char** argv) {
     if (proof_fmt.empty()) proof_fmt = dir + "/proofs/proof-%d.json";
     if (!shard_s.empty()) {
       if (proof_fmt == "-") throw std::runtime_error("--shard needs proof files, not --proof-fmt -");
+      if (app.count("--hashes-out"))
+        throw std::runtime_error("--hashes-out does not apply to --shard: 'cannonball batch merge' writes the hashes");
       ShardRunOptions o;
       o.shard = parse_shard(shard_s);
       o.batch_dir = batch_dir.empty() ? dir + "/batch" : batch_dir;

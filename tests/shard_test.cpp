@@ -290,6 +290,7 @@ TEST(ShardCli, BadInputIsOneErrorLine) {
        {"prove" + trace_args + " --shard 3/3", "prove" + trace_args + " --shard 1",
         "prove" + trace_args + " --batch-dir " + shell_quote(d + "/B"),
         "prove" + trace_args + " --shard 0/1 --proof-fmt -",
+        "prove" + trace_args + " --shard 0/1 --hashes-out x.txt",
         "batch run --jobs " + shell_quote(d + "/jobs.txt") + " --shard 0/1 --batch-dir " +
             shell_quote(d + "/B"),
         "batch run --jobs " + shell_quote(d + "/jobs2.txt") + " --shard 0/1 --batch-dir " +
