@@ -18,17 +18,17 @@ cluster_free_port() {
 cluster_start() {
   local dir=$1
   CLUSTER_DIR=$dir
+  if ((EUID != 0)); then
+    cluster_log "must run as root (slurmd runs the jobs as their submitting user)"
+    return 1
+  fi
   local need
-  for need in munged mungekey slurmctld slurmd sbatch squeue scontrol; do
+  for need in munged mungekey slurmctld slurmd sbatch squeue scancel sinfo; do
     if ! command -v "$need" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$need ]]; then
       cluster_log "$need not installed (Debian packages slurm-wlm and munge)"
       return 1
     fi
   done
-  if ((EUID != 0)); then
-    cluster_log "must run as root (slurmd runs the jobs as their submitting user)"
-    return 1
-  fi
   mkdir -p "$dir"/{munge,state,spool,log}
   chmod 700 "$dir" "$dir/munge"
   # munged refuses a key or socket directory that others can write to; keep it private.

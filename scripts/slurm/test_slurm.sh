@@ -34,6 +34,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP  # a ctest timeout still stops the daemons
 if ! cluster_start "$work/cluster"; then
   skip "could not start a local Slurm cluster (see the reason above)"
 fi
