@@ -80,8 +80,7 @@ std::string missing_shards(const BatchProgress& p) {
 
 std::string incomplete_message(const BatchPlan& plan, const BatchProgress& p) {
   return "batch incomplete: " + std::to_string(p.incomplete.size()) + " of " +
-         plural(plan.units.size(), "unit", "units") + " missing (shards " + missing_shards(p) +
-         ")";
+         plural(plan.units.size(), "unit", "units") + " missing (shards " + missing_shards(p) + ")";
 }
 
 // Runs the units of one job that `todo` lists; reports into the callbacks.
@@ -143,7 +142,8 @@ struct JobRun {
     std::set<std::string> made_dirs;
     JobStats js = run_step_jobs(
         reqs, [&](uint64_t step) { return ckpts.at_or_before(step); }, oracle,
-        JobOptions{options.threads, options.jit}, [&](StepResult&& r) {
+        JobOptions{options.threads, options.jit},
+        [&](StepResult&& r) {
           auto it = pending.upper_bound(r.step);
           if (it == pending.begin()) return;  // cannot happen: every request is in a unit
           Pending& p = std::prev(it)->second;
@@ -211,9 +211,8 @@ int run_batch_shard(const std::string& kind, std::vector<BatchJob> jobs,
     proofs += u.proofs;
     hashes += u.hashes;
   }
-  note("shard %u/%u: %s assigned, %" PRIu64 " already complete; running %" PRIu64
-       " (%s, %s)",
-       k, n, plural(mine, "unit", "units").c_str(), skipped, mine - skipped,
+  note("shard %u/%u: %s assigned, %" PRIu64 " already complete; running %" PRIu64 " (%s, %s)", k, n,
+       plural(mine, "unit", "units").c_str(), skipped, mine - skipped,
        plural(proofs, "proof", "proofs").c_str(), plural(hashes, "hash", "hashes").c_str());
   if (todo.empty()) return kExitOk;
 
@@ -267,7 +266,8 @@ std::vector<BatchJob> read_jobs_file(const std::string& path, const std::string&
     std::error_code ec;
     job.trace = std::filesystem::is_directory(source, ec);
     try {
-      for (auto [spec, out] : {std::pair{proofs_s, &job.proofs}, std::pair{hashes_s, &job.hashes}}) {
+      for (auto [spec, out] :
+           {std::pair{proofs_s, &job.proofs}, std::pair{hashes_s, &job.hashes}}) {
         if (spec.empty() || spec == "-") continue;
         std::stringstream ss(spec);
         for (std::string item; std::getline(ss, item, ',');) {
@@ -311,7 +311,8 @@ int batch_run(int argc, char** argv, std::vector<std::string> host) {
       ->required();
   app.add_option("-j,--threads", o.threads, "worker threads (0: all cores)");
   app.add_option("--jit", jit_s, "on|off")->check(CLI::IsMember({"on", "off"}));
-  app.add_option("--progress-every", o.progress_seconds, "seconds between progress lines (0: none)");
+  app.add_option("--progress-every", o.progress_seconds,
+                 "seconds between progress lines (0: none)");
   if (auto rc = parse_flags(app, argc, argv)) return *rc;
   try {
     o.shard = parse_shard(shard_s);
@@ -351,15 +352,16 @@ int batch_window(int argc, char** argv) {
     wanted.shards = id.count;
     std::string line;
     for (size_t n = 1; std::getline(in, line); ++n) {
-      if (line.size() > 4096) throw std::runtime_error(sweep + ":" + std::to_string(n) + ": line too long");
+      if (line.size() > 4096)
+        throw std::runtime_error(sweep + ":" + std::to_string(n) + ": line too long");
       line.erase(std::min(line.size(), line.find('#')));
       line.erase(0, line.find_first_not_of(" \t\r"));
       line.erase(line.find_last_not_of(" \t\r") + 1);
       if (line.empty()) continue;
       uint32_t j = uint32_t(wanted.jobs.size());
       if (j >= 100000) throw std::runtime_error(sweep + ": more than 100000 runs");
-      wanted.jobs.push_back(BatchJob{line, false, {}, {},
-                                     batch_dir + "/window/run-" + std::to_string(j) + ".json"});
+      wanted.jobs.push_back(
+          BatchJob{line, false, {}, {}, batch_dir + "/window/run-" + std::to_string(j) + ".json"});
       wanted.units.push_back(BatchUnit{j, 0, 1, 0, 0, 1, 0});
     }
     if (wanted.jobs.empty()) throw std::runtime_error(sweep + ": no runs");
@@ -430,7 +432,8 @@ int batch_status(int argc, char** argv) {
     std::printf("batch %s: %u shards, %s, %s (%s, %s)\n", batch_dir.c_str(), plan.shards,
                 plural(plan.jobs.size(), "job", "jobs").c_str(),
                 plural(plan.units.size(), "unit", "units").c_str(),
-                plural(proofs, "proof", "proofs").c_str(), plural(hashes, "hash", "hashes").c_str());
+                plural(proofs, "proof", "proofs").c_str(),
+                plural(hashes, "hash", "hashes").c_str());
     for (size_t i = 0; i < p.shards.size(); ++i) {
       auto& s = p.shards[i];
       std::printf("shard %zu: %" PRIu64 "/%" PRIu64 " units complete", i, s.complete, s.units);
@@ -519,7 +522,8 @@ int batch_merge(int argc, char** argv) {
                    text);
     }
     std::fflush(stdout);
-    note("merge: %s complete: %s in place, %s written", plural(plan.units.size(), "unit", "units").c_str(),
+    note("merge: %s complete: %s in place, %s written",
+         plural(plan.units.size(), "unit", "units").c_str(),
          plural(proofs, "proof", "proofs").c_str(), plural(nh, "hash", "hashes").c_str());
   } catch (const std::exception& e) {
     print_error(e.what());
@@ -531,7 +535,8 @@ int batch_merge(int argc, char** argv) {
 void batch_usage() {
   std::fputs(
       "usage: cannonball batch <run|window|status|merge> [flags]\n"
-      "  run     one shard of a jobs file:  --jobs FILE --shard K/N --batch-dir B [-j N] [-- server]\n"
+      "  run     one shard of a jobs file:  --jobs FILE --shard K/N --batch-dir B [-j N] [-- "
+      "server]\n"
       "  status  what is complete and missing: --batch-dir B [--missing-shards]\n"
       "  window  one shard of a window sweep: --sweep FILE --shard K/N --batch-dir B\n"
       "  merge   check complete, write hashes in step order (a sweep: window-sweep.json):\n"

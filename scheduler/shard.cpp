@@ -213,8 +213,8 @@ BatchPlan establish_batch_plan(const std::string& dir, const BatchPlan& plan) {
     std::random_device rd;
     std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
     std::string text = plan.to_json();
-    write_file_atomic(tmp, std::span<const uint8_t>(
-                               reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+    write_file_atomic(
+        tmp, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
     int rc = ::link(tmp.c_str(), path.c_str());
     int err = errno;
     ::unlink(tmp.c_str());
@@ -223,10 +223,9 @@ BatchPlan establish_batch_plan(const std::string& dir, const BatchPlan& plan) {
   }
   BatchPlan on_disk = BatchPlan::from_json(read_text(path), path);
   if (!on_disk.same_inputs(plan))
-    throw std::runtime_error(path + " was planned for other inputs (" +
-                             std::to_string(on_disk.shards) + " shards, " +
-                             std::to_string(on_disk.jobs.size()) +
-                             " jobs): use another batch directory or remove it");
+    throw std::runtime_error(
+        path + " was planned for other inputs (" + std::to_string(on_disk.shards) + " shards, " +
+        std::to_string(on_disk.jobs.size()) + " jobs): use another batch directory or remove it");
   return on_disk;
 }
 

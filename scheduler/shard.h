@@ -46,8 +46,8 @@ struct BatchJob {
 
 struct BatchUnit {
   uint32_t job = 0;
-  uint64_t from = 0;         // the checkpoint all of the unit's steps start from
-  uint64_t to = UINT64_MAX;  // exclusive: the next checkpoint's step (UINT64_MAX: none)
+  uint64_t from = 0;                // the checkpoint all of the unit's steps start from
+  uint64_t to = UINT64_MAX;         // exclusive: the next checkpoint's step (UINT64_MAX: none)
   uint64_t proofs = 0, hashes = 0;  // how many requests of each kind lie in [from, to)
   uint64_t cost = 0;                // (last step - from) + kBatchItemCost per request
   uint32_t shard = 0;

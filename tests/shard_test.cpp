@@ -3,6 +3,8 @@
 // reference guest: N shards of `prove --shard` and of `batch run --jobs` reproduce the
 // reference proofs and hashes.txt byte for byte, a removed unit is reported missing and
 // redone alone, and bad input is one error line.
+#include "scheduler/shard.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 
 #include "checkpoint_test_util.h"
 #include "interp/file_io.h"
-#include "scheduler/shard.h"
 
 namespace cb {
 namespace {
@@ -36,7 +37,8 @@ TEST(Shard, LongestFirstAssignmentIsDeterministic) {
   const uint64_t costs[] = {7, 10, 5, 8, 6, 9};  // any input order
   const uint32_t want[] = {0, 0, 1, 1, 0, 1};
   std::vector<BatchUnit> units;
-  for (size_t i = 0; i < 6; ++i) units.push_back(BatchUnit{0, i * 100, i * 100 + 100, 1, 0, costs[i], 9});
+  for (size_t i = 0; i < 6; ++i)
+    units.push_back(BatchUnit{0, i * 100, i * 100 + 100, 1, 0, costs[i], 9});
   assign_shards(units, 2);
   for (size_t i = 0; i < 6; ++i) EXPECT_EQ(units[i].shard, want[i]) << "cost " << costs[i];
   std::vector<BatchUnit> rev(units.rbegin(), units.rend());
@@ -117,7 +119,7 @@ TEST(Shard, UnitResultsAreCompleteOnlyWithEveryStepAndProofFile) {
 
 struct IsaTrace {
   std::string vec, dir, trace;
-  std::vector<uint64_t> proofs;                        // steps the reference proved (subset)
+  std::vector<uint64_t> proofs;                          // steps the reference proved (subset)
   std::vector<std::pair<uint64_t, std::string>> hashes;  // reference hashes.txt lines (subset)
   std::string steps_csv, hashes_csv, hashes_txt;
 };
@@ -171,7 +173,8 @@ TEST(ShardCli, ProveShardsMergeToTheReference) {
   ASSERT_GE(t.proofs.size(), 40u);
   const std::string b = t.dir + "/B", flags = " --dir " + shell_quote(t.trace) + " --steps " +
                                               t.steps_csv + " --hash-at " + t.hashes_csv +
-                                              " --proof-fmt " + shell_quote(t.dir + "/P/proof-%d.json");
+                                              " --proof-fmt " +
+                                              shell_quote(t.dir + "/P/proof-%d.json");
   for (int k = 0; k < 3; ++k) {
     CmdResult r = run_cmd(cb_cmd("prove" + flags + " --shard " + std::to_string(k) +
                                  "/3 --batch-dir " + shell_quote(b) + " -j 1"));
@@ -204,7 +207,8 @@ TEST(ShardCli, ProveShardsMergeToTheReference) {
   EXPECT_NE(st.out.find("missing: shard 1, job 0"), std::string::npos) << st.out;
   EXPECT_EQ(st.err, "error: batch incomplete: 1 of " + std::to_string(plan.units.size()) +
                         " units missing (shards 1)\n");
-  EXPECT_EQ(run_cmd(cb_cmd("batch status --missing-shards --batch-dir " + shell_quote(b))).out, "1\n");
+  EXPECT_EQ(run_cmd(cb_cmd("batch status --missing-shards --batch-dir " + shell_quote(b))).out,
+            "1\n");
   m = run_cmd(cb_cmd("batch merge --batch-dir " + shell_quote(b)));
   EXPECT_EQ(m.exit_code, 1);
   EXPECT_EQ(m.out, "");
@@ -264,12 +268,15 @@ TEST(ShardCli, WindowSweepShardsAndMergesInOrder) {
   };
   CmdResult r = run(0);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("2 runs assigned, 0 already complete, 2 run now"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 runs assigned, 0 already complete, 2 run now"), std::string::npos)
+      << r.err;
   EXPECT_EQ(run_cmd(cb_cmd("batch merge --batch-dir " + shell_quote(b))).exit_code, 1);
-  EXPECT_EQ(run_cmd(cb_cmd("batch status --missing-shards --batch-dir " + shell_quote(b))).out, "1\n");
+  EXPECT_EQ(run_cmd(cb_cmd("batch status --missing-shards --batch-dir " + shell_quote(b))).out,
+            "1\n");
   ASSERT_EQ(run(1).exit_code, 0);
   r = run(0);
-  EXPECT_NE(r.err.find("2 runs assigned, 2 already complete, 0 run now"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 runs assigned, 2 already complete, 0 run now"), std::string::npos)
+      << r.err;
   ASSERT_EQ(run_cmd(cb_cmd("batch merge --batch-dir " + shell_quote(b))).exit_code, 0);
   auto j = nlohmann::json::parse(test::read_text(b + "/window-sweep.json"));
   ASSERT_EQ(j.size(), 3u);
