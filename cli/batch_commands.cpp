@@ -1,4 +1,5 @@
 #include "cli/batch_commands.h"
+#include "cli/batch_shard.h"
 
 #include "interp/state_io.h"
 #include "cli/common.h"
@@ -277,6 +278,11 @@ int prove_main(int argc, char** argv) {
   app.add_option("-j,--threads", threads, "worker threads (0: all cores)");
   app.add_option("--jit", jit_s, "on|off")->check(CLI::IsMember({"on", "off"}));
   app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none)");
+  std::string shard_s, batch_dir;
+  app.add_option("--shard", shard_s,
+                 "K/N: do only shard K (0-based) of N, resumably (cli/batch_shard.h); the hashes "
+                 "come from 'cannonball batch merge', not --hashes-out");
+  app.add_option("--batch-dir", batch_dir, "with --shard: shared plan and results (default <dir>/batch)");
   if (auto rc = parse(app, a)) return *rc;
   std::signal(SIGPIPE, SIG_IGN);
   try {
@@ -290,6 +296,21 @@ int prove_main(int argc, char** argv) {
     if (proofs.list.empty() && hashes.list.empty())
       throw std::runtime_error("nothing to do: give --steps or --hash-at");
     if (proof_fmt.empty()) proof_fmt = dir + "/proofs/proof-%d.json";
+    if (!shard_s.empty()) {
+      if (proof_fmt == "-") throw std::runtime_error("--shard needs proof files, not --proof-fmt -");
+      if (app.count("--hashes-out"))
+        throw std::runtime_error("--hashes-out does not apply to --shard: 'cannonball batch merge' writes the hashes");
+      ShardRunOptions o;
+      o.shard = parse_shard(shard_s);
+      o.batch_dir = batch_dir.empty() ? dir + "/batch" : batch_dir;
+      o.threads = threads;
+      o.jit = jit_s == "on";
+      o.progress_seconds = progress_s;
+      o.host = a.host;
+      o.proof_path = [&](uint32_t, uint64_t step) { return fmt_step(proof_fmt, step); };
+      return run_batch_shard("prove", {BatchJob{dir, true, proofs.list, hashes.list, proof_fmt}}, o);
+    }
+    if (!batch_dir.empty()) throw std::runtime_error("--batch-dir needs --shard");
 
     TraceReader trace(dir);
     std::vector<StepRequest> reqs;
@@ -443,6 +464,16 @@ int bisect_main(int argc, char** argv) {
     return kExitError;
   }
   return kExitOk;
+}
+
+// Step lists for other commands (cli/batch_shard.cpp), parsed exactly as prove's flags.
+void parse_step_list(const std::string& spec, std::vector<uint64_t>& out, const char* what) {
+  StepSelection sel;
+  add_step_spec(spec, sel, false, what);
+  out.insert(out.end(), sel.list.begin(), sel.list.end());
+}
+void read_step_list_file(const std::string& path, std::vector<uint64_t>& out) {
+  add_step_file(path, out);
 }
 
 }  // namespace cb::cli

@@ -5,11 +5,19 @@
 // Each takes argv starting at the subcommand's name, including an optional "-- <pre-image
 // server command>" at the end (parsed here), and returns the process exit code.
 #pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
 
 namespace cb::cli {
 
 int trace_main(int argc, char** argv);
 int prove_main(int argc, char** argv);
 int bisect_main(int argc, char** argv);
+
+// prove's step-list parsing, for other commands: "N,N,.." (appended to out), and a file of
+// steps (the first field of each line). Throw std::runtime_error naming the bad item.
+void parse_step_list(const std::string& spec, std::vector<uint64_t>& out, const char* what);
+void read_step_list_file(const std::string& path, std::vector<uint64_t>& out);
 
 }  // namespace cb::cli

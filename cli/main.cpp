@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/batch_commands.h"
+#include "cli/batch_shard.h"
 #include "cli/commands.h"
 #include "cli/verify_command.h"
 #include "cli/window_command.h"
@@ -27,6 +28,7 @@ void usage() {
       "  prove      proofs at many steps, in parallel, from a trace\n"
       "  bisect     the first step where two traces (or claimed hashes) differ, and its proof\n"
       "  window     how long a trace fits a dispute game's deadline, measured here\n"
+      "  batch      sharded batches across machines: run a jobs-file shard, status, merge\n"
       "  verify     check proof files offline from their witness alone (as MIPS64.step)\n"
       "run 'cannonball <command> --help' for its flags\n"
       "every command also takes --max-memory SIZE (e.g. 4GiB, 512M; default 7/8 of physical\n"
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
   if (cmd == "bisect") return cb::cli::bisect_main(argc - 1, argv + 1);
   if (cmd == "window") return cb::cli::window_main(argc - 1, argv + 1);
   if (cmd == "verify") return cb::cli::verify_main(argc - 1, argv + 1);
+  if (cmd == "batch") return cb::cli::batch_main(argc - 1, argv + 1);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage();
     return 0;

@@ -22,6 +22,8 @@ packages=(
   clang clang-format
   # bench/vs_qemu.sh: QEMU user-mode (qemu-mips64) as the baseline, GNU time to measure it.
   qemu-user time
+  # A one-node Slurm cluster for the sharded-batch test (scripts/slurm/test_slurm.sh).
+  slurm-wlm munge
 )
 
 # Prints the packages of "${packages[@]}" that are not fully installed, one per line.

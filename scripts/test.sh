@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
 #  1. installs dependencies (scripts/setup.sh, idempotent);
 #  2. Release build with the JIT: every test, including the long ones (label "long": the
-#     threads and compute guests, billions of steps);
+#     threads and compute guests, billions of steps; label "slurm": a one-node Slurm cluster
+#     started and stopped by scripts/slurm/test_slurm.sh, skipped when it cannot start);
 #  3. AddressSanitizer + UndefinedBehaviorSanitizer build: the unit-labelled tests (everything
 #     but the long guests, whose checks the Release run makes);
 #  4. interpreter-only build (-DCB_JIT=OFF): the unit-labelled tests.
