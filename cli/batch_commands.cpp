@@ -87,7 +87,9 @@ void add_step_spec(const std::string& spec, StepSelection& sel, bool allow_patte
 
 // A file of steps: the first field of each non-empty line ("STEP" or "STEP HASH" lines).
 void add_step_file(const std::string& path, std::vector<uint64_t>& out) {
-  std::vector<uint8_t> bytes = read_file(path);
+  ReadLimits limits;
+  limits.max_bytes = kMaxListFileBytes;
+  std::vector<uint8_t> bytes = read_file(path, limits);
   std::istringstream in(std::string(bytes.begin(), bytes.end()));
   std::string line;
   for (size_t n = 1; std::getline(in, line); ++n) {
@@ -100,29 +102,6 @@ void add_step_file(const std::string& path, std::vector<uint64_t>& out) {
       throw std::runtime_error(path + ":" + std::to_string(n) + ": " + e.what());
     }
   }
-}
-
-std::string fmt_step(const std::string& pattern, uint64_t step) {
-  std::string out;
-  bool used = false;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] == '%' && i + 1 < pattern.size()) {
-      char c = pattern[i + 1];
-      if (c == '%') {
-        out += '%';
-        ++i;
-        continue;
-      }
-      if (c == 'd' && !used) {
-        out += std::to_string(step);
-        used = true;
-        ++i;
-        continue;
-      }
-    }
-    out += pattern[i];
-  }
-  return out;
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -228,8 +207,7 @@ int trace_main(int argc, char** argv) {
       opt.guest_output = [](int fd, const uint8_t* d, size_t n) {
         std::fwrite(d, 1, n, fd == 1 ? stdout : stderr);
       };
-    std::vector<uint8_t> bytes = read_file(input);
-    State state = State::deserialize(bytes);
+    State state = load_state(input);
     auto host = start_host(a.host);
     TraceSummary s = record_trace(std::move(state), host.get(), dir, opt);
     if (host) host->stop();
@@ -287,6 +265,7 @@ int prove_main(int argc, char** argv) {
     if (proofs.list.empty() && hashes.list.empty())
       throw std::runtime_error("nothing to do: give --steps or --hash-at");
     if (proof_fmt.empty()) proof_fmt = dir + "/proofs/proof-%d.json";
+    check_name_pattern(proof_fmt);
 
     TraceReader trace(dir);
     std::vector<StepRequest> reqs;
@@ -299,7 +278,7 @@ int prove_main(int argc, char** argv) {
       if (at && !ckpts.exact(*at)) ckpts.add(trace.checkpoints().load(*at));
     }
     if (proof_fmt != "-") {
-      auto parent = std::filesystem::path(fmt_step(proof_fmt, 0)).parent_path();
+      auto parent = std::filesystem::path(format_step(proof_fmt, 0)).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
     }
 
@@ -323,7 +302,7 @@ int prove_main(int argc, char** argv) {
             if (r.proof) {
               std::string j = proof_json(r.step, r.witness, r.post_hash);
               try {
-                write_text(fmt_step(proof_fmt, r.step), j);
+                write_text(format_step(proof_fmt, r.step), j);
               } catch (const std::exception& e) {
                 errors.push_back(e.what());
               }
@@ -379,6 +358,7 @@ int bisect_main(int argc, char** argv) {
     if (other.empty() == claims_path.empty())
       throw std::runtime_error("give exactly one of --other and --claims");
     if (proof_out.empty()) proof_out = dir + "/bisect-proof-%d.json";
+    check_name_pattern(proof_out);
     TraceReader ours_trace(dir);
     auto host = start_host(a.host);
     SharedOracle oracle(host.get());
@@ -426,7 +406,7 @@ int bisect_main(int argc, char** argv) {
       if (!r.proof.error.empty())
         throw std::runtime_error("proof of step " + std::to_string(r.agree_step) + ": " +
                                  r.proof.error);
-      std::string path = fmt_step(proof_out, r.agree_step);
+      std::string path = format_step(proof_out, r.agree_step);
       if (path != "-" && std::filesystem::path(path).has_parent_path())
         std::filesystem::create_directories(std::filesystem::path(path).parent_path());
       write_text(path, proof_json(r.agree_step, r.proof.witness, r.proof.post_hash));

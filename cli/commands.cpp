@@ -2,6 +2,7 @@
 
 // load-elf and witness (reference: cannon/cmd/load_elf.go, witness.go); run is in run.cpp.
 #include <cstdio>
+#include <cstring>
 
 #include "cli/common.h"
 #include "cli/console.h"
@@ -31,7 +32,14 @@ int load_elf_main(int argc, char** argv) {
       throw std::runtime_error("invalid --out file format: cannonball writes only .bin and .bin.gz states");
     std::vector<uint8_t> elf;
     try {
-      elf = read_file(path);
+      ReadLimits limits;
+      limits.max_bytes = kMaxElfFileBytes;
+      limits.extent = [](std::span<const uint8_t> b) -> uint64_t {
+        // Refuse a non-ELF (e.g. /dev/zero) from its first bytes, with the loader's message.
+        if (b.size() >= 4 && std::memcmp(b.data(), "\x7f" "ELF", 4) != 0) (void)load_elf(b);
+        return 0;
+      };
+      elf = read_file(path, limits);
     } catch (const IoError& e) {
       throw std::runtime_error("failed to open ELF file \"" + path + "\": " + e.what());
     }

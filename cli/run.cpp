@@ -212,6 +212,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
     if (!output.empty() && !is_binary_name(output))
       throw std::runtime_error(
           "invalid --output file format. Only binary file formats (ending in .bin or bin.gz) are supported");
+    check_name_pattern(proof_fmt);
+    check_name_pattern(snapshot_fmt);
     if (!snapshot_fmt.empty() && !is_binary_name(format_step(snapshot_fmt, 0)))
       throw std::runtime_error(
           "invalid --snapshot-fmt file format. Only binary file formats (ending in .bin or bin.gz) are supported");
@@ -262,7 +264,10 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       vlog("no metadata file specified, defaulting to empty metadata");
     } else {
       try {
-        std::vector<uint8_t> mb = read_file(meta_path);
+        ReadLimits meta_limits;
+        meta_limits.max_bytes = kMaxJsonFileBytes;
+        meta_limits.should_abort = [] { return g_interrupted != 0; };
+        std::vector<uint8_t> mb = read_file(meta_path, meta_limits);
         meta = Metadata::from_json(std::string_view(reinterpret_cast<const char*>(mb.data()), mb.size()));
       } catch (const std::exception& e) {
         throw std::runtime_error(std::string("failed to load metadata: ") + e.what());
@@ -271,7 +276,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
 
     State state;
     try {
-      state = load_state(input);
+      state = load_state(input, [] { return g_interrupted != 0; });
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string("failed to load state: ") + e.what());
     }

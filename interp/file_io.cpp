@@ -1,7 +1,10 @@
 // See file_io.h for the reference behaviour followed here.
 #include "interp/file_io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -24,10 +27,12 @@ std::string quoted(const std::string& path) { return "\"" + path + "\""; }
   throw IoError(what + " " + quoted(path) + ": " + std::strerror(err));
 }
 
-// Streaming gunzip of any number of concatenated members into a growing vector.
+// Streaming gunzip of any number of concatenated members into a growing vector. With an
+// extent function (ReadLimits::extent) it stops as soon as the content is complete.
 class Inflater {
 public:
-  Inflater(const std::string& name, uint64_t max_size) : name_(name), max_size_(max_size) {
+  Inflater(const std::string& name, uint64_t max_size, const ReadLimits* limits = nullptr)
+      : name_(name), max_size_(max_size), limits_(limits) {
     std::memset(&zs_, 0, sizeof zs_);
     if (inflateInit2(&zs_, kGzipWindowBits) != Z_OK) {
       throw IoError("cannot decompress " + quoted(name_) + ": zlib initialisation failed");
@@ -38,9 +43,10 @@ public:
   Inflater& operator=(const Inflater&) = delete;
 
   void reserve(uint64_t n) { out_.reserve(static_cast<size_t>(std::min(n, max_size_))); }
+  bool done() const { return done_; }
 
   void feed(const uint8_t* data, size_t n) {
-    while (n > 0) {
+    while (n > 0 && !done_) {
       // zlib's avail_in is 32-bit; feed huge spans in pieces.
       const size_t piece = std::min<size_t>(n, 1u << 30);
       zs_.next_in = const_cast<Bytef*>(data);
@@ -52,6 +58,11 @@ public:
   }
 
   std::vector<uint8_t> finish() {
+    if (done_) {
+      out_.resize(static_cast<size_t>(total_));
+      out_.shrink_to_fit();
+      return std::move(out_);
+    }
     if (in_member_ || members_ == 0) {
       // Go reports io.ErrUnexpectedEOF ("unexpected EOF") or, for an empty file, io.EOF.
       throw IoError("cannot decompress " + quoted(name_) + ": truncated gzip data (" +
@@ -69,22 +80,36 @@ public:
   }
 
 private:
+  // After each inflate() call: ask the extent function whether the content is complete.
+  void check_extent() {
+    if (limits_ == nullptr) return;
+    if (limits_->should_abort && limits_->should_abort())
+      throw IoError("interrupted while reading " + quoted(name_));
+    if (!limits_->extent) return;
+    if (total_ == 0) total_ = limits_->extent(std::span<const uint8_t>(out_.data(), produced_));
+    if (total_ > max_size_) too_big();
+    if (total_ != 0 && produced_ >= total_) done_ = true;
+  }
+
   void drain() {
-    while (zs_.avail_in > 0) {
+    while (zs_.avail_in > 0 && !done_) {
       in_member_ = true;
-      const uint64_t limit = max_size_;
-      if (produced_ >= limit) too_big();
+      const uint64_t limit = total_ != 0 ? total_ : max_size_;
+      if (produced_ >= max_size_) too_big();
       if (out_.size() - produced_ < 64 * 1024 && out_.size() < limit) {
         // Double (amortised), but within a reserve() hint grow only to the hint.
         uint64_t grown = std::max<uint64_t>(uint64_t(out_.size()) * 2, produced_ + 64 * 1024);
         if (out_.capacity() > out_.size()) grown = std::max<uint64_t>(out_.capacity(), produced_ + 64 * 1024);
         out_.resize(static_cast<size_t>(std::min(grown, limit)));
       }
-      const uint64_t room = std::min<uint64_t>(out_.size() - produced_, 1u << 30);
+      // At most 4 MiB per call, so the extent function sees the content early.
+      const uint64_t room = std::min<uint64_t>(out_.size() - produced_, 4u << 20);
       zs_.next_out = out_.data() + produced_;
       zs_.avail_out = static_cast<uInt>(room);
       const int ret = inflate(&zs_, Z_NO_FLUSH);
       produced_ += room - zs_.avail_out;
+      check_extent();
+      if (done_) return;
       if (ret == Z_STREAM_END) {
         // One member done; another may follow (Go's multistream gzip.Reader).
         in_member_ = false;
@@ -95,7 +120,7 @@ private:
       }
       if (ret == Z_OK) continue;
       if (ret == Z_BUF_ERROR && zs_.avail_out == 0) {
-        if (produced_ >= limit) too_big();
+        if (produced_ >= max_size_) too_big();
         continue;  // needs more room: the next round grows the buffer
       }
       if (ret == Z_MEM_ERROR) corrupt("out of memory");
@@ -117,12 +142,15 @@ private:
 
   std::string name_;
   uint64_t max_size_;
+  const ReadLimits* limits_;
   z_stream zs_;
   std::vector<uint8_t> out_;
   uint64_t produced_ = 0;
   uint64_t consumed_ = 0;  // compressed bytes of finished members
   uint64_t members_ = 0;
+  uint64_t total_ = 0;     // the content's extent once known
   bool in_member_ = false;
+  bool done_ = false;
 };
 
 // gzip header the reference writes: no name/comment/extra, mtime 0, OS 255 ("unknown").
@@ -134,10 +162,21 @@ void set_reference_header(z_stream* zs, gz_header* header) {
 
 int clamp_level(int level) { return level < 0 || level > 9 ? Z_DEFAULT_COMPRESSION : level; }
 
-// read(2) until `n` bytes or EOF; returns the count read.
-size_t read_fully(int fd, uint8_t* p, size_t n, const std::string& path) {
+// read(2) until `n` bytes or EOF; returns the count read. On pipes and devices (`pollable`)
+// waits in poll() slices of 100 ms so that `should_abort` is honoured while no data comes
+// (signal handlers installed with SA_RESTART would otherwise restart a blocked read).
+size_t read_fully(int fd, uint8_t* p, size_t n, const std::string& path,
+                  const ReadLimits* limits = nullptr, bool pollable = false) {
   size_t got = 0;
+  auto aborted = [&] { return limits != nullptr && limits->should_abort && limits->should_abort(); };
   while (got < n) {
+    if (aborted()) throw IoError("interrupted while reading " + quoted(path));
+    if (pollable) {
+      struct pollfd pfd{fd, POLLIN, 0};
+      const int pr = ::poll(&pfd, 1, 100);
+      if (pr < 0 && errno != EINTR) throw_errno("failed to read file", path, errno);
+      if (pr <= 0) continue;
+    }
     const ssize_t r = ::read(fd, p + got, n - got);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -145,6 +184,7 @@ size_t read_fully(int fd, uint8_t* p, size_t n, const std::string& path) {
     }
     if (r == 0) break;
     got += static_cast<size_t>(r);
+    if (pollable) break;  // hand what came to the caller (a pipe may pause for long)
   }
   return got;
 }
@@ -219,7 +259,7 @@ std::vector<uint8_t> gzip_bytes(std::span<const uint8_t> data, int level) {
   return out;
 }
 
-std::vector<uint8_t> read_file(const std::string& path) {
+std::vector<uint8_t> read_file(const std::string& path, const ReadLimits& limits) {
   // serialize.LoadSerializedBinary / jsonutil.load: no stdin fallback.
   if (path.empty()) throw IoError("no path specified");
   Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
@@ -228,24 +268,54 @@ std::vector<uint8_t> read_file(const std::string& path) {
   if (::fstat(file.fd, &st) != 0) throw_errno("failed to open file", path, errno);
   if (S_ISDIR(st.st_mode)) throw_errno("failed to read file", path, EISDIR);
   const bool regular = S_ISREG(st.st_mode);
+  const uint64_t max = limits.max_bytes;
+  auto too_big = [&] {
+    throw IoError("file " + quoted(path) + " is larger than the limit of " + std::to_string(max) +
+                  " bytes");
+  };
 
   if (!is_gzip_path(path)) {
-    std::vector<uint8_t> out(regular ? static_cast<size_t>(st.st_size) : 0);
-    size_t got = read_fully(file.fd, out.data(), out.size(), path);
-    // The size may change under us, and pipes/devices report 0: read on to EOF.
+    // A regular file larger than the limit is refused unread, unless only its extent is read.
+    if (regular && !limits.extent && uint64_t(st.st_size) > max) too_big();
+    std::vector<uint8_t> out;
+    if (regular) out.reserve(static_cast<size_t>(std::min<uint64_t>(uint64_t(st.st_size), max)));
+    uint64_t total = 0;
+    size_t got = 0;
     for (;;) {
-      if (got < out.size()) break;
-      out.resize(out.size() + kReadChunk);
-      const size_t n = read_fully(file.fd, out.data() + got, kReadChunk, path);
+      // The size may change under us, and pipes/devices report 0: read chunks to EOF.
+      size_t want = kReadChunk;
+      if (total != 0) want = static_cast<size_t>(std::min<uint64_t>(want, total - got));
+      out.resize(got + want);
+      const size_t n = read_fully(file.fd, out.data() + got, want, path, &limits, !regular);
       got += n;
-      if (n < kReadChunk) break;
+      out.resize(got);
+      if (limits.extent && total == 0) {
+        total = limits.extent(std::span<const uint8_t>(out.data(), got));
+        if (total > max) {
+          // A short regular file claiming more: read it whole (bounded), the decoder reports
+          // the truncation. Otherwise refuse before reading any further.
+          if (regular && uint64_t(st.st_size) <= max) {
+            total = uint64_t(st.st_size);
+          } else {
+            throw IoError("file " + quoted(path) + " declares " + std::to_string(total) +
+                          " bytes, above the limit of " + std::to_string(max) + " bytes");
+          }
+        }
+      }
+      if (total != 0 && got >= total) {
+        out.resize(static_cast<size_t>(total));
+        break;
+      }
+      if (n == 0 || (regular && n < want)) break;
+      if (got > max) too_big();
     }
-    out.resize(got);
+    if (got > max) too_big();
+    out.shrink_to_fit();
     return out;
   }
 
-  Inflater inflater(path, kMaxDecompressedSize);
-  if (regular && st.st_size >= 18) {
+  Inflater inflater(path, max, &limits);
+  if (regular && st.st_size >= 18 && !limits.extent) {
     // The last member's ISIZE (size mod 2^32) is a good guess for one-member files.
     uint8_t tail[4];
     if (::pread(file.fd, tail, 4, st.st_size - 4) == 4) {
@@ -256,11 +326,11 @@ std::vector<uint8_t> read_file(const std::string& path) {
     }
   }
   std::vector<uint8_t> chunk(kReadChunk);
-  for (;;) {
-    const size_t n = read_fully(file.fd, chunk.data(), chunk.size(), path);
+  while (!inflater.done()) {
+    const size_t n = read_fully(file.fd, chunk.data(), chunk.size(), path, &limits, !regular);
     if (n == 0) break;
     inflater.feed(chunk.data(), n);
-    if (n < chunk.size()) break;
+    if (regular && n < chunk.size()) break;
   }
   return inflater.finish();
 }
