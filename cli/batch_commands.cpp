@@ -157,25 +157,34 @@ int trace_main(int argc, char** argv) {
   uint32_t full_every = 16;
   bool no_sync = false, guest_output = false;
   double progress_s = 5;
-  app.add_option("--input", input, "initial state file (.bin or .bin.gz)");
+  app.add_option("--input", input,
+                 "initial state file (.bin or .bin.gz; read as far as the state extends, at most 10 GiB)");
   app.add_option("--dir", dir,
                  "trace directory to write (created; its old checkpoints are removed)")
       ->required();
-  app.add_option("--checkpoint-every", every, "steps between checkpoints (aligned to multiples)");
+  app.add_option("--checkpoint-every", every,
+                 "steps between checkpoints (aligned to multiples; 1..2^62)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
   app.add_option("--hashes-at", hashes_at,
                  "steps whose state hash to record: N,N,... =N %N always");
   app.add_option("--game-depth", game_depth,
-                 "also record the claims a dispute game asks for at this depth");
+                 "also record the claims a dispute game asks for at this depth (0..--game-max-depth)")
+      ->check(CLI::Range(0, 63));
   app.add_option("--game-max-depth", game_max_depth,
-                 "depth of the execution-trace game (mainnet: 73-30-1 = 42)");
-  app.add_option("--stop-at", stop_at_s, "stop at this step (exclusive) if the VM has not exited");
+                 "depth of the execution-trace game (mainnet: 73-30-1 = 42; 1..63)")
+      ->check(CLI::Range(1, 63));
+  app.add_option("--stop-at", stop_at_s,
+                 "stop at this step (exclusive) if the VM has not exited: N or =N (as run's)");
   app.add_option("--jit", jit_s, "on|off")->check(CLI::IsMember({"on", "off"}));
-  app.add_option("--zstd-level", zstd_level, "checkpoint compression level");
+  app.add_option("--zstd-level", zstd_level, "checkpoint compression level (1..19)")
+      ->check(CLI::Range(1, 19));
   app.add_option("--full-every", full_every,
-                 "every Nth checkpoint is stored in full (0: only the first)");
+                 "every Nth checkpoint is stored in full (0: only the first; at most 1000000)")
+      ->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}));
   app.add_flag("--no-sync", no_sync, "do not fsync checkpoint files");
   app.add_flag("--guest-output", guest_output, "forward the guest's stdout/stderr");
-  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none)");
+  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none; at most 86400)")
+      ->check(CLI::Range(0.0, kMaxProgressSeconds));
   if (auto rc = parse(app, a)) return *rc;
   std::signal(SIGPIPE, SIG_IGN);
   try {
@@ -193,7 +202,13 @@ int trace_main(int argc, char** argv) {
       opt.hash_at.every_from = g.every_from;
       opt.hash_at.every_to = g.every_to;
     }
-    if (!stop_at_s.empty()) opt.stop_at = parse_step(stop_at_s, "--stop-at");
+    if (!stop_at_s.empty() && stop_at_s != "never") {
+      // run's --stop-at pattern "=N" means the same as N here; other patterns have no
+      // meaning for one trace.
+      if (stop_at_s[0] == '%' || stop_at_s == "always")
+        throw std::runtime_error("invalid --stop-at \"" + stop_at_s + "\": trace stops at one step, N or =N");
+      opt.stop_at = parse_step(stop_at_s[0] == '=' ? stop_at_s.substr(1) : stop_at_s, "--stop-at");
+    }
     opt.jit = jit_s == "on";
     opt.writer.zstd_level = zstd_level;
     opt.writer.full_every = full_every;
@@ -243,15 +258,19 @@ int prove_main(int argc, char** argv) {
   double progress_s = 2;
   app.add_option("--dir", dir, "trace directory (cannonball trace)")->required();
   app.add_option("--steps", steps_s, "steps to prove (N,N,...): the proof of N -> N+1");
-  app.add_option("--steps-file", steps_file, "file of steps to prove (first field of each line)");
+  app.add_option("--steps-file", steps_file,
+                 "file of steps to prove (first field of each line; at most 64 MiB)");
   app.add_option("--hash-at", hash_s, "steps whose state hash to print (N,N,...)");
-  app.add_option("--hash-at-file", hash_file, "file of steps whose state hash to print");
+  app.add_option("--hash-at-file", hash_file,
+                 "file of steps whose state hash to print (at most 64 MiB)");
   app.add_option("--proof-fmt", proof_fmt,
                  "proof file names (default <dir>/proofs/proof-%d.json; '-' stdout)");
   app.add_option("--hashes-out", hashes_out, "where the \"STEP HASH\" lines go ('-' stdout)");
-  app.add_option("-j,--threads", threads, "worker threads (0: all cores)");
+  app.add_option("-j,--threads", threads, "worker threads (0: all cores; at most 256)")
+      ->check(CLI::Range(0u, kMaxThreads));
   app.add_option("--jit", jit_s, "on|off")->check(CLI::IsMember({"on", "off"}));
-  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none)");
+  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none; at most 86400)")
+      ->check(CLI::Range(0.0, kMaxProgressSeconds));
   if (auto rc = parse(app, a)) return *rc;
   std::signal(SIGPIPE, SIG_IGN);
   try {
@@ -345,7 +364,8 @@ int bisect_main(int argc, char** argv) {
   bool verbose = false;
   app.add_option("--dir", dir, "our trace directory (re-executed and proved)")->required();
   auto* o1 = app.add_option("--other", other, "the other trace directory");
-  auto* o2 = app.add_option("--claims", claims_path, "file of claimed \"STEP HASH\" lines");
+  auto* o2 = app.add_option("--claims", claims_path,
+                            "file of claimed \"STEP HASH\" lines (at most 64 MiB)");
   o1->excludes(o2);
   app.add_option(
       "--proof-out", proof_out,
@@ -398,6 +418,13 @@ int bisect_main(int argc, char** argv) {
                     " -> %" PRIu64 ")\n",
                     r.differ_step, r.agree_step, r.differ_step);
         break;
+      case O::kInconsistent:
+        std::printf("steps executed: %" PRIu64 " in %" PRIu64 " probes\n", r.steps_executed, r.probes);
+        std::fflush(stdout);
+        print_error("the other side is inconsistent: it differs at step " + std::to_string(r.differ_step) +
+                    " (ours " + hex(r.ours) + ", theirs " + hex(r.theirs) + ") but agrees again at step " +
+                    std::to_string(r.agree_step) + "; there is no first difference to prove");
+        return kExitError;
     }
     if (r.outcome == O::kFound || r.outcome == O::kGap || r.outcome == O::kPrestateDiffers) {
       std::printf("ours:   %s\ntheirs: %s\n", hex(r.ours).c_str(), hex(r.theirs).c_str());

@@ -24,6 +24,11 @@ std::string format_step(std::string_view pattern, uint64_t step);
 // Refuses, before any work, a pattern whose names could be refused later ("" and "-" pass).
 void check_name_pattern(std::string_view pattern);
 
+// Bounds of numeric flags (stated in each command's --help).
+inline constexpr uint64_t kMaxHostTimeoutMs = 86'400'000;  // --host-timeout-ms: one day
+inline constexpr unsigned kMaxThreads = 256;                 // prove -j
+inline constexpr double kMaxProgressSeconds = 86'400;        // --progress-every
+
 // serialize.IsBinaryFile: ".bin" or ".bin.gz".
 bool is_binary_name(std::string_view path);
 

@@ -185,7 +185,9 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   app.add_option("--jit", jit_s, "on|off: compile hot blocks (results are identical either way)")
       ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--host-timeout-ms", host_timeout_ms,
-                 "fail a pre-image request the host has not answered after this long (0 = wait forever)");
+                 "fail a pre-image request the host has not answered after this long (0 = wait forever; "
+                 "at most 86400000, one day)")
+      ->check(CLI::Range(uint64_t{0}, kMaxHostTimeoutMs));
   app.add_option("--proof2-window", proof2_window,
                  "steps before a proof step from which clock_gettime memory proofs are taken (tests)")
       ->group("");

@@ -115,6 +115,25 @@ BisectResult bisect(TraceSide& ours, BisectSide& theirs, const BisectOptions& op
     return res;
   };
   if (n == 0) return finish();  // nothing claimed at or after our start
+  auto inconsistent = [&](uint64_t differ, uint64_t agree) {
+    res.outcome = BisectResult::Outcome::kInconsistent;
+    res.differ_step = differ;
+    res.agree_step = agree;
+    res.ours = ours.hash_at(differ);
+    res.theirs = theirs.hash_at(differ);
+    return finish();
+  };
+  // Free consistency check: the steps both sides know without executing, in order.
+  {
+    std::optional<uint64_t> differ;
+    for (auto& [step, h] : ours.trace().known_hashes()) {
+      if (step < start || !index_of(step)) continue;
+      auto tb = theirs.known(step);
+      if (!tb) continue;
+      if (*tb != h && !differ) differ = step;
+      if (*tb == h && differ) return inconsistent(*differ, step);
+    }
+  }
 
   // lo: index known to agree (-1: the implicit agreement on our start, when no candidate is
   // there); hi: index known to differ (n: none found yet).
@@ -148,6 +167,12 @@ BisectResult bisect(TraceSide& ours, BisectSide& theirs, const BisectOptions& op
     if (hi == n) {
       // Nothing free disagrees: look at the last candidate.
       if (int64_t(n - 1) == lo || compare(cand(n - 1), a, b)) {
+        // Claims: agreeing at both ends proves nothing about the claims between; compare
+        // them all (in order, so each probe runs on from the last).
+        if (claims) {
+          for (uint64_t i = uint64_t(lo) + 1; i + 1 < n; ++i)
+            if (!compare(cand(i), a, b)) return inconsistent(cand(i), cand(n - 1));
+        }
         res.outcome = BisectResult::Outcome::kNoDifference;
         res.agree_step = cand(n - 1);
         res.naive_steps = cand(n - 1) - start;
@@ -163,6 +188,12 @@ BisectResult bisect(TraceSide& ours, BisectSide& theirs, const BisectOptions& op
       lo = int64_t(mid);
     else
       hi = mid;
+  }
+  // A later claim known for free that agrees again: the claims are inconsistent.
+  for (uint64_t i = hi + 1; i < n; ++i) {
+    const uint64_t step = cand(i);
+    auto ta = ours.known(step), tb = theirs.known(step);
+    if (ta && tb && *ta == *tb) return inconsistent(cand(hi), step);
   }
   res.differ_step = cand(hi);
   res.agree_step = lo < 0 ? start : cand(uint64_t(lo));
