@@ -10,8 +10,12 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <mutex>
+#include <set>
 
 namespace cb {
 namespace {
@@ -346,6 +350,75 @@ struct AtomicFileWriter::Gzip {
   }
 };
 
+namespace {
+
+std::string dir_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Our temporaries are named BASE.tmp.PID.XXXXXX (PID of the writer, 6 random characters).
+// Returns the PID when `name` is one.
+bool temp_owner(std::string_view name, long* pid) {
+  const size_t at = name.rfind(".tmp.");
+  if (at == std::string_view::npos) return false;
+  std::string_view rest = name.substr(at + 5);
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos || dot == 0 || rest.size() - dot - 1 != 6) return false;
+  long v = 0;
+  for (char c : rest.substr(0, dot)) {
+    if (c < '0' || c > '9' || v > 100'000'000) return false;
+    v = v * 10 + (c - '0');
+  }
+  *pid = v;
+  return true;
+}
+
+// Removes the temporaries in `dir` left by writers that died (kill -9, power loss): their
+// PID no longer runs, or they are older than a day (a PID since reused). Once per directory
+// per process, the first time that process writes into it.
+void remove_stale_temporaries(const std::string& dir) {
+  static std::mutex mu;
+  static std::set<std::string> done;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!done.insert(dir).second) return;
+  }
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  const long self = long(::getpid());
+  const time_t now = ::time(nullptr);
+  while (const dirent* e = ::readdir(d)) {
+    long pid = 0;
+    if (!temp_owner(e->d_name, &pid) || pid == self) continue;
+    const std::string full = dir + "/" + e->d_name;
+    struct stat st {};
+    if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    const bool dead = pid <= 0 || (::kill(pid_t(pid), 0) != 0 && errno == ESRCH);
+    if (dead || now - st.st_mtime > 24 * 3600) (void)::unlink(full.c_str());
+  }
+  ::closedir(d);
+}
+
+std::string random_suffix() {
+  static std::atomic<uint64_t> counter{0};
+  static const char* chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t x = uint64_t(ts.tv_nsec) ^ uint64_t(ts.tv_sec) << 30 ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull) ^
+               uint64_t(::getpid()) << 40;
+  std::string out;
+  for (int i = 0; i < 6; ++i) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 29;
+    out += chars[x % 62];
+  }
+  return out;
+}
+
+}  // namespace
+
 AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& options)
     : path_(path), options_(options) {
   if (path.empty()) throw IoError("no output path specified");
@@ -355,23 +428,31 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& 
     fd_ = STDOUT_FILENO;
   } else {
     // os.CreateTemp(filepath.Dir(path), filepath.Base(path)): same directory, so rename is atomic.
-    const size_t slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-    std::string templ = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + base +
-                        ".tmp" + "XXXXXX";
-    fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
+    // We first try an anonymous O_TMPFILE inode there: a writer killed mid-write leaves
+    // nothing behind. It gets a name only at commit (linkat, then rename at once).
+    const std::string dir = dir_of(path);
+    remove_stale_temporaries(dir);
+    fd_ = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (fd_ < 0) {
-      const int err = errno;
-      throw IoError("failed to create temporary file for " + quoted(path) + " in " + quoted(dir) +
-                    ": " + std::strerror(err));
+      // No O_TMPFILE on this file system: a named temporary (removed by the next writer
+      // into this folder should we die).
+      const size_t slash = path.rfind('/');
+      std::string templ = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) +
+                          path.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp." +
+                          std::to_string(::getpid()) + ".XXXXXX";
+      fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
+      if (fd_ < 0) {
+        const int err = errno;
+        throw IoError("failed to create temporary file for " + quoted(path) + " in " + quoted(dir) +
+                      ": " + std::strerror(err));
+      }
+      temp_path_ = templ;
     }
-    temp_path_ = templ;
     // f.Chmod(perm): an explicit mode, not filtered by the umask.
     if (::fchmod(fd_, options_.perm) != 0) {
       const int err = errno;
       abort();
-      throw_errno("failed to set the mode of", temp_path_, err);
+      throw_errno("failed to set the mode of", temp_path_.empty() ? path_ : temp_path_, err);
     }
     if (is_gzip_path(path)) {
       gzip_ = std::make_unique<Gzip>();
@@ -455,7 +536,23 @@ void AtomicFileWriter::commit() {
     done_ = true;
     return;
   }
-  if (options_.sync && ::fsync(fd_) != 0) throw_errno("failed to sync", temp_path_, errno);
+  if (options_.sync && ::fsync(fd_) != 0) throw_errno("failed to sync", temp_path_.empty() ? path_ : temp_path_, errno);
+  if (temp_path_.empty()) {
+    // The anonymous inode gets its temporary name only now, right before the rename.
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd_);
+    const std::string stem = path_ + ".tmp." + std::to_string(::getpid()) + ".";
+    for (int attempt = 0;; ++attempt) {
+      std::string name = stem + random_suffix();
+      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        temp_path_ = name;
+        break;
+      }
+      if (errno != EEXIST || attempt > 100) {
+        const int err = errno;
+        throw IoError("failed to name the temporary file for " + quoted(path_) + ": " + std::strerror(err));
+      }
+    }
+  }
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) throw_errno("failed to finish write of", temp_path_, errno);
@@ -468,9 +565,7 @@ void AtomicFileWriter::commit() {
   done_ = true;
   if (options_.sync) {
     // Make the rename itself durable. Some file systems refuse fsync on a directory: ignore.
-    const size_t slash = path_.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
-    Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    Fd d{::open(dir_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (d.fd >= 0) (void)::fsync(d.fd);
   }
 }

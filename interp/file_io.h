@@ -87,6 +87,11 @@ struct WriteOptions {
 // Streams one output: "-" = stdout (raw, never gzipped, as the reference), anything else = a
 // temp file next to `path` (gzipped when the name ends in ".gz") that commit() renames into
 // place. Destroying an uncommitted writer removes the temp file. Not for "" (see write_output).
+// No temporary outlives its writer: the temp file is an anonymous O_TMPFILE inode in the
+// destination's directory (gone if the writer is killed), named PATH.tmp.PID.XXXXXX only at
+// commit, by linkat, right before the rename. Where O_TMPFILE is unsupported it is a named
+// PATH.tmp.PID.XXXXXX from the start. Either way the first writer of a process into a
+// directory removes the temporaries there whose PID is no longer running (or older than a day).
 class AtomicFileWriter {
 public:
   explicit AtomicFileWriter(const std::string& path, const WriteOptions& options = {});
@@ -99,7 +104,8 @@ public:
   void abort() noexcept;  // drop the temp file; idempotent
 
   const std::string& path() const { return path_; }
-  const std::string& temp_path() const { return temp_path_; }  // "" for stdout
+  // The temp file's name: "" for stdout and while the temp file is an anonymous O_TMPFILE.
+  const std::string& temp_path() const { return temp_path_; }
 
 private:
   struct Gzip;
