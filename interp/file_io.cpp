@@ -339,6 +339,20 @@ std::vector<uint8_t> read_file(const std::string& path, const ReadLimits& limits
   return inflater.finish();
 }
 
+ReadLimits text_file_limits(uint64_t max_bytes) {
+  ReadLimits l;
+  l.max_bytes = max_bytes;
+  l.extent = [scanned = size_t{0}](std::span<const uint8_t> b) mutable -> uint64_t {
+    const void* nul = std::memchr(b.data() + scanned, 0, b.size() - scanned);
+    if (nul != nullptr)
+      throw IoError("not a text file (a NUL byte at offset " +
+                    std::to_string(static_cast<const uint8_t*>(nul) - b.data()) + ")");
+    scanned = b.size();
+    return 0;
+  };
+  return l;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct AtomicFileWriter::Gzip {

@@ -170,7 +170,7 @@ BisectResult bisect(TraceSide& ours, BisectSide& theirs, const BisectOptions& op
         // Claims: agreeing at both ends proves nothing about the claims between; compare
         // them all (in order, so each probe runs on from the last).
         if (claims) {
-          for (uint64_t i = uint64_t(lo) + 1; i + 1 < n; ++i)
+          for (uint64_t i = 1; i + 1 < n; ++i)
             if (!compare(cand(i), a, b)) return inconsistent(cand(i), cand(n - 1));
         }
         res.outcome = BisectResult::Outcome::kNoDifference;
