@@ -87,13 +87,7 @@ void add_step_spec(const std::string& spec, StepSelection& sel, bool allow_patte
 
 // A file of steps: the first field of each non-empty line ("STEP" or "STEP HASH" lines).
 void add_step_file(const std::string& path, std::vector<uint64_t>& out) {
-  std::vector<uint8_t> bytes;
-  try {
-    bytes = read_file(path, text_file_limits());
-  } catch (const IoError& e) {
-    const std::string what = e.what();
-    throw IoError(what.find(path) == std::string::npos ? path + ": " + what : what);
-  }
+  std::vector<uint8_t> bytes = read_text_file(path);
   std::istringstream in(std::string(bytes.begin(), bytes.end()));
   std::string line;
   for (size_t n = 1; std::getline(in, line); ++n) {

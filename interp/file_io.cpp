@@ -353,6 +353,15 @@ ReadLimits text_file_limits(uint64_t max_bytes) {
   return l;
 }
 
+std::vector<uint8_t> read_text_file(const std::string& path, uint64_t max_bytes) {
+  try {
+    return read_file(path, text_file_limits(max_bytes));
+  } catch (const IoError& e) {
+    const std::string what = e.what();
+    throw IoError(what.find(path) == std::string::npos ? path + ": " + what : what);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct AtomicFileWriter::Gzip {

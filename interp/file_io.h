@@ -70,6 +70,8 @@ inline constexpr uint64_t kMaxListFileBytes = uint64_t{64} << 20;
 // A text file of at most `max_bytes`: a NUL byte (e.g. /dev/zero, a binary file) is refused
 // as soon as its chunk is read ("... is not a text file").
 ReadLimits text_file_limits(uint64_t max_bytes = kMaxListFileBytes);
+// read_file(path, text_file_limits(max_bytes)), every error naming the path.
+std::vector<uint8_t> read_text_file(const std::string& path, uint64_t max_bytes = kMaxListFileBytes);
 // Limits for JSON metadata files (--meta): 1 GiB.
 inline constexpr uint64_t kMaxJsonFileBytes = uint64_t{1} << 30;
 // Limit for ELF files (load-elf --path): 1 GiB.

@@ -65,6 +65,37 @@ StepResult TraceSide::prove(uint64_t step) {
   return out;
 }
 
+std::map<uint64_t, Hash32> TraceSide::hashes_at(const std::vector<uint64_t>& steps) {
+  std::map<uint64_t, Hash32> out;
+  std::vector<StepRequest> reqs;
+  std::map<uint64_t, CheckpointPtr> from;  // by checkpoint step
+  for (uint64_t s : steps) {
+    if (auto h = known(s)) {
+      out[s] = *h;
+      continue;
+    }
+    if (s > m_trace.final_step()) continue;
+    CheckpointPtr c = nearest(s);
+    from.emplace(c->step(), c);
+    reqs.push_back({s, false, true});
+  }
+  if (reqs.empty()) return out;
+  std::string error;
+  JobStats js = run_step_jobs(
+      reqs,
+      [&](uint64_t step) {
+        auto it = from.upper_bound(step);
+        return std::prev(it)->second;
+      },
+      m_oracle, JobOptions{0, m_jit}, [&](StepResult&& r) {
+        if (!r.error.empty() && error.empty()) error = "step " + std::to_string(r.step) + ": " + r.error;
+        if (r.error.empty()) out[r.step] = r.state_hash;
+      });
+  m_executed += js.steps_executed;
+  if (!error.empty()) throw CheckpointError("re-executing the trace: " + error);
+  return out;
+}
+
 std::optional<Hash32> ClaimsSide::known(uint64_t step) {
   auto it = m_claims.find(step);
   if (it == m_claims.end()) return std::nullopt;
@@ -169,9 +200,17 @@ BisectResult bisect(TraceSide& ours, BisectSide& theirs, const BisectOptions& op
       if (int64_t(n - 1) == lo || compare(cand(n - 1), a, b)) {
         // Claims: agreeing at both ends proves nothing about the claims between; compare
         // them all (in order, so each probe runs on from the last).
-        if (claims) {
-          for (uint64_t i = 1; i + 1 < n; ++i)
-            if (!compare(cand(i), a, b)) return inconsistent(cand(i), cand(n - 1));
+        if (claims && n > 2) {
+          std::vector<uint64_t> middle(claim_steps.begin() + 1, claim_steps.end() - 1);
+          for (uint64_t step : middle) res.probes += !ours.known(step).has_value();
+          std::map<uint64_t, Hash32> mine = ours.hashes_at(middle);
+          for (uint64_t step : middle) {
+            auto it = mine.find(step);
+            if (it == mine.end()) continue;  // past our end
+            const Hash32 t = theirs.hash_at(step);
+            if (options.on_probe) options.on_probe(step, it->second, t, it->second == t);
+            if (it->second != t) return inconsistent(step, cand(n - 1));
+          }
         }
         res.outcome = BisectResult::Outcome::kNoDifference;
         res.agree_step = cand(n - 1);

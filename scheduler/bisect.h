@@ -42,6 +42,9 @@ class TraceSide final : public BisectSide {
   uint64_t steps_executed() const override { return m_executed; }
   // The proof of step -> step+1, from the nearest state reached so far.
   StepResult prove(uint64_t step);
+  // Hashes at many steps in one batch (prove's jobs: one forward run per checkpoint
+  // interval); steps past the end of the trace are left out. Throws on a failed step.
+  std::map<uint64_t, Hash32> hashes_at(const std::vector<uint64_t>& steps);
   TraceReader& trace() { return m_trace; }
 
  private:

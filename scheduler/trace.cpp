@@ -140,13 +140,7 @@ bool parse_hash(const std::string& text, Hash32& out) {
 }
 
 std::map<uint64_t, Hash32> read_step_hashes(const std::string& path) {
-  std::vector<uint8_t> bytes;
-  try {
-    bytes = read_file(path, text_file_limits());
-  } catch (const IoError& e) {
-    const std::string what = e.what();
-    throw IoError(what.find(path) == std::string::npos ? path + ": " + what : what);
-  }
+  std::vector<uint8_t> bytes = read_text_file(path);
   std::istringstream in(std::string(bytes.begin(), bytes.end()));
   std::map<uint64_t, Hash32> out;
   std::string line;
