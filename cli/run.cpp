@@ -165,7 +165,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   bool debug = false, pprof = false, progress_flag = true;
   const std::string pattern_help =
       "'never' (default), 'always', '=123' at exactly step 123, '%123' for every 123 steps";
-  app.add_option("--input", input, "path of input binary state.")->required();
+  app.add_option("--input", input, "path of input binary state. Read up to the state's end, at most 10 GiB.")->required();
   app.add_option("--output", output, "path of output binary state. Not written if empty, use - to write to Stdout.");
   add_pattern(app, "proof-at", proof_at, "step pattern to output proof at: " + pattern_help, "never");
   app.add_option("--proof-fmt", proof_fmt, "format for proof data output file names. Proof data is written to stdout if -.");
@@ -177,7 +177,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   app.add_option("--stop-at-preimage-type", stop_preimage_type, "stop at the first preimage request matching this type");
   app.add_option("--stop-at-preimage-larger-than", stop_larger_s,
                  "stop at the first step that requests a preimage larger than the specified size (in bytes)");
-  app.add_option("--meta", meta_path, "path to metadata file for symbol lookup for enhanced debugging info during execution.");
+  app.add_option("--meta", meta_path, "path to metadata file for symbol lookup for enhanced debugging info during execution (at most 1 GiB).");
   add_pattern(app, "info-at", info_at, "step pattern to print info at: " + pattern_help, "%1000000000");
   app.add_flag("--pprof.cpu", pprof, "accepted for compatibility; no effect");
   app.add_flag("--debug", debug, "enable debug mode (requires --meta; cannonball prints no stack traces)");

@@ -55,7 +55,7 @@ int window_main(int argc, char** argv) {
   window::GameParams game;
   std::vector<std::string> compares;
   app.add_option("--elf", elf, "guest ELF to measure (default: the bundled default guest)");
-  app.add_option("--input", input, "a state file to measure instead of an ELF");
+  app.add_option("--input", input, "a state file to measure instead of an ELF (at most 10 GiB)");
   app.add_option("--sample-steps", sample, "steps to run per mode (1..10^12)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000'000}));
   app.add_option("--checkpoint-every", checkpoint_every, "checkpoint interval of the checkpoint mode");
