@@ -455,7 +455,9 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& 
     // nothing behind. It gets a name only at commit (linkat, then rename at once).
     const std::string dir = dir_of(path);
     remove_stale_temporaries(dir);
-    fd_ = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    // linkat needs /proc/self/fd (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
+    static const bool have_proc = ::access("/proc/self/fd", X_OK) == 0;
+    fd_ = have_proc ? ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) : -1;
     if (fd_ < 0) {
       // No O_TMPFILE on this file system: a named temporary (removed by the next writer
       // into this folder should we die).
