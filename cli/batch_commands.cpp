@@ -90,7 +90,7 @@ void add_step_spec(const std::string& spec, StepSelection& sel, bool allow_patte
 
 // A file of steps: the first field of each non-empty line ("STEP" or "STEP HASH" lines).
 void add_step_file(const std::string& path, std::vector<uint64_t>& out) {
-  std::vector<uint8_t> bytes = read_file(path);
+  std::vector<uint8_t> bytes = read_text_file(path);
   std::istringstream in(std::string(bytes.begin(), bytes.end()));
   std::string line;
   for (size_t n = 1; std::getline(in, line); ++n) {
@@ -103,29 +103,6 @@ void add_step_file(const std::string& path, std::vector<uint64_t>& out) {
       throw std::runtime_error(path + ":" + std::to_string(n) + ": " + e.what());
     }
   }
-}
-
-std::string fmt_step(const std::string& pattern, uint64_t step) {
-  std::string out;
-  bool used = false;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] == '%' && i + 1 < pattern.size()) {
-      char c = pattern[i + 1];
-      if (c == '%') {
-        out += '%';
-        ++i;
-        continue;
-      }
-      if (c == 'd' && !used) {
-        out += std::to_string(step);
-        used = true;
-        ++i;
-        continue;
-      }
-    }
-    out += pattern[i];
-  }
-  return out;
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -181,27 +158,36 @@ int trace_main(int argc, char** argv) {
   uint32_t full_every = kFullEveryAuto;
   bool no_sync = false, guest_output = false;
   double progress_s = 5;
-  app.add_option("--input", input, "initial state file (.bin or .bin.gz)");
+  app.add_option("--input", input,
+                 "initial state file (.bin or .bin.gz; read as far as the state extends, at most 10 GiB)");
   app.add_option("--dir", dir,
                  "trace directory to write (created; its old checkpoints are removed)")
       ->required();
-  app.add_option("--checkpoint-every", every, "steps between checkpoints (aligned to multiples)");
+  app.add_option("--checkpoint-every", every,
+                 "steps between checkpoints (aligned to multiples; 1..2^62)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
   app.add_option("--hashes-at", hashes_at,
                  "steps whose state hash to record: N,N,... =N %N always");
   app.add_option("--game-depth", game_depth,
-                 "also record the claims a dispute game asks for at this depth");
+                 "also record the claims a dispute game asks for at this depth (0..--game-max-depth)")
+      ->check(CLI::Range(0, 63));
   app.add_option("--game-max-depth", game_max_depth,
-                 "depth of the execution-trace game (mainnet: 73-30-1 = 42)");
-  app.add_option("--stop-at", stop_at_s, "stop at this step (exclusive) if the VM has not exited");
+                 "depth of the execution-trace game (mainnet: 73-30-1 = 42; 1..63)")
+      ->check(CLI::Range(1, 63));
+  app.add_option("--stop-at", stop_at_s,
+                 "stop at this step (exclusive) if the VM has not exited: N or =N (as run's)");
   app.add_option("--jit", jit_s, "on|off")->check(CLI::IsMember({"on", "off"}));
-  app.add_option("--zstd-level", zstd_level, "checkpoint compression level");
+  app.add_option("--zstd-level", zstd_level, "checkpoint compression level (1..19)")
+      ->check(CLI::Range(1, 19));
   app.add_option("--full-every", full_every,
-                 "every Nth checkpoint is stored in full (0: only the first; default: "
-                 "automatic, when the deltas since the last full one hold as many pages as "
-                 "the memory, or after 256 deltas)");
+                 "every Nth checkpoint is stored in full (0: only the first; at most 1000000; "
+                 "default: automatic, when the deltas since the last full one hold as many "
+                 "pages as the memory, or after 256 deltas)")
+      ->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}));
   app.add_flag("--no-sync", no_sync, "do not fsync checkpoint files");
   app.add_flag("--guest-output", guest_output, "forward the guest's stdout/stderr");
-  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none)");
+  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none; at most 86400)")
+      ->check(CLI::Range(0.0, kMaxProgressSeconds));
   if (auto rc = parse(app, a)) return *rc;
   std::signal(SIGPIPE, SIG_IGN);
   try {
@@ -219,7 +205,13 @@ int trace_main(int argc, char** argv) {
       opt.hash_at.every_from = g.every_from;
       opt.hash_at.every_to = g.every_to;
     }
-    if (!stop_at_s.empty()) opt.stop_at = parse_step(stop_at_s, "--stop-at");
+    if (!stop_at_s.empty() && stop_at_s != "never") {
+      // run's --stop-at pattern "=N" means the same as N here; other patterns have no
+      // meaning for one trace.
+      if (stop_at_s[0] == '%' || stop_at_s == "always")
+        throw std::runtime_error("invalid --stop-at \"" + stop_at_s + "\": trace stops at one step, N or =N");
+      opt.stop_at = parse_step(stop_at_s[0] == '=' ? stop_at_s.substr(1) : stop_at_s, "--stop-at");
+    }
     opt.jit = jit_s == "on";
     opt.writer.zstd_level = zstd_level;
     opt.writer.full_every = full_every;
@@ -233,7 +225,7 @@ int trace_main(int argc, char** argv) {
       opt.guest_output = [](int fd, const uint8_t* d, size_t n) {
         std::fwrite(d, 1, n, fd == 1 ? stdout : stderr);
       };
-    State state = load_state_file(input);
+    State state = load_state(input);
     auto host = start_host(a.host);
     TraceSummary s = record_trace(std::move(state), host.get(), dir, opt);
     if (host) host->stop();
@@ -269,15 +261,19 @@ int prove_main(int argc, char** argv) {
   double progress_s = 2;
   app.add_option("--dir", dir, "trace directory (cannonball trace)")->required();
   app.add_option("--steps", steps_s, "steps to prove (N,N,...): the proof of N -> N+1");
-  app.add_option("--steps-file", steps_file, "file of steps to prove (first field of each line)");
+  app.add_option("--steps-file", steps_file,
+                 "file of steps to prove (first field of each line; at most 64 MiB)");
   app.add_option("--hash-at", hash_s, "steps whose state hash to print (N,N,...)");
-  app.add_option("--hash-at-file", hash_file, "file of steps whose state hash to print");
+  app.add_option("--hash-at-file", hash_file,
+                 "file of steps whose state hash to print (at most 64 MiB)");
   app.add_option("--proof-fmt", proof_fmt,
                  "proof file names (default <dir>/proofs/proof-%d.json; '-' stdout)");
   app.add_option("--hashes-out", hashes_out, "where the \"STEP HASH\" lines go ('-' stdout)");
-  app.add_option("-j,--threads", threads, "worker threads (0: all cores)");
+  app.add_option("-j,--threads", threads, "worker threads (0: all cores; at most 256)")
+      ->check(CLI::Range(0u, kMaxThreads));
   app.add_option("--jit", jit_s, "on|off")->check(CLI::IsMember({"on", "off"}));
-  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none)");
+  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none; at most 86400)")
+      ->check(CLI::Range(0.0, kMaxProgressSeconds));
   std::string shard_s, batch_dir;
   app.add_option("--shard", shard_s,
                  "K/N: do only shard K (0-based) of N, resumably (cli/batch_shard.h); the hashes "
@@ -296,6 +292,7 @@ int prove_main(int argc, char** argv) {
     if (proofs.list.empty() && hashes.list.empty())
       throw std::runtime_error("nothing to do: give --steps or --hash-at");
     if (proof_fmt.empty()) proof_fmt = dir + "/proofs/proof-%d.json";
+    check_name_pattern(proof_fmt);
     if (!shard_s.empty()) {
       if (proof_fmt == "-") throw std::runtime_error("--shard needs proof files, not --proof-fmt -");
       if (app.count("--hashes-out"))
@@ -307,7 +304,7 @@ int prove_main(int argc, char** argv) {
       o.jit = jit_s == "on";
       o.progress_seconds = progress_s;
       o.host = a.host;
-      o.proof_path = [&](uint32_t, uint64_t step) { return fmt_step(proof_fmt, step); };
+      o.proof_path = [&](uint32_t, uint64_t step) { return format_step(proof_fmt, step); };
       return run_batch_shard("prove", {BatchJob{dir, true, proofs.list, hashes.list, proof_fmt}}, o);
     }
     if (!batch_dir.empty()) throw std::runtime_error("--batch-dir needs --shard");
@@ -323,7 +320,7 @@ int prove_main(int argc, char** argv) {
       if (at && !ckpts.exact(*at)) ckpts.add(trace.checkpoints().load(*at));
     }
     if (proof_fmt != "-") {
-      auto parent = std::filesystem::path(fmt_step(proof_fmt, 0)).parent_path();
+      auto parent = std::filesystem::path(format_step(proof_fmt, 0)).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
     }
 
@@ -347,7 +344,7 @@ int prove_main(int argc, char** argv) {
             if (r.proof) {
               std::string j = proof_json(r.step, r.witness, r.post_hash);
               try {
-                write_text(fmt_step(proof_fmt, r.step), j);
+                write_text(format_step(proof_fmt, r.step), j);
               } catch (const std::exception& e) {
                 errors.push_back(e.what());
               }
@@ -390,7 +387,8 @@ int bisect_main(int argc, char** argv) {
   bool verbose = false;
   app.add_option("--dir", dir, "our trace directory (re-executed and proved)")->required();
   auto* o1 = app.add_option("--other", other, "the other trace directory");
-  auto* o2 = app.add_option("--claims", claims_path, "file of claimed \"STEP HASH\" lines");
+  auto* o2 = app.add_option("--claims", claims_path,
+                            "file of claimed \"STEP HASH\" lines (at most 64 MiB)");
   o1->excludes(o2);
   app.add_option(
       "--proof-out", proof_out,
@@ -403,6 +401,7 @@ int bisect_main(int argc, char** argv) {
     if (other.empty() == claims_path.empty())
       throw std::runtime_error("give exactly one of --other and --claims");
     if (proof_out.empty()) proof_out = dir + "/bisect-proof-%d.json";
+    check_name_pattern(proof_out);
     TraceReader ours_trace(dir);
     auto host = start_host(a.host);
     SharedOracle oracle(host.get());
@@ -442,6 +441,13 @@ int bisect_main(int argc, char** argv) {
                     " -> %" PRIu64 ")\n",
                     r.differ_step, r.agree_step, r.differ_step);
         break;
+      case O::kInconsistent:
+        std::printf("steps executed: %" PRIu64 " in %" PRIu64 " probes\n", r.steps_executed, r.probes);
+        std::fflush(stdout);
+        print_error("the other side is inconsistent: it differs at step " + std::to_string(r.differ_step) +
+                    " (ours " + hex(r.ours) + ", theirs " + hex(r.theirs) + ") but agrees again at step " +
+                    std::to_string(r.agree_step) + "; there is no first difference to prove");
+        return kExitError;
     }
     if (r.outcome == O::kFound || r.outcome == O::kGap || r.outcome == O::kPrestateDiffers) {
       std::printf("ours:   %s\ntheirs: %s\n", hex(r.ours).c_str(), hex(r.theirs).c_str());
@@ -450,7 +456,7 @@ int bisect_main(int argc, char** argv) {
       if (!r.proof.error.empty())
         throw std::runtime_error("proof of step " + std::to_string(r.agree_step) + ": " +
                                  r.proof.error);
-      std::string path = fmt_step(proof_out, r.agree_step);
+      std::string path = format_step(proof_out, r.agree_step);
       if (path != "-" && std::filesystem::path(path).has_parent_path())
         std::filesystem::create_directories(std::filesystem::path(path).parent_path());
       write_text(path, proof_json(r.agree_step, r.proof.witness, r.proof.post_hash));

@@ -2,6 +2,7 @@
 
 // load-elf and witness (reference: cannon/cmd/load_elf.go, witness.go); run is in run.cpp.
 #include <cstdio>
+#include <cstring>
 
 #include "cli/common.h"
 #include "cli/console.h"
@@ -18,7 +19,7 @@ int load_elf_main(int argc, char** argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // Go flag: last wins
   std::string type, path, out = "state.bin.gz", meta = "meta.json";
   app.add_option("--type", type, "VM type to create state for. Valid options: multithreaded64-5")->required();
-  app.add_option("--path", path, "Path to 64-bit big-endian MIPS ELF file")->required();
+  app.add_option("--path", path, "Path to 64-bit big-endian MIPS ELF file (at most 1 GiB; segments at most 16 GiB of memory)")->required();
   app.add_option("--out", out, "Output state path ('-' stdout, '' none; .bin or .bin.gz)");
   app.add_option("--meta", meta, "Metadata file for symbol lookup; none if empty");
   if (auto rc = parse_flags(app, argc, argv)) return *rc;
@@ -31,7 +32,14 @@ int load_elf_main(int argc, char** argv) {
       throw std::runtime_error("invalid --out file format: cannonball writes only .bin and .bin.gz states");
     std::vector<uint8_t> elf;
     try {
-      elf = read_file(path);
+      ReadLimits limits;
+      limits.max_bytes = kMaxElfFileBytes;
+      limits.extent = [](std::span<const uint8_t> b) -> uint64_t {
+        // Refuse a non-ELF (e.g. /dev/zero) from its first bytes, with the loader's message.
+        if (b.size() >= 4 && std::memcmp(b.data(), "\x7f" "ELF", 4) != 0) (void)load_elf(b);
+        return 0;
+      };
+      elf = read_file(path, limits);
     } catch (const IoError& e) {
       throw std::runtime_error("failed to open ELF file \"" + path + "\": " + e.what());
     }
@@ -51,7 +59,7 @@ int witness_main(int argc, char** argv) {
   CLI::App app{"Print the witness and hash of a state file", "witness"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // Go flag: last wins
   std::string input, output;
-  app.add_option("--input", input, "path of input binary state")->required();
+  app.add_option("--input", input, "path of input binary state (read up to the state's end, at most 10 GiB)")->required();
   app.add_option("--output", output, "path to write binary witness");
   if (auto rc = parse_flags(app, argc, argv)) return *rc;
   try {

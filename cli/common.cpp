@@ -6,7 +6,9 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/go_format.h"
 #include "interp/file_io.h"
+#include "interp/state_extent.h"
 
 namespace cb::cli {
 
@@ -52,49 +54,14 @@ std::optional<int> parse_flags(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
-std::string format_step(std::string_view pat, uint64_t step) {
-  std::string out;
-  bool used = false;
-  auto bad = [&](char verb) { out += std::string("%!") + verb + "(uint64=" + std::to_string(step) + ")"; };
-  for (size_t i = 0; i < pat.size(); ++i) {
-    if (pat[i] != '%') {
-      out += pat[i];
-      continue;
-    }
-    size_t j = i + 1;
-    std::string flags;
-    while (j < pat.size() && std::string_view("-+ 0#").find(pat[j]) != std::string_view::npos) flags += pat[j++];
-    std::string width;
-    while (j < pat.size() && pat[j] >= '0' && pat[j] <= '9') width += pat[j++];
-    if (j >= pat.size()) {
-      out += "%!(NOVERB)";
-      break;
-    }
-    char verb = pat[j];
-    i = j;
-    if (verb == '%') {
-      out += '%';
-      continue;
-    }
-    if (used) {
-      out += std::string("%!") + verb + "(MISSING)";
-      continue;
-    }
-    used = true;
-    std::string spec = "%" + flags + width;
-    char buf[96];
-    switch (verb) {
-      case 'd': case 'v': spec += "llu"; break;
-      case 'x': spec += "llx"; break;
-      case 'X': spec += "llX"; break;
-      case 'o': spec += "llo"; break;
-      default: bad(verb); continue;
-    }
-    std::snprintf(buf, sizeof buf, spec.c_str(), static_cast<unsigned long long>(step));
-    out += buf;
-  }
-  if (!used) out += "%!(EXTRA uint64=" + std::to_string(step) + ")";
-  return out;
+std::string format_step(std::string_view pattern, uint64_t step) {
+  return go_sprintf_u64(pattern, step);
+}
+
+void check_name_pattern(std::string_view pattern) {
+  if (pattern.empty() || pattern == "-") return;
+  // The longest step number gives the longest name.
+  (void)go_sprintf_u64(pattern, UINT64_MAX);
 }
 
 bool is_binary_name(std::string_view path) {
@@ -104,7 +71,9 @@ bool is_binary_name(std::string_view path) {
   return ends(".bin") || ends(".bin.gz");
 }
 
-State load_state(const std::string& path) { return load_state_file(path); }
+State load_state(const std::string& path, std::function<bool()> should_abort) {
+  return load_state_file(path, std::move(should_abort));
+}
 
 void write_state(const std::string& path, const State& s) { save_state_file(path, s); }
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,16 +17,25 @@ namespace cb::cli {
 // "flag provided but not defined: -foo", "Required flag \"input\" not set").
 std::optional<int> parse_flags(CLI::App& app, int argc, char** argv);
 
-// Go's fmt.Sprintf(pattern, step) for the --proof-fmt / --snapshot-fmt patterns: %d (with
-// flags/width, e.g. %08d), %x, %X, %o, %%; a pattern without a verb gets Go's
-// "%!(EXTRA uint64=N)" suffix, an unknown verb "%!v(uint64=N)", as the reference would.
+// Go's fmt.Sprintf(pattern, step) for every file-name pattern (--proof-fmt, --snapshot-fmt,
+// prove's --proof-fmt, bisect's --proof-out): exactly Go's output, or FileNamePatternError
+// (cli/go_format.h) when Go's would not be a usable name. The one expansion used everywhere.
 std::string format_step(std::string_view pattern, uint64_t step);
+// Refuses, before any work, a pattern whose names could be refused later ("" and "-" pass).
+void check_name_pattern(std::string_view pattern);
+
+// Bounds of numeric flags (stated in each command's --help).
+inline constexpr uint64_t kMaxHostTimeoutMs = 86'400'000;  // --host-timeout-ms: one day
+inline constexpr unsigned kMaxThreads = 256;                 // prove -j
+inline constexpr double kMaxProgressSeconds = 86'400;        // --progress-every
 
 // serialize.IsBinaryFile: ".bin" or ".bin.gz".
 bool is_binary_name(std::string_view path);
 
 // serialize.LoadSerializedBinary through versions.LoadStateFromFile. Throws with one line.
-State load_state(const std::string& path);
+// Reads in bounded chunks and only as far as the state extends (state_read_limits: version
+// byte first, at most kMaxStateFileBytes); `should_abort` is polled while reading.
+State load_state(const std::string& path, std::function<bool()> should_abort = {});
 // serialize.Write of a binary state: "" = nothing, "-" = stdout, else an atomic write.
 void write_state(const std::string& path, const State& s);
 

@@ -165,7 +165,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   bool debug = false, pprof = false, progress_flag = true, jit_stats = false;
   const std::string pattern_help =
       "'never' (default), 'always', '=123' at exactly step 123, '%123' for every 123 steps";
-  app.add_option("--input", input, "path of input binary state.")->required();
+  app.add_option("--input", input, "path of input binary state. Read up to the state's end, at most 10 GiB.")->required();
   app.add_option("--output", output, "path of output binary state. Not written if empty, use - to write to Stdout.");
   add_pattern(app, "proof-at", proof_at, "step pattern to output proof at: " + pattern_help, "never");
   app.add_option("--proof-fmt", proof_fmt, "format for proof data output file names. Proof data is written to stdout if -.");
@@ -177,7 +177,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   app.add_option("--stop-at-preimage-type", stop_preimage_type, "stop at the first preimage request matching this type");
   app.add_option("--stop-at-preimage-larger-than", stop_larger_s,
                  "stop at the first step that requests a preimage larger than the specified size (in bytes)");
-  app.add_option("--meta", meta_path, "path to metadata file for symbol lookup for enhanced debugging info during execution.");
+  app.add_option("--meta", meta_path, "path to metadata file for symbol lookup for enhanced debugging info during execution (at most 1 GiB).");
   add_pattern(app, "info-at", info_at, "step pattern to print info at: " + pattern_help, "%1000000000");
   app.add_flag("--pprof.cpu", pprof, "accepted for compatibility; no effect");
   app.add_flag("--debug", debug, "enable debug mode (requires --meta; cannonball prints no stack traces)");
@@ -186,7 +186,9 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       ->check(CLI::IsMember({"on", "off"}));
   app.add_flag("--jit-stats", jit_stats, "print where the JIT's steps and time went (stderr, at the end)");
   app.add_option("--host-timeout-ms", host_timeout_ms,
-                 "fail a pre-image request the host has not answered after this long (0 = wait forever)");
+                 "fail a pre-image request the host has not answered after this long (0 = wait forever; "
+                 "at most 86400000, one day)")
+      ->check(CLI::Range(uint64_t{0}, kMaxHostTimeoutMs));
   app.add_option("--proof2-window", proof2_window,
                  "steps before a proof step from which clock_gettime memory proofs are taken (tests)")
       ->group("");
@@ -213,6 +215,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
     if (!output.empty() && !is_binary_name(output))
       throw std::runtime_error(
           "invalid --output file format. Only binary file formats (ending in .bin or bin.gz) are supported");
+    check_name_pattern(proof_fmt);
+    check_name_pattern(snapshot_fmt);
     if (!snapshot_fmt.empty() && !is_binary_name(format_step(snapshot_fmt, 0)))
       throw std::runtime_error(
           "invalid --snapshot-fmt file format. Only binary file formats (ending in .bin or bin.gz) are supported");
@@ -263,7 +267,10 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       vlog("no metadata file specified, defaulting to empty metadata");
     } else {
       try {
-        std::vector<uint8_t> mb = read_file(meta_path);
+        ReadLimits meta_limits;
+        meta_limits.max_bytes = kMaxJsonFileBytes;
+        meta_limits.should_abort = [] { return g_interrupted != 0; };
+        std::vector<uint8_t> mb = read_file(meta_path, meta_limits);
         meta = Metadata::from_json(std::string_view(reinterpret_cast<const char*>(mb.data()), mb.size()));
       } catch (const std::exception& e) {
         throw std::runtime_error(std::string("failed to load metadata: ") + e.what());
@@ -272,7 +279,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
 
     State state;
     try {
-      state = load_state(input);
+      state = load_state(input, [] { return g_interrupted != 0; });
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string("failed to load state: ") + e.what());
     }

@@ -72,10 +72,12 @@ int window_main(int argc, char** argv) {
              "  cannonball window --elf tests/guests/elf/bigheap.elf --sample-steps 200000000 -- \\\n"
              "    python3 tests/guests/bigheap/bigheap_server.py --random 1G");
   app.add_option("--elf", elf, "guest ELF to measure (default: the bundled default guest)");
-  app.add_option("--input", input, "a state file to measure instead of an ELF");
-  app.add_option("--sample-steps", sample, "steps to run per mode");
+  app.add_option("--input", input, "a state file to measure instead of an ELF (at most 10 GiB)");
+  app.add_option("--sample-steps", sample, "steps to run per mode (1..10^12)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000'000}));
   app.add_option("--checkpoint-every", checkpoint_every, "checkpoint interval of the checkpoint mode");
-  app.add_option("--proofs", proofs, "random steps to prove from the nearest checkpoint");
+  app.add_option("--proofs", proofs, "random steps to prove from the nearest checkpoint (0..1000)")
+      ->check(CLI::Range(0u, 1000u));
   app.add_option("--max-clock", game.max_clock_s, "seconds on each side's chess clock");
   app.add_option("--clock-extension", game.clock_extension_s, "clock extension in seconds (doubled at the split depth)");
   app.add_option("--split-depth", game.split_depth, "split depth of the game");
@@ -94,7 +96,9 @@ int window_main(int argc, char** argv) {
       if (!window::parse_compare(c, m, err)) throw std::runtime_error("--compare " + c + ": " + err);
       extra.push_back(m);
     }
-    State initial = input.empty() ? load_elf(read_file(elf)) : load_state_file(input);
+    ReadLimits elf_limits;
+    elf_limits.max_bytes = kMaxElfFileBytes;
+    State initial = input.empty() ? load_elf(read_file(elf, elf_limits)) : load_state(input);
     std::unique_ptr<HostProcess> host;
     if (!host_argv.empty()) host = std::make_unique<HostProcess>(host_argv, HostOptions{});
     PreimageOracle* oracle = host.get();

@@ -71,7 +71,7 @@ Elf check_header(std::span<const uint8_t> file) {
 }
 }  // namespace
 
-State load_elf(std::span<const uint8_t> file) {
+State load_elf(std::span<const uint8_t> file, uint64_t max_memory) {
   Elf e = check_header(file);
   uint64_t entry = e.u64(24), phoff = e.u64(32);
   uint16_t phentsize = e.u16(54), phnum = e.u16(56);
@@ -80,6 +80,13 @@ State load_elf(std::span<const uint8_t> file) {
   s.current().cpu.pc = entry;
   s.current().cpu.next_pc = entry + 4;
   s.heap = kHeapStart;
+  // Every segment is checked before any is loaded (loading cannot fail in the reference, so
+  // the first error is the same), then their total memory against the limit, up front.
+  struct Segment {
+    uint64_t offset, vaddr, filesz, memsz;
+  };
+  std::vector<Segment> segments;
+  uint64_t total = 0;
   for (uint64_t i = 0; i < phnum; ++i) {
     uint64_t h = phoff + i * phentsize;
     e.at(h, 56);
@@ -106,8 +113,15 @@ State load_elf(std::span<const uint8_t> file) {
                      " (size: " + hexs(memsz) + "). The heap start offset must be reconfigured");
     if (offset > file.size() || filesz > file.size() - offset)
       throw ElfError("failed to read program segment " + idx + ": it extends past the end of the file");
-    s.memory->set_range(vaddr, file.data() + offset, filesz);
-    if (memsz > filesz) s.memory->set_range_zero(vaddr + filesz, memsz - filesz);
+    segments.push_back({offset, vaddr, filesz, memsz});
+    total += memsz;  // each below 2^48 (checked above), at most 65535 of them: no overflow
+  }
+  if (total > max_memory)
+    throw ElfError("ELF segments need " + std::to_string(total) + " bytes of memory, above the limit of " +
+                   std::to_string(max_memory) + " bytes");
+  for (const Segment& g : segments) {
+    s.memory->set_range(g.vaddr, file.data() + g.offset, g.filesz);
+    if (g.memsz > g.filesz) s.memory->set_range_zero(g.vaddr + g.filesz, g.memsz - g.filesz);
   }
   patch_stack(s);
   return s;

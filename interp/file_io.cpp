@@ -1,14 +1,21 @@
 // See file_io.h for the reference behaviour followed here.
 #include "interp/file_io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <mutex>
+#include <set>
 
 namespace cb {
 namespace {
@@ -24,10 +31,12 @@ std::string quoted(const std::string& path) { return "\"" + path + "\""; }
   throw IoError(what + " " + quoted(path) + ": " + std::strerror(err));
 }
 
-// Streaming gunzip of any number of concatenated members into a growing vector.
+// Streaming gunzip of any number of concatenated members into a growing vector. With an
+// extent function (ReadLimits::extent) it stops as soon as the content is complete.
 class Inflater {
 public:
-  Inflater(const std::string& name, uint64_t max_size) : name_(name), max_size_(max_size) {
+  Inflater(const std::string& name, uint64_t max_size, const ReadLimits* limits = nullptr)
+      : name_(name), max_size_(max_size), limits_(limits) {
     std::memset(&zs_, 0, sizeof zs_);
     if (inflateInit2(&zs_, kGzipWindowBits) != Z_OK) {
       throw IoError("cannot decompress " + quoted(name_) + ": zlib initialisation failed");
@@ -38,9 +47,10 @@ public:
   Inflater& operator=(const Inflater&) = delete;
 
   void reserve(uint64_t n) { out_.reserve(static_cast<size_t>(std::min(n, max_size_))); }
+  bool done() const { return done_; }
 
   void feed(const uint8_t* data, size_t n) {
-    while (n > 0) {
+    while (n > 0 && !done_) {
       // zlib's avail_in is 32-bit; feed huge spans in pieces.
       const size_t piece = std::min<size_t>(n, 1u << 30);
       zs_.next_in = const_cast<Bytef*>(data);
@@ -52,6 +62,11 @@ public:
   }
 
   std::vector<uint8_t> finish() {
+    if (done_) {
+      out_.resize(static_cast<size_t>(total_));
+      out_.shrink_to_fit();
+      return std::move(out_);
+    }
     if (in_member_ || members_ == 0) {
       // Go reports io.ErrUnexpectedEOF ("unexpected EOF") or, for an empty file, io.EOF.
       throw IoError("cannot decompress " + quoted(name_) + ": truncated gzip data (" +
@@ -69,22 +84,36 @@ public:
   }
 
 private:
+  // After each inflate() call: ask the extent function whether the content is complete.
+  void check_extent() {
+    if (limits_ == nullptr) return;
+    if (limits_->should_abort && limits_->should_abort())
+      throw IoError("interrupted while reading " + quoted(name_));
+    if (!limits_->extent) return;
+    if (total_ == 0) total_ = limits_->extent(std::span<const uint8_t>(out_.data(), produced_));
+    if (total_ > max_size_) too_big();
+    if (total_ != 0 && produced_ >= total_) done_ = true;
+  }
+
   void drain() {
-    while (zs_.avail_in > 0) {
+    while (zs_.avail_in > 0 && !done_) {
       in_member_ = true;
-      const uint64_t limit = max_size_;
-      if (produced_ >= limit) too_big();
+      const uint64_t limit = total_ != 0 ? total_ : max_size_;
+      if (produced_ >= max_size_) too_big();
       if (out_.size() - produced_ < 64 * 1024 && out_.size() < limit) {
         // Double (amortised), but within a reserve() hint grow only to the hint.
         uint64_t grown = std::max<uint64_t>(uint64_t(out_.size()) * 2, produced_ + 64 * 1024);
         if (out_.capacity() > out_.size()) grown = std::max<uint64_t>(out_.capacity(), produced_ + 64 * 1024);
         out_.resize(static_cast<size_t>(std::min(grown, limit)));
       }
-      const uint64_t room = std::min<uint64_t>(out_.size() - produced_, 1u << 30);
+      // At most 4 MiB per call, so the extent function sees the content early.
+      const uint64_t room = std::min<uint64_t>(out_.size() - produced_, 4u << 20);
       zs_.next_out = out_.data() + produced_;
       zs_.avail_out = static_cast<uInt>(room);
       const int ret = inflate(&zs_, Z_NO_FLUSH);
       produced_ += room - zs_.avail_out;
+      check_extent();
+      if (done_) return;
       if (ret == Z_STREAM_END) {
         // One member done; another may follow (Go's multistream gzip.Reader).
         in_member_ = false;
@@ -95,7 +124,7 @@ private:
       }
       if (ret == Z_OK) continue;
       if (ret == Z_BUF_ERROR && zs_.avail_out == 0) {
-        if (produced_ >= limit) too_big();
+        if (produced_ >= max_size_) too_big();
         continue;  // needs more room: the next round grows the buffer
       }
       if (ret == Z_MEM_ERROR) corrupt("out of memory");
@@ -117,12 +146,15 @@ private:
 
   std::string name_;
   uint64_t max_size_;
+  const ReadLimits* limits_;
   z_stream zs_;
   std::vector<uint8_t> out_;
   uint64_t produced_ = 0;
   uint64_t consumed_ = 0;  // compressed bytes of finished members
   uint64_t members_ = 0;
+  uint64_t total_ = 0;     // the content's extent once known
   bool in_member_ = false;
+  bool done_ = false;
 };
 
 // gzip header the reference writes: no name/comment/extra, mtime 0, OS 255 ("unknown").
@@ -134,10 +166,21 @@ void set_reference_header(z_stream* zs, gz_header* header) {
 
 int clamp_level(int level) { return level < 0 || level > 9 ? Z_DEFAULT_COMPRESSION : level; }
 
-// read(2) until `n` bytes or EOF; returns the count read.
-size_t read_fully(int fd, uint8_t* p, size_t n, const std::string& path) {
+// read(2) until `n` bytes or EOF; returns the count read. On pipes and devices (`pollable`)
+// waits in poll() slices of 100 ms so that `should_abort` is honoured while no data comes
+// (signal handlers installed with SA_RESTART would otherwise restart a blocked read).
+size_t read_fully(int fd, uint8_t* p, size_t n, const std::string& path,
+                  const ReadLimits* limits = nullptr, bool pollable = false) {
   size_t got = 0;
+  auto aborted = [&] { return limits != nullptr && limits->should_abort && limits->should_abort(); };
   while (got < n) {
+    if (aborted()) throw IoError("interrupted while reading " + quoted(path));
+    if (pollable) {
+      struct pollfd pfd{fd, POLLIN, 0};
+      const int pr = ::poll(&pfd, 1, 100);
+      if (pr < 0 && errno != EINTR) throw_errno("failed to read file", path, errno);
+      if (pr <= 0) continue;
+    }
     const ssize_t r = ::read(fd, p + got, n - got);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -145,6 +188,7 @@ size_t read_fully(int fd, uint8_t* p, size_t n, const std::string& path) {
     }
     if (r == 0) break;
     got += static_cast<size_t>(r);
+    if (pollable) break;  // hand what came to the caller (a pipe may pause for long)
   }
   return got;
 }
@@ -219,7 +263,7 @@ std::vector<uint8_t> gzip_bytes(std::span<const uint8_t> data, int level) {
   return out;
 }
 
-std::vector<uint8_t> read_file(const std::string& path) {
+std::vector<uint8_t> read_file(const std::string& path, const ReadLimits& limits) {
   // serialize.LoadSerializedBinary / jsonutil.load: no stdin fallback.
   if (path.empty()) throw IoError("no path specified");
   Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
@@ -228,24 +272,54 @@ std::vector<uint8_t> read_file(const std::string& path) {
   if (::fstat(file.fd, &st) != 0) throw_errno("failed to open file", path, errno);
   if (S_ISDIR(st.st_mode)) throw_errno("failed to read file", path, EISDIR);
   const bool regular = S_ISREG(st.st_mode);
+  const uint64_t max = limits.max_bytes;
+  auto too_big = [&] {
+    throw IoError("file " + quoted(path) + " is larger than the limit of " + std::to_string(max) +
+                  " bytes");
+  };
 
   if (!is_gzip_path(path)) {
-    std::vector<uint8_t> out(regular ? static_cast<size_t>(st.st_size) : 0);
-    size_t got = read_fully(file.fd, out.data(), out.size(), path);
-    // The size may change under us, and pipes/devices report 0: read on to EOF.
+    // A regular file larger than the limit is refused unread, unless only its extent is read.
+    if (regular && !limits.extent && uint64_t(st.st_size) > max) too_big();
+    std::vector<uint8_t> out;
+    if (regular) out.reserve(static_cast<size_t>(std::min<uint64_t>(uint64_t(st.st_size), max)));
+    uint64_t total = 0;
+    size_t got = 0;
     for (;;) {
-      if (got < out.size()) break;
-      out.resize(out.size() + kReadChunk);
-      const size_t n = read_fully(file.fd, out.data() + got, kReadChunk, path);
+      // The size may change under us, and pipes/devices report 0: read chunks to EOF.
+      size_t want = kReadChunk;
+      if (total != 0) want = static_cast<size_t>(std::min<uint64_t>(want, total - got));
+      out.resize(got + want);
+      const size_t n = read_fully(file.fd, out.data() + got, want, path, &limits, !regular);
       got += n;
-      if (n < kReadChunk) break;
+      out.resize(got);
+      if (limits.extent && total == 0) {
+        total = limits.extent(std::span<const uint8_t>(out.data(), got));
+        if (total > max) {
+          // A short regular file claiming more: read it whole (bounded), the decoder reports
+          // the truncation. Otherwise refuse before reading any further.
+          if (regular && uint64_t(st.st_size) <= max) {
+            total = uint64_t(st.st_size);
+          } else {
+            throw IoError("file " + quoted(path) + " declares " + std::to_string(total) +
+                          " bytes, above the limit of " + std::to_string(max) + " bytes");
+          }
+        }
+      }
+      if (total != 0 && got >= total) {
+        out.resize(static_cast<size_t>(total));
+        break;
+      }
+      if (n == 0 || (regular && n < want)) break;
+      if (got > max) too_big();
     }
-    out.resize(got);
+    if (got > max) too_big();
+    out.shrink_to_fit();
     return out;
   }
 
-  Inflater inflater(path, kMaxDecompressedSize);
-  if (regular && st.st_size >= 18) {
+  Inflater inflater(path, max, &limits);
+  if (regular && st.st_size >= 18 && !limits.extent) {
     // The last member's ISIZE (size mod 2^32) is a good guess for one-member files.
     uint8_t tail[4];
     if (::pread(file.fd, tail, 4, st.st_size - 4) == 4) {
@@ -256,13 +330,36 @@ std::vector<uint8_t> read_file(const std::string& path) {
     }
   }
   std::vector<uint8_t> chunk(kReadChunk);
-  for (;;) {
-    const size_t n = read_fully(file.fd, chunk.data(), chunk.size(), path);
+  while (!inflater.done()) {
+    const size_t n = read_fully(file.fd, chunk.data(), chunk.size(), path, &limits, !regular);
     if (n == 0) break;
     inflater.feed(chunk.data(), n);
-    if (n < chunk.size()) break;
+    if (regular && n < chunk.size()) break;
   }
   return inflater.finish();
+}
+
+ReadLimits text_file_limits(uint64_t max_bytes) {
+  ReadLimits l;
+  l.max_bytes = max_bytes;
+  l.extent = [scanned = size_t{0}](std::span<const uint8_t> b) mutable -> uint64_t {
+    const void* nul = std::memchr(b.data() + scanned, 0, b.size() - scanned);
+    if (nul != nullptr)
+      throw IoError("not a text file (a NUL byte at offset " +
+                    std::to_string(static_cast<const uint8_t*>(nul) - b.data()) + ")");
+    scanned = b.size();
+    return 0;
+  };
+  return l;
+}
+
+std::vector<uint8_t> read_text_file(const std::string& path, uint64_t max_bytes) {
+  try {
+    return read_file(path, text_file_limits(max_bytes));
+  } catch (const IoError& e) {
+    const std::string what = e.what();
+    throw IoError(what.find(path) == std::string::npos ? path + ": " + what : what);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,6 +373,75 @@ struct AtomicFileWriter::Gzip {
   }
 };
 
+namespace {
+
+std::string dir_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Our temporaries are named BASE.tmp.PID.XXXXXX (PID of the writer, 6 random characters).
+// Returns the PID when `name` is one.
+bool temp_owner(std::string_view name, long* pid) {
+  const size_t at = name.rfind(".tmp.");
+  if (at == std::string_view::npos) return false;
+  std::string_view rest = name.substr(at + 5);
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos || dot == 0 || rest.size() - dot - 1 != 6) return false;
+  long v = 0;
+  for (char c : rest.substr(0, dot)) {
+    if (c < '0' || c > '9' || v > 100'000'000) return false;
+    v = v * 10 + (c - '0');
+  }
+  *pid = v;
+  return true;
+}
+
+// Removes the temporaries in `dir` left by writers that died (kill -9, power loss): their
+// PID no longer runs, or they are older than a day (a PID since reused). Once per directory
+// per process, the first time that process writes into it.
+void remove_stale_temporaries(const std::string& dir) {
+  static std::mutex mu;
+  static std::set<std::string> done;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!done.insert(dir).second) return;
+  }
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  const long self = long(::getpid());
+  const time_t now = ::time(nullptr);
+  while (const dirent* e = ::readdir(d)) {
+    long pid = 0;
+    if (!temp_owner(e->d_name, &pid) || pid == self) continue;
+    const std::string full = dir + "/" + e->d_name;
+    struct stat st {};
+    if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    const bool dead = pid <= 0 || (::kill(pid_t(pid), 0) != 0 && errno == ESRCH);
+    if (dead || now - st.st_mtime > 24 * 3600) (void)::unlink(full.c_str());
+  }
+  ::closedir(d);
+}
+
+std::string random_suffix() {
+  static std::atomic<uint64_t> counter{0};
+  static const char* chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t x = uint64_t(ts.tv_nsec) ^ uint64_t(ts.tv_sec) << 30 ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull) ^
+               uint64_t(::getpid()) << 40;
+  std::string out;
+  for (int i = 0; i < 6; ++i) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 29;
+    out += chars[x % 62];
+  }
+  return out;
+}
+
+}  // namespace
+
 AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& options)
     : path_(path), options_(options) {
   if (path.empty()) throw IoError("no output path specified");
@@ -285,23 +451,33 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& 
     fd_ = STDOUT_FILENO;
   } else {
     // os.CreateTemp(filepath.Dir(path), filepath.Base(path)): same directory, so rename is atomic.
-    const size_t slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-    std::string templ = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + base +
-                        ".tmp" + "XXXXXX";
-    fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
+    // We first try an anonymous O_TMPFILE inode there: a writer killed mid-write leaves
+    // nothing behind. It gets a name only at commit (linkat, then rename at once).
+    const std::string dir = dir_of(path);
+    remove_stale_temporaries(dir);
+    // linkat needs /proc/self/fd (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
+    static const bool have_proc = ::access("/proc/self/fd", X_OK) == 0;
+    fd_ = have_proc ? ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) : -1;
     if (fd_ < 0) {
-      const int err = errno;
-      throw IoError("failed to create temporary file for " + quoted(path) + " in " + quoted(dir) +
-                    ": " + std::strerror(err));
+      // No O_TMPFILE on this file system: a named temporary (removed by the next writer
+      // into this folder should we die).
+      const size_t slash = path.rfind('/');
+      std::string templ = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) +
+                          path.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp." +
+                          std::to_string(::getpid()) + ".XXXXXX";
+      fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
+      if (fd_ < 0) {
+        const int err = errno;
+        throw IoError("failed to create temporary file for " + quoted(path) + " in " + quoted(dir) +
+                      ": " + std::strerror(err));
+      }
+      temp_path_ = templ;
     }
-    temp_path_ = templ;
     // f.Chmod(perm): an explicit mode, not filtered by the umask.
     if (::fchmod(fd_, options_.perm) != 0) {
       const int err = errno;
       abort();
-      throw_errno("failed to set the mode of", temp_path_, err);
+      throw_errno("failed to set the mode of", temp_path_.empty() ? path_ : temp_path_, err);
     }
     if (is_gzip_path(path) && !options_.precompressed) {
       gzip_ = std::make_unique<Gzip>();
@@ -399,7 +575,23 @@ void AtomicFileWriter::commit() {
     done_ = true;
     return;
   }
-  if (options_.sync && ::fsync(fd_) != 0) throw_errno("failed to sync", temp_path_, errno);
+  if (options_.sync && ::fsync(fd_) != 0) throw_errno("failed to sync", temp_path_.empty() ? path_ : temp_path_, errno);
+  if (temp_path_.empty()) {
+    // The anonymous inode gets its temporary name only now, right before the rename.
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd_);
+    const std::string stem = path_ + ".tmp." + std::to_string(::getpid()) + ".";
+    for (int attempt = 0;; ++attempt) {
+      std::string name = stem + random_suffix();
+      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        temp_path_ = name;
+        break;
+      }
+      if (errno != EEXIST || attempt > 100) {
+        const int err = errno;
+        throw IoError("failed to name the temporary file for " + quoted(path_) + ": " + std::strerror(err));
+      }
+    }
+  }
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) throw_errno("failed to finish write of", temp_path_, errno);
@@ -412,9 +604,7 @@ void AtomicFileWriter::commit() {
   done_ = true;
   if (options_.sync) {
     // Make the rename itself durable. Some file systems refuse fsync on a directory: ignore.
-    const size_t slash = path_.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
-    Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    Fd d{::open(dir_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (d.fd >= 0) (void)::fsync(d.fd);
   }
 }

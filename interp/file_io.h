@@ -10,7 +10,7 @@
 //  - the reference never reads stdin: an empty input path is "no path specified"
 //    (serialize.LoadSerializedBinary) and "-" is an ordinary file name.
 //  - writes go to a temp file in the destination's directory that is renamed into place
-//    (ioutil.AtomicWriter); "" writes nothing and "-" writes raw bytes to stdout
+//    (ioutil.AtomicWriter; see AtomicFileWriter for how no temporary outlives its writer); "" writes nothing and "-" writes raw bytes to stdout
 //    (ioutil.ToStdOutOrFileOrNoop). The reference chmods the temp file to OutFilePerm 0755
 //    (not masked by umask) and does not fsync; we fsync file and directory as well.
 //  - the reference's gzip (Go compress/gzip, DefaultCompression = level 6) writes the
@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -45,8 +46,36 @@ inline constexpr int kReferenceGzipLevel = 6;
 // True when the reference would treat `path` as gzip: it ends in ".gz" (case-sensitive).
 bool is_gzip_path(std::string_view path);
 
-// The whole file, gunzipped when is_gzip_path(path). Throws IoError.
-std::vector<uint8_t> read_file(const std::string& path);
+// Bounds for reading one input (hostile input: endless devices, FIFOs, gzip bombs). The
+// file is read in 1 MiB chunks; nothing is slurped before it is known to be wanted.
+struct ReadLimits {
+  // Refuse content (after gunzip) larger than this: "... is larger than the limit of N bytes".
+  uint64_t max_bytes = kMaxDecompressedSize;
+  // Polled between chunks and, on pipes and devices, at least every 100 ms while waiting
+  // for data; returning true ends the read with IoError("interrupted while reading ...").
+  std::function<bool()> should_abort;
+  // Given the content read so far, returns how many bytes the content occupies in all
+  // (0 = not known yet), or throws to refuse it (e.g. a wrong version byte). Reading stops
+  // as soon as that many bytes are in; the rest of the file is not read, as a reference
+  // decoder reading from a stream would not. A total above max_bytes is refused at once.
+  std::function<uint64_t(std::span<const uint8_t>)> extent;
+};
+
+// The whole file (or its extent), gunzipped when is_gzip_path(path). Throws IoError, or what
+// limits.extent throws.
+std::vector<uint8_t> read_file(const std::string& path, const ReadLimits& limits = {});
+
+// Limits for list files (step lists, claims, hashes.txt): 64 MiB.
+inline constexpr uint64_t kMaxListFileBytes = uint64_t{64} << 20;
+// A text file of at most `max_bytes`: a NUL byte (e.g. /dev/zero, a binary file) is refused
+// as soon as its chunk is read ("... is not a text file").
+ReadLimits text_file_limits(uint64_t max_bytes = kMaxListFileBytes);
+// read_file(path, text_file_limits(max_bytes)), every error naming the path.
+std::vector<uint8_t> read_text_file(const std::string& path, uint64_t max_bytes = kMaxListFileBytes);
+// Limits for JSON metadata files (--meta): 1 GiB.
+inline constexpr uint64_t kMaxJsonFileBytes = uint64_t{1} << 30;
+// Limit for ELF files (load-elf --path): 1 GiB.
+inline constexpr uint64_t kMaxElfFileBytes = uint64_t{1} << 30;
 
 // Inflates a complete gzip stream (one or more members). `name` only labels errors.
 std::vector<uint8_t> gunzip_bytes(std::span<const uint8_t> gz, const std::string& name,
@@ -64,6 +93,11 @@ struct WriteOptions {
 // Streams one output: "-" = stdout (raw, never gzipped, as the reference), anything else = a
 // temp file next to `path` (gzipped when the name ends in ".gz") that commit() renames into
 // place. Destroying an uncommitted writer removes the temp file. Not for "" (see write_output).
+// No temporary outlives its writer: the temp file is an anonymous O_TMPFILE inode in the
+// destination's directory (gone if the writer is killed), named PATH.tmp.PID.XXXXXX only at
+// commit, by linkat, right before the rename. Where O_TMPFILE is unsupported it is a named
+// PATH.tmp.PID.XXXXXX from the start. Either way the first writer of a process into a
+// directory removes the temporaries there whose PID is no longer running (or older than a day).
 class AtomicFileWriter {
 public:
   explicit AtomicFileWriter(const std::string& path, const WriteOptions& options = {});
@@ -78,7 +112,8 @@ public:
   void abort() noexcept;  // drop the temp file; idempotent
 
   const std::string& path() const { return path_; }
-  const std::string& temp_path() const { return temp_path_; }  // "" for stdout
+  // The temp file's name: "" for stdout and while the temp file is an anonymous O_TMPFILE.
+  const std::string& temp_path() const { return temp_path_; }
 
 private:
   struct Gzip;

@@ -2,6 +2,7 @@
 #include "interp/state_io.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <sys/stat.h>
@@ -45,6 +46,7 @@ struct InputStream::Impl {
   bool in_member = false;      // inside a gzip member (its end not reached)
   bool done = false;           // the gzip stream ended (no further member)
   uint64_t members = 0, produced = 0, consumed = 0;
+  std::function<bool()> should_abort;
 
   ~Impl() {
     if (fd >= 0) ::close(fd);
@@ -53,6 +55,15 @@ struct InputStream::Impl {
   size_t read_file(uint8_t* dst, size_t n, const std::string& path) {
     size_t got = 0;
     while (got < n) {
+      if (should_abort && should_abort()) throw IoError("interrupted while reading " + quoted(path));
+      if (!regular) {
+        // A pipe or device may stay silent: wait in 100 ms slices so that should_abort (a
+        // SIGINT/SIGTERM flag) is seen; a blocked read would be restarted (SA_RESTART).
+        struct pollfd pfd{fd, POLLIN, 0};
+        int pr = ::poll(&pfd, 1, 100);
+        if (pr < 0 && errno != EINTR) throw_errno("failed to read file", path, errno);
+        if (pr <= 0) continue;
+      }
       ssize_t r = ::read(fd, dst + got, n - got);
       if (r < 0) {
         if (errno == EINTR) continue;
@@ -78,7 +89,7 @@ struct InputStream::Impl {
     throw IoError("cannot decompress " + quoted(path) + ": corrupt gzip data (" + why + ")");
   }
 
-  size_t inflate_into(uint8_t* dst, size_t n, const std::string& path) {
+  size_t inflate_into(uint8_t* dst, size_t n, const std::string& path, bool stop_at_member_end = false) {
     size_t got = 0;
     while (got < n && !done) {
       if (!in_member) {
@@ -123,15 +134,18 @@ struct InputStream::Impl {
       if (st.block_state == ISAL_BLOCK_FINISH) {
         in_member = false;
         ++members;
+        if (stop_at_member_end) break;
       }
     }
     return got;
   }
 };
 
-InputStream::InputStream(const std::string& path) : m_impl(std::make_unique<Impl>()), m_path(path) {
+InputStream::InputStream(const std::string& path, std::function<bool()> should_abort)
+    : m_impl(std::make_unique<Impl>()), m_path(path) {
   if (path.empty()) throw IoError("no path specified");
   Impl& m = *m_impl;
+  m.should_abort = std::move(should_abort);
   m.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (m.fd < 0) throw_errno("failed to open file", path, errno);
   struct stat st {};
@@ -150,6 +164,13 @@ InputStream::~InputStream() = default;
 
 size_t InputStream::read(uint8_t* dst, size_t n) {
   return m_impl->gzip ? m_impl->inflate_into(dst, n, m_path) : m_impl->read_file(dst, n, m_path);
+}
+
+void InputStream::finish_member() {
+  Impl& m = *m_impl;
+  if (!m.gzip) return;
+  std::vector<uint8_t> sink(64 * 1024);
+  while (m.in_member && !m.done) m.inflate_into(sink.data(), sink.size(), m_path, true);
 }
 
 uint64_t InputStream::remaining_hint() const {
@@ -172,17 +193,10 @@ State read_state(InputStream& in) {
   return State::deserialize(src);
 }
 
-State load_state_file(const std::string& path) {
-  InputStream in(path);
+State load_state_file(const std::string& path, std::function<bool()> should_abort) {
+  InputStream in(path, std::move(should_abort));
   State s = read_state(in);
-  // A gzip file is read to its end, as a whole-file read would: its CRC-32 and length are
-  // checked and anything after its last member must be another member. Decompressed bytes
-  // after the state's last field are ignored, as the reference does.
-  if (is_gzip_path(path)) {
-    std::vector<uint8_t> sink(64 * 1024);
-    while (in.read(sink.data(), sink.size()) == sink.size()) {
-    }
-  }
+  in.finish_member();
   return s;
 }
 

@@ -14,6 +14,7 @@
 // depend only on the state (fixed segment size and level): deterministic on every machine.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,11 +27,16 @@ namespace cb {
 // than n bytes only at the end of the data. Errors throw IoError naming the file.
 class InputStream {
 public:
-  explicit InputStream(const std::string& path);
+  // `should_abort` is polled between reads and, on pipes and devices, every 100 ms while no
+  // data comes; true ends the read with IoError("interrupted while reading ...").
+  explicit InputStream(const std::string& path, std::function<bool()> should_abort = {});
   ~InputStream();
   InputStream(const InputStream&) = delete;
   InputStream& operator=(const InputStream&) = delete;
   size_t read(uint8_t* dst, size_t n);
+  // gzip: inflates to the end of the current member (checking its CRC-32 and length), reading
+  // nothing after it. Raw files: nothing.
+  void finish_member();
   // For a raw regular file: the bytes not yet read; otherwise UINT64_MAX (unknown).
   uint64_t remaining_hint() const;
   const std::string& path() const { return m_path; }
@@ -45,7 +51,10 @@ private:
 // content) or IoError (file, gzip). A page count beyond the memory budget is refused before
 // any page is read.
 State read_state(InputStream& in);
-State load_state_file(const std::string& path);
+// Reading stops at the state's last field, as the reference's stream decoder does, except
+// that a gzip member is read to its end so that its CRC-32 is checked (bytes after that
+// member are never read).
+State load_state_file(const std::string& path, std::function<bool()> should_abort = {});
 
 // gzip level of state files: ISA-L level 1 (its fastest full deflate level).
 inline constexpr int kStateGzipLevel = 1;

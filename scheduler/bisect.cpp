@@ -65,6 +65,37 @@ StepResult TraceSide::prove(uint64_t step) {
   return out;
 }
 
+std::map<uint64_t, Hash32> TraceSide::hashes_at(const std::vector<uint64_t>& steps) {
+  std::map<uint64_t, Hash32> out;
+  std::vector<StepRequest> reqs;
+  std::map<uint64_t, CheckpointPtr> from;  // by checkpoint step
+  for (uint64_t s : steps) {
+    if (auto h = known(s)) {
+      out[s] = *h;
+      continue;
+    }
+    if (s > m_trace.final_step()) continue;
+    CheckpointPtr c = nearest(s);
+    from.emplace(c->step(), c);
+    reqs.push_back({s, false, true});
+  }
+  if (reqs.empty()) return out;
+  std::string error;
+  JobStats js = run_step_jobs(
+      reqs,
+      [&](uint64_t step) {
+        auto it = from.upper_bound(step);
+        return std::prev(it)->second;
+      },
+      m_oracle, JobOptions{0, m_jit}, [&](StepResult&& r) {
+        if (!r.error.empty() && error.empty()) error = "step " + std::to_string(r.step) + ": " + r.error;
+        if (r.error.empty()) out[r.step] = r.state_hash;
+      });
+  m_executed += js.steps_executed;
+  if (!error.empty()) throw CheckpointError("re-executing the trace: " + error);
+  return out;
+}
+
 std::optional<Hash32> ClaimsSide::known(uint64_t step) {
   auto it = m_claims.find(step);
   if (it == m_claims.end()) return std::nullopt;
@@ -115,6 +146,25 @@ BisectResult bisect(TraceSide& ours, BisectSide& theirs, const BisectOptions& op
     return res;
   };
   if (n == 0) return finish();  // nothing claimed at or after our start
+  auto inconsistent = [&](uint64_t differ, uint64_t agree) {
+    res.outcome = BisectResult::Outcome::kInconsistent;
+    res.differ_step = differ;
+    res.agree_step = agree;
+    res.ours = ours.hash_at(differ);
+    res.theirs = theirs.hash_at(differ);
+    return finish();
+  };
+  // Free consistency check: the steps both sides know without executing, in order.
+  {
+    std::optional<uint64_t> differ;
+    for (auto& [step, h] : ours.trace().known_hashes()) {
+      if (step < start || !index_of(step)) continue;
+      auto tb = theirs.known(step);
+      if (!tb) continue;
+      if (*tb != h && !differ) differ = step;
+      if (*tb == h && differ) return inconsistent(*differ, step);
+    }
+  }
 
   // lo: index known to agree (-1: the implicit agreement on our start, when no candidate is
   // there); hi: index known to differ (n: none found yet).
@@ -148,6 +198,20 @@ BisectResult bisect(TraceSide& ours, BisectSide& theirs, const BisectOptions& op
     if (hi == n) {
       // Nothing free disagrees: look at the last candidate.
       if (int64_t(n - 1) == lo || compare(cand(n - 1), a, b)) {
+        // Claims: agreeing at both ends proves nothing about the claims between; compare
+        // them all (in order, so each probe runs on from the last).
+        if (claims && n > 2) {
+          std::vector<uint64_t> middle(claim_steps.begin() + 1, claim_steps.end() - 1);
+          for (uint64_t step : middle) res.probes += !ours.known(step).has_value();
+          std::map<uint64_t, Hash32> mine = ours.hashes_at(middle);
+          for (uint64_t step : middle) {
+            auto it = mine.find(step);
+            if (it == mine.end()) continue;  // past our end
+            const Hash32 t = theirs.hash_at(step);
+            if (options.on_probe) options.on_probe(step, it->second, t, it->second == t);
+            if (it->second != t) return inconsistent(step, cand(n - 1));
+          }
+        }
         res.outcome = BisectResult::Outcome::kNoDifference;
         res.agree_step = cand(n - 1);
         res.naive_steps = cand(n - 1) - start;
@@ -163,6 +227,12 @@ BisectResult bisect(TraceSide& ours, BisectSide& theirs, const BisectOptions& op
       lo = int64_t(mid);
     else
       hi = mid;
+  }
+  // A later claim known for free that agrees again: the claims are inconsistent.
+  for (uint64_t i = hi + 1; i < n; ++i) {
+    const uint64_t step = cand(i);
+    auto ta = ours.known(step), tb = theirs.known(step);
+    if (ta && tb && *ta == *tb) return inconsistent(cand(hi), step);
   }
   res.differ_step = cand(hi);
   res.agree_step = lo < 0 ? start : cand(uint64_t(lo));

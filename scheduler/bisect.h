@@ -42,6 +42,9 @@ class TraceSide final : public BisectSide {
   uint64_t steps_executed() const override { return m_executed; }
   // The proof of step -> step+1, from the nearest state reached so far.
   StepResult prove(uint64_t step);
+  // Hashes at many steps in one batch (prove's jobs: one forward run per checkpoint
+  // interval); steps past the end of the trace are left out. Throws on a failed step.
+  std::map<uint64_t, Hash32> hashes_at(const std::vector<uint64_t>& steps);
   TraceReader& trace() { return m_trace; }
 
  private:
@@ -71,6 +74,9 @@ struct BisectResult {
     kPrestateDiffers,  // the first step compared (the trace's start) already differs
     kFound,            // agree at differ_step - 1, differ at differ_step: proof written
     kGap,              // agree at agree_step, differ at differ_step, no candidate between
+    // The other side breaks the assumption (once different, always different): it differs
+    // at differ_step and agrees again at the later agree_step. No first difference exists.
+    kInconsistent,
   };
   Outcome outcome = Outcome::kNoDifference;
   uint64_t agree_step = 0, differ_step = 0;
@@ -88,6 +94,10 @@ struct BisectOptions {
 
 // `ours` is re-executed and proved; `theirs` is another trace or claims. With claims, the
 // candidate steps are the claimed ones; with two traces, every step.
+// Consistency: every step both sides know for free is compared first; a difference followed by
+// an agreement is kInconsistent. Before reporting kNoDifference on claims, every claim between
+// the first and the last is compared (one forward pass over the trace at most); after a
+// kFound/kGap, every later claim known for free must still differ.
 BisectResult bisect(TraceSide& ours, BisectSide& theirs, const BisectOptions& options = {});
 
 }  // namespace cb

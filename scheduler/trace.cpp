@@ -1,6 +1,11 @@
 #include "scheduler/trace.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -27,6 +32,60 @@ void write_text_atomic(const std::string& path, const std::string& text) {
       path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
       wo);
 }
+
+// hashes.txt, appended as the trace goes (ascending: the run only moves forward).
+class HashLog {
+ public:
+  HashLog(std::string path, bool sync) : m_path(std::move(path)), m_sync(sync) {
+    m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (m_fd < 0) throw IoError("cannot create " + m_path + ": " + std::strerror(errno));
+    if (m_sync) sync_dir();
+  }
+  ~HashLog() {
+    if (m_fd >= 0) ::close(m_fd);
+  }
+  HashLog(const HashLog&) = delete;
+  HashLog& operator=(const HashLog&) = delete;
+
+  // Appends the entries of `hashes` above the last step written, then fsyncs.
+  void append(const std::map<uint64_t, Hash32>& hashes) {
+    auto it = m_any ? hashes.upper_bound(m_last) : hashes.begin();
+    if (it == hashes.end()) return;
+    std::string text;
+    for (; it != hashes.end(); ++it) {
+      text += std::to_string(it->first) + " " + hex(it->second) + "\n";
+      m_last = it->first;
+      m_any = true;
+    }
+    const char* p = text.data();
+    size_t left = text.size();
+    while (left > 0) {
+      const ssize_t w = ::write(m_fd, p, left);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw IoError("cannot write " + m_path + ": " + std::strerror(errno));
+      p += w;
+      left -= size_t(w);
+    }
+    if (m_sync && ::fsync(m_fd) != 0)
+      throw IoError("cannot sync " + m_path + ": " + std::strerror(errno));
+  }
+
+ private:
+  void sync_dir() {
+    std::string dir = std::filesystem::path(m_path).parent_path().string();
+    int d = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d >= 0) {
+      (void)::fsync(d);
+      ::close(d);
+    }
+  }
+
+  std::string m_path;
+  bool m_sync;
+  int m_fd = -1;
+  uint64_t m_last = 0;
+  bool m_any = false;
+};
 
 }  // namespace
 
@@ -81,7 +140,7 @@ bool parse_hash(const std::string& text, Hash32& out) {
 }
 
 std::map<uint64_t, Hash32> read_step_hashes(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
+  std::vector<uint8_t> bytes = read_text_file(path);
   std::istringstream in(std::string(bytes.begin(), bytes.end()));
   std::map<uint64_t, Hash32> out;
   std::string line;
@@ -127,6 +186,11 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
 
   CheckpointWriter writer(dir, opt.writer);
   std::map<uint64_t, Hash32> hashes;
+  // hashes.txt grows with the run: at every checkpoint the hashes recorded since the last one
+  // are appended (one write) and fsynced, so a killed trace keeps every hash up to its last
+  // checkpoint. A rerun into the directory starts over (the old file was removed above).
+  HashLog hash_log(dir + "/hashes.txt", opt.writer.sync);
+  auto flush_hashes = [&] { hash_log.append(hashes); };
   auto sink = [&](int fd, const uint8_t* d, size_t n) {
     if (opt.guest_output) opt.guest_output(fd, d, n);
   };
@@ -142,6 +206,7 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
     hashes[c->step()] = c->hash();
     last_ckpt = c->step();
     ++sum.checkpoints;
+    flush_hashes();
     writer.submit(std::move(c));
   };
 
@@ -190,9 +255,7 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
   writer.finish();
   sum.store = writer.stats();
 
-  std::string text;
-  for (auto& [step, h] : hashes) text += std::to_string(step) + " " + hex(h) + "\n";
-  write_text_atomic(dir + "/hashes.txt", text);
+  flush_hashes();
   sum.seconds = std::chrono::duration<double>(clock::now() - t0).count();
   info["complete"] = true;
   info["final_step"] = sum.final_step;
@@ -214,7 +277,9 @@ TraceReader::TraceReader(const std::string& dir) : m_dir(dir), m_ckpts(dir) {
   std::string info_path = dir + "/trace.json";
   if (std::filesystem::exists(info_path)) {
     try {
-      auto b = read_file(info_path);
+      ReadLimits limits;
+      limits.max_bytes = kMaxJsonFileBytes;
+      auto b = read_file(info_path, limits);
       auto j = nlohmann::json::parse(b.begin(), b.end());
       if (j.value("format", "") != kTraceFormat)
         throw CheckpointError(info_path + " is not a cannonball trace");

@@ -2,8 +2,10 @@
 // reader that gives them back. Layout of a trace directory:
 //   trace.json        what was run and how it ended (rewritten atomically at start and end)
 //   hashes.txt        "STEP HASH" lines (decimal step, 0x-hex state hash before executing
-//                     STEP), ascending, like the reference vectors' hashes.txt; written at
-//                     the end (a killed run leaves it absent: use the checkpoints)
+//                     STEP), ascending, like the reference vectors' hashes.txt; appended
+//                     and fsynced at every checkpoint (a killed run keeps every hash up
+//                     to its last checkpoint; readers use it only once trace.json is
+//                     complete)
 //   ckpt-*.cbck       checkpoints (scheduler/checkpoint_store.h), one at the start step,
 //                     every `checkpoint_every` steps, and one at the last step
 #pragma once

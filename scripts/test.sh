@@ -6,7 +6,8 @@
 #     started and stopped by scripts/slurm/test_slurm.sh, skipped when it cannot start);
 #  3. AddressSanitizer + UndefinedBehaviorSanitizer build: the unit-labelled tests (everything
 #     but the long guests, whose checks the Release run makes);
-#  4. interpreter-only build (-DCB_JIT=OFF): the unit-labelled tests.
+#  4. interpreter-only build (-DCB_JIT=OFF): the unit-labelled tests;
+#  5. fuzz smoke: every libFuzzer harness for 30 s (scripts/fuzz-smoke.sh, clang).
 # Set CB_TEST_QUICK=1 to run only step 2's unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +34,6 @@ echo "== Interpreter-only build (CB_JIT=OFF)"
 cmake -S . -B build-nojit -G Ninja -DCMAKE_BUILD_TYPE=Release -DCB_JIT=OFF -DCB_BENCH=OFF -DCB_WERROR=ON >/dev/null
 ninja -C build-nojit
 run_ctest build-nojit -L unit
+echo "== Fuzz smoke (clang, CB_FUZZ=ON; 30 s per harness)"
+bash scripts/fuzz-smoke.sh
 echo "== all test stages passed"
