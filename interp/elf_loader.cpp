@@ -1,5 +1,7 @@
 #include "interp/elf_loader.h"
 
+#include "memory/page_pool.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -116,9 +118,10 @@ State load_elf(std::span<const uint8_t> file, uint64_t max_memory) {
     segments.push_back({offset, vaddr, filesz, memsz});
     total += memsz;  // each below 2^48 (checked above), at most 65535 of them: no overflow
   }
+  if (max_memory == 0) max_memory = memory_budget();
   if (total > max_memory)
     throw ElfError("ELF segments need " + std::to_string(total) + " bytes of memory, above the limit of " +
-                   std::to_string(max_memory) + " bytes");
+                   std::to_string(max_memory) + " bytes (the memory budget; raise it with --max-memory)");
   for (const Segment& g : segments) {
     s.memory->set_range(g.vaddr, file.data() + g.offset, g.filesz);
     if (g.memsz > g.filesz) s.memory->set_range_zero(g.vaddr + g.filesz, g.memsz - g.filesz);

@@ -32,14 +32,11 @@ struct Metadata {
   static Metadata from_json(std::string_view text);  // throws std::runtime_error
 };
 
-// The default for load_elf's `max_memory`: the sum of all segments' memory sizes above it is
-// refused before any page is allocated (a 1 TiB p_memsz would otherwise allocate until the
-// OOM killer). 16 GiB is far above any real Cannon guest; the --max-memory budget (issue 9)
-// is meant to be passed here instead.
-inline constexpr uint64_t kDefaultElfMemoryLimit = uint64_t{16} << 30;
-
+// `max_memory`: the sum of all segments' memory sizes above it is refused before any page is
+// allocated (a 1 TiB p_memsz would otherwise allocate until the OOM killer); 0 (the default)
+// means the process's memory budget (memory/page_pool.h, --max-memory).
 // Throws ElfError with one clear line.
-State load_elf(std::span<const uint8_t> file, uint64_t max_memory = kDefaultElfMemoryLimit);
+State load_elf(std::span<const uint8_t> file, uint64_t max_memory = 0);
 Metadata elf_metadata(std::span<const uint8_t> file);
 // Writes the initial stack exactly as the reference's PatchStack.
 void patch_stack(State& s);
