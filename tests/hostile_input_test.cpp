@@ -3,6 +3,8 @@
 // correct result) in bounded time and memory; the commands run under `ulimit -v` so that an
 // unbounded allocation fails the test instead of the machine.
 #include <gtest/gtest.h>
+
+#include "memory/page_pool.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,7 +84,9 @@ TEST(HostileInput, ElfSegmentOfOneTebibyteIsRefusedBeforeAllocating) {
     (void)load_elf(elf);
     FAIL() << "a 1 TiB segment was loaded";
   } catch (const ElfError& e) {
-    EXPECT_NE(std::string(e.what()).find("above the limit of 17179869184 bytes"), std::string::npos) << e.what();
+    // The default limit is the memory budget (--max-memory).
+    EXPECT_NE(std::string(e.what()).find("above the limit of " + std::to_string(memory_budget()) + " bytes"),
+              std::string::npos) << e.what();
   }
   // The limit is a parameter: the original segment fits 1 MiB, not 64 bytes.
   EXPECT_NO_THROW((void)load_elf(exit3(), uint64_t{1} << 20));
@@ -115,14 +119,14 @@ TEST(HostileInput, EndlessStateInputsEndInOneErrorLine) {
     return "(timeout 30 sh -c \"printf '" + header_printf + "'; cat /dev/zero\"" + (gzip ? " | gzip -1" : "") +
            " > " + target + " 2>/dev/null &) ; ";
   };
-  // Version 8, then 2^40 pages declared: refused from the header.
+  // Version 8, then 2^40 pages declared: refused from the header (the memory budget).
   expect_one_error(feed("\\010\\000\\000\\001\\000\\000\\000\\000\\000", fifo, false) + cannonball() +
                        " run --input " + fifo + " --output '' --meta ''",
-                   "above the limit of 10737418240 bytes", 10);
+                   "more than the memory budget", 10);
   // The same through gzip (the decompressed header decides).
   expect_one_error(feed("\\010\\000\\000\\001\\000\\000\\000\\000\\000", fifo_gz, true) + cannonball() +
                        " run --input " + fifo_gz + " --output '' --meta ''",
-                   "maximum allowed size (10737418240 bytes)", 10);
+                   "more than the memory budget", 10);
   // Version 8 and zeros: the state ends after its last field (0 pages, 0 threads), as the
   // reference's stream decoder stops; the rest of the stream is never read.
   expect_one_error(feed("\\010", fifo, false) + cannonball() + " run --input " + fifo + " --output '' --meta ''",
