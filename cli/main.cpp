@@ -7,6 +7,7 @@
 
 #include "cli/batch_commands.h"
 #include "cli/commands.h"
+#include "cli/version.h"
 #include "cli/window_command.h"
 
 namespace {
@@ -17,12 +18,14 @@ void usage() {
       "  load-elf   load an ELF file into a state file\n"
       "  run        run the VM, writing proofs, snapshots and the final state\n"
       "  witness    print the witness and hash of a state file\n"
+      "  list       the VM types (state versions) this build runs, as multicannon lists them\n"
       "commands (cannonball's own):\n"
       "  trace      one run recording checkpoints and state hashes\n"
       "  prove      proofs at many steps, in parallel, from a trace\n"
       "  bisect     the first step where two traces (or claimed hashes) differ, and its proof\n"
       "  window     how long a trace fits a dispute game's deadline, measured here\n"
-      "run 'cannonball <command> --help' for its flags\n",
+      "run 'cannonball <command> --help' for its flags; 'cannonball --version' (-v) prints\n"
+      "the version and git commit\n",
       stderr);
 }
 }  // namespace
@@ -46,6 +49,8 @@ int main(int argc, char** argv) {
   if (cmd == "load-elf") return cb::cli::load_elf_main(n - 1, argv + 1);
   if (cmd == "run") return cb::cli::run_main(n - 1, argv + 1, host);
   if (cmd == "witness") return cb::cli::witness_main(n - 1, argv + 1);
+  if (cmd == "list") return cb::cli::list_main(n - 1, argv + 1);
+  if (cmd == "--version" || cmd == "-v" || cmd == "-version") return cb::cli::version_main();
   // The batch commands parse their own "-- <server>" tail.
   if (cmd == "trace") return cb::cli::trace_main(argc - 1, argv + 1);
   if (cmd == "prove") return cb::cli::prove_main(argc - 1, argv + 1);

@@ -1,4 +1,5 @@
 #include "interp/state.h"
+#include "interp/state_version.h"
 
 #include <cstring>
 
@@ -183,9 +184,7 @@ struct Reader {
 State State::deserialize(std::span<const uint8_t> bytes) {
   Reader r{bytes};
   uint8_t version = r.u8("version");
-  if (version != kStateVersion)
-    throw StateFormatError("unsupported state version " + std::to_string(version) +
-                           " (cannonball reads version 8, " + kStateVersionName + ")");
+  if (version != kStateVersion) throw StateFormatError(unsupported_state_version(version));
   State s;
   s.left.clear();
   uint64_t pages = r.u64("page count");

@@ -77,6 +77,7 @@ void Vm::preempt() {
   }
   if (s.active().empty()) s.traverse_right = !s.traverse_right;
   s.steps_since_switch = 0;
+  if (m_stats) m_stats->on_thread_activated(s.current().id, s.step);
 }
 
 void Vm::pop_thread() {
@@ -140,11 +141,15 @@ StepStatus Vm::do_step() {
   }
   if (s.steps_since_switch >= kSchedQuantum) {
     preempt();
+    if (m_stats) m_stats->on_forced_preemption();
     return StepStatus::kOk;
   }
   s.steps_since_switch += 1;
   uint64_t pc = t.cpu.pc;
-  if (pc & 3) return panic(fmt("unaligned instruction fetch: PC = 0x%llx", pc));
+  if ((pc & 3) != 0 || pc >= kICacheEnd) [[unlikely]] {
+    if (pc & 3) return panic(fmt("unaligned instruction fetch: PC = 0x%llx", pc));
+    if (m_stats) m_stats->on_fetch(pc);  // the reference's instruction-cache miss
+  }
   return exec_insn<kRecord>(t, fetch_insn(*s.memory, pc));
 }
 
@@ -341,13 +346,16 @@ StepStatus Vm::rmw(Thread& t, uint32_t insn, bool is64, bool is_load) {
     track<kRecord>(waddr);
     ret = select_subword(addr, s.memory->get_word(waddr), len, true);
     ll_reserve(s, addr, is64, t.id);
+    if (m_stats) m_stats->on_ll(t.id, s.step);
   } else if (sc_consume(s, addr, is64, t.id)) {
     track<kRecord>(waddr);
     uint64_t mem = s.memory->get_word(waddr);
     s.memory->set_word(waddr, update_subword(addr, mem, len, t.regs[rt_i]));
     ret = 1;
+    if (m_stats) m_stats->on_sc(t.id, s.step, true);
   } else {
     ret = 0;
+    if (m_stats) m_stats->on_sc(t.id, s.step, false);
   }
   set_rd(t, rt_i, ret);
   return StepStatus::kOk;

@@ -46,7 +46,9 @@ uint8_t* jit_write_page(JitContext* ctx, uint64_t addr);  // allocates, unshares
 void jit_on_store(JitContext* ctx, uint64_t word_addr);   // LL/SC reservation check
 uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt);  // MemKind
 // ll/lld/sc/scd exactly as Vm::rmw; returns the value for rt. May invalidate code (sc).
-uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt);
+// budget_after: the steps left in this entry's budget after the instruction (r13 plus the
+// block's instructions after it), which gives the step number for the --debug-info stats.
+uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt, uint64_t budget_after);
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* cpu);            // IrOp (div*)
 
 constexpr size_t kRegsOffset = offsetof(Thread, regs);

@@ -38,8 +38,8 @@ uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt) {
     default: std::abort();  // the backend only calls this for merging accesses
   }
 }
-uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt) {
-  return static_cast<JitEngine*>(ctx->engine)->rmw(*t, addr, MemKind(kind), rt);
+uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt, uint64_t budget_after) {
+  return static_cast<JitEngine*>(ctx->engine)->rmw(*t, addr, MemKind(kind), rt, budget_after);
 }
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* c) {
   switch (IrOp(op)) {
@@ -109,22 +109,28 @@ uint8_t* JitEngine::write_page(uint64_t addr) {
 // Vm::rmw (interp/vm.cpp) for compiled code: the reservation rules are the shared
 // ll_reserve/sc_consume of interp/vm.h; only the store goes through the JIT's write path
 // (the random differential test compares the two on every run).
-uint64_t JitEngine::rmw(Thread& t, uint64_t addr, MemKind kind, uint64_t rt) {
+uint64_t JitEngine::rmw(Thread& t, uint64_t addr, MemKind kind, uint64_t rt, uint64_t budget_after) {
   State& s = m_state;
   const bool is64 = kind == MemKind::kLld || kind == MemKind::kScd;
   const unsigned len = is64 ? 8 : 4;
   const uint64_t waddr = addr & kAddressMask;
+  VmStats* stats = m_vm.stats();
+  // The number of the step executing this instruction, as Vm::rmw sees it in s.step.
+  const uint64_t step = m_entry_end - budget_after;
   if (kind == MemKind::kLl || kind == MemKind::kLld) {
     uint64_t v = sem::select_subword(addr, s.memory->get_word(waddr), len, true);
     ll_reserve(s, addr, is64, t.id);
+    if (stats) stats->on_ll(t.id, step);
     return v;
   }
   if (sc_consume(s, addr, is64, t.id)) {
     uint8_t* page = write_page(addr);  // allocates, marks dirty, invalidates code it hits
     uint64_t off = addr & kPageAddrMask & kAddressMask;
     store_be64(page + off, sem::update_subword(addr, load_be64(page + off), len, rt));
+    if (stats) stats->on_sc(t.id, step, true);
     return 1;
   }
+  if (stats) stats->on_sc(t.id, step, false);
   return 0;
 }
 
@@ -146,7 +152,9 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
   auto b = std::make_unique<Block>();
   b->start = pc;
   BlockIr ir;
-  if (build_block(*m_state.memory, pc, ir)) {
+  // With --debug-info statistics on, fetches at or above kICacheEnd (the reference's
+  // instruction-cache misses, interp/stats.h) are counted by the interpreter: no block there.
+  if (build_block(*m_state.memory, pc, ir) && !(m_vm.stats() && ir.end_addr() > kICacheEnd)) {
     for (int i = 0; i < 2; ++i) {
       b->slots[i].target = const_cast<void*>(m_backend.exit_link());
       b->slots[i].owner = b.get();
@@ -352,6 +360,7 @@ StepStatus JitEngine::run(uint64_t target) {
       if (b && b->code.entry && b->len <= budget) {
         m_ctx->last_slot = nullptr;
         m_ctx->invalidated = 0;
+        m_entry_end = s.step + budget;
         uint64_t left = m_backend.enter(m_ctx.get(), t, b->code.entry, budget);
         uint64_t done = budget - left;
         s.step += done;

@@ -45,7 +45,7 @@ public:
   uint8_t* read_page(uint64_t addr);
   uint8_t* write_page(uint64_t addr);
   void on_store(uint64_t word_addr) { m_vm.on_store(word_addr); }
-  uint64_t rmw(Thread& t, uint64_t addr, jit::MemKind kind, uint64_t rt);
+  uint64_t rmw(Thread& t, uint64_t addr, jit::MemKind kind, uint64_t rt, uint64_t budget_after);
 
 private:
   struct Block;
@@ -97,6 +97,7 @@ private:
   std::vector<uint64_t> m_pending_writes;
   Slot* m_pending_link = nullptr;  // exit slot to chain once its target is compiled
   uint64_t m_compiled_steps = 0;
+  uint64_t m_entry_end = 0;  // step + budget of the current entry into compiled code
   uint64_t m_invalidations = 0;
   uint64_t m_max_entries = 0;
   uint32_t m_hot_threshold = 16;

@@ -311,6 +311,7 @@ private:
     if (in.imm) a.add(x86::rdx, int32_t(in.imm));
     a.mov(x86::ecx, unsigned(in.mem));
     a.mov(x86::r8, reg_q(in.t));
+    a.lea(x86::r9, x86::ptr(kBudget, int32_t(len() - idx - 1)));  // budget_after (stats)
     call(reinterpret_cast<const void*>(&jit_rmw));
     if (in.t) a.mov(reg_q(in.t), x86::rax);
     if (in.mem == MemKind::kSc || in.mem == MemKind::kScd) {

@@ -18,6 +18,8 @@ packages=(
   librsvg2-bin
   # libFuzzer harnesses (optional build) and the formatter for .clang-format.
   clang clang-format
+  # The release bundle's test in a minimal Debian root (scripts/chroot-test.sh).
+  debootstrap
 )
 
 # Prints the packages of "${packages[@]}" that are not fully installed, one per line.
