@@ -5,9 +5,8 @@
 
 namespace cb::cli {
 
-// "0.1.0 (commit 0123456789ab…, multithreaded64-5)" parts: the project version and the full
-// git commit embedded at build time ("unknown" outside a git checkout, "-dirty" suffix when
-// tracked files differed from it).
+// The project version (CMake's project VERSION) and the full git commit, embedded at build
+// time ("unknown" outside a git checkout, a "-dirty" suffix when tracked files differed).
 const char* build_version();
 const char* build_commit();
 // `cannonball --version` / `-v`: urfave/cli's "NAME version VERSION" line (the version in
