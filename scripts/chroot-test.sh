@@ -45,6 +45,11 @@ if [[ ! -f $base/.cb-complete ]]; then
   touch "$base/.cb-complete"
 fi
 
+# /proc, as every container has it (the dynamic loader resolves the RPATH's $ORIGIN through
+# /proc/self/exe); unmounted again however the script ends.
+mountpoint -q "$base/proc" || mount -t proc proc "$base/proc"
+trap 'umount "$base/proc" 2>/dev/null || true' EXIT
+
 # A fresh install and work area in the cached root on every run.
 rm -rf "$base"/opt/cannonball* "$base/work"
 mkdir -p "$base/opt" "$base/work/out/proofs" "$base/work/out/snapshots"
@@ -56,7 +61,7 @@ while IFS= read -r line; do
   chroot "$base" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -ec "${line#RUN }"
 done < <(grep '^RUN ' "$root/deploy/Dockerfile")
 bin=/opt/cannonball/bin/cannonball
-[[ -x $base$bin ]] || { echo "chroot-test: the Dockerfile steps did not install $bin" >&2; exit 1; }
+chroot "$base" /usr/bin/test -x "$bin" || { echo "chroot-test: the Dockerfile steps did not install $bin" >&2; exit 1; }
 
 # ldd inside the root: only the bundle's lib/ and glibc.
 ldd_out=$(chroot "$base" /usr/bin/ldd "$bin")

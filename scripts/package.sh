@@ -66,6 +66,7 @@ strip --strip-unneeded "$stage/bin/cannonball" "$stage/lib/"* 2>/dev/null || tru
 bad=0
 while read -r soname arrow path _; do
   if [[ $arrow == "=>" ]]; then
+    path=$(realpath -m "$path")  # ldd prints .../bin/../lib/...
     if [[ $path != "$stage/lib/"* ]] && ! is_glibc "$soname"; then
       echo "package.sh: bundled binary resolves $soname to $path (outside the bundle)" >&2
       bad=1
