@@ -1,7 +1,8 @@
 // The run statistics `run --debug-info` reports, with the reference's definitions (its stats
 // tracker, cannon/mipsevm/multithreaded/stats.go, fed from multithreaded/mips.go). They are
-// collected only when a Vm has them enabled (Vm::enable_stats): a plain run pays one null
-// pointer test on rare paths (preemption, LL/SC, a store to the reserved word).
+// collected only when a Vm has them enabled (Vm::enable_stats): a plain run pays a null
+// pointer test on rare paths (preemption, LL/SC, a store to the reserved word, a fetch at or
+// above 128 MiB, whose compare shares the branch of the pc alignment check).
 //
 // What each counts:
 //   rmw_success / rmw_fail     sc/scd that stored (reservation matched) / that did not

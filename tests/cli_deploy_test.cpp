@@ -31,7 +31,8 @@ TEST(CliDeploy, VersionPrintsVersionAndGitCommit) {
     EXPECT_EQ(r.out.rfind("cannonball version 0.1.0-", 0), 0u) << r.out;
     if (head.empty()) continue;  // not a git checkout: the commit is "unknown"
     EXPECT_NE(r.out.find("cannonball version 0.1.0-" + head.substr(0, 8) + "\n"), std::string::npos) << r.out;
-    // The build may be of a tree with uncommitted changes ("-dirty"), never of another commit.
+    // The build may be of a tree with uncommitted changes ("-dirty"), never of another commit
+    // (a binary built before the last commit fails here: rebuild it).
     EXPECT_NE(r.out.find("\ncommit " + head), std::string::npos) << r.out;
   }
 }
