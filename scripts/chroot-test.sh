@@ -4,7 +4,8 @@
 # the bundle installed into it by the steps of deploy/Dockerfile, and inside that root
 # cannonball runs op-challenger's exact `run` command line on the shared `oracle` vector; the
 # proof it writes must be byte-identical to the reference's. Also checks that `ldd` of the
-# installed binary names only libraries inside the bundle or glibc's.
+# installed binary names only libraries inside the bundle or glibc's, and that the .deb
+# installs (apt resolving its Depends) in a copy of that root and writes the same proof.
 #
 # usage: scripts/chroot-test.sh [BUILD_DIR]    (default build-package, the dir package.sh used)
 # Needs dist/cannonball-<version>-linux-x86_64.tar.gz (scripts/package.sh), root, debootstrap
@@ -35,12 +36,14 @@ cache=$build/chroot-cache
 base=$cache/bookworm-minbase
 if [[ ! -f $base/.cb-complete ]]; then
   echo "chroot-test: debootstrap --variant=minbase bookworm (once; cached in $cache)"
-  rm -rf "$cache/root.tmp"
+  # An interrupted debootstrap may have left /proc or /sys mounted in its root.
+  for m in proc sys dev/pts; do umount "$cache/root.tmp/$m" 2>/dev/null || true; done
+  rm -rf --one-file-system "$cache/root.tmp"
   mkdir -p "$cache"
   # python3: the test's pre-image server only (json/select from its standard library).
   debootstrap --variant=minbase --include=python3 bookworm "$cache/root.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
     { tail -20 "$cache/debootstrap.log" >&2; echo "chroot-test: debootstrap failed" >&2; exit 1; }
-  rm -rf "$base"
+  rm -rf --one-file-system "$base"
   mv "$cache/root.tmp" "$base"
   touch "$base/.cb-complete"
 fi
@@ -101,3 +104,43 @@ fi
   { echo "chroot-test: FAIL: final state, snapshot or debug info missing" >&2; exit 1; }
 echo "chroot-test: PASS: proof of step $n byte-identical to the reference's, in a bare Debian 12 root" \
   "($(chroot "$base" "$bin" --version | head -1))"
+
+# The .deb, in a throw-away copy of the root: apt resolves its Depends from Debian's archive
+# and the installed /usr/bin/cannonball writes the same proof.
+deb=$root/dist/cannonball_${version}_amd64.deb
+if [[ ! -f $deb ]]; then
+  echo "chroot-test: no $deb: the .deb check is skipped"
+  exit 0
+fi
+copy=$cache/deb-root
+# Never copy (or delete) a root with /proc mounted in it.
+umount "$base/proc"
+umount "$copy/proc" 2>/dev/null || true
+if mountpoint -q "$base/proc" || mountpoint -q "$copy/proc"; then
+  echo "chroot-test: FAIL: /proc still mounted in $base or $copy" >&2
+  exit 1
+fi
+rm -rf --one-file-system "$copy"
+cp -a --one-file-system "$base" "$copy"
+trap 'umount "$base/proc" 2>/dev/null || true; umount "$copy/proc" 2>/dev/null || true' EXIT
+mountpoint -q "$copy/proc" || mount -t proc proc "$copy/proc"
+cp /etc/resolv.conf "$copy/etc/resolv.conf" 2>/dev/null || true
+cp "$deb" "$copy/tmp/"
+rm -rf "$copy"/opt/cannonball* "$copy"/work/out/proofs/*
+if ! chroot "$copy" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive /bin/sh -ec \
+  "apt-get update -q && apt-get install -y -q --no-install-recommends /tmp/$(basename "$deb")" >"$cache/apt.log" 2>&1; then
+  tail -20 "$cache/apt.log" >&2
+  echo "chroot-test: FAIL: apt could not install $(basename "$deb") with its Depends" >&2
+  exit 1
+fi
+chroot "$copy" /usr/bin/env -i PATH=/usr/bin:/bin cannonball run \
+  --input /work/initial.bin.gz --output /work/out/final.bin.gz --meta "" --info-at %10000000 \
+  --proof-at "=$n" --proof-fmt /work/out/proofs/%d.json.gz --snapshot-at %1000000000 \
+  --snapshot-fmt /work/out/snapshots/%d.bin.gz --stop-at "=$((n + 1))" \
+  --debug-info /work/out/debug-info.json -- python3 /work/preimage-server.py /work/preimages.json \
+  >"$cache/run-deb.log" 2>&1 || { cat "$cache/run-deb.log" >&2; echo "chroot-test: FAIL: the .deb's cannonball failed" >&2; exit 1; }
+gzip -dc "$copy/work/out/proofs/$n.json.gz" | cmp - "$vec/proofs/proof-$n.json" ||
+  { echo "chroot-test: FAIL: the .deb's proof of step $n differs" >&2; exit 1; }
+umount "$copy/proc"
+mountpoint -q "$copy/proc" || rm -rf --one-file-system "$copy"
+echo "chroot-test: PASS: the .deb installs with its Depends ($(dpkg-deb -f "$deb" Depends)) and writes the same proof"
