@@ -15,8 +15,14 @@
 # computed by dpkg-shlibdeps from what it links (libc6, libstdc++6, libgcc-s1, libtbb12,
 # libmimalloc2.0 on Debian 12; the same package names exist on Ubuntu 24.04).
 if(CB_PORTABLE)
+  # The imported targets are repointed (rather than found differently) so that turning the
+  # option on in an existing build tree, whose cache already holds the shared libraries, works.
   find_library(CB_ZSTD_STATIC NAMES libzstd.a REQUIRED)
   set_property(TARGET PkgConfig::ZSTD PROPERTY INTERFACE_LINK_LIBRARIES "${CB_ZSTD_STATIC}")
+  find_library(CB_ZLIB_STATIC NAMES libz.a REQUIRED)
+  foreach(prop IMPORTED_LOCATION IMPORTED_LOCATION_RELEASE IMPORTED_LOCATION_DEBUG)
+    set_property(TARGET ZLIB::ZLIB PROPERTY ${prop} "${CB_ZLIB_STATIC}")
+  endforeach()
   set_target_properties(cannonball PROPERTIES INSTALL_RPATH "\$ORIGIN/../lib")
   target_link_options(cannonball PRIVATE -Wl,--disable-new-dtags)
 endif()

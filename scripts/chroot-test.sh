@@ -14,7 +14,7 @@
 # in BUILD_DIR/chroot-cache (about 250 MB; a rerun takes seconds); delete it to start afresh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build-package}
+build=$(realpath -m "${1:-$root/build-package}")
 mirror=${CB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 vec=$root/../shared/reference/vectors/oracle
 tools=$root/../shared/reference/tools

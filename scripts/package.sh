@@ -15,7 +15,7 @@
 # is inside the bundle or glibc's.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build-package}
+build=$(realpath -m "${1:-$root/build-package}")
 dist=$root/dist
 
 launcher=()
