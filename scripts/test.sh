@@ -7,6 +7,9 @@
 #  3. AddressSanitizer + UndefinedBehaviorSanitizer build: the unit-labelled tests (everything
 #     but the long guests, whose checks the Release run makes);
 #  4. interpreter-only build (-DCB_JIT=OFF): the unit-labelled tests.
+# Between 2 and 3: the release bundle (scripts/package.sh, relinking build/'s cannonball) and
+# scripts/chroot-test.sh (op-challenger's command line in a debootstrap'd root; SKIPPED
+# without root or debootstrap).
 # Set CB_TEST_QUICK=1 to run only step 2's unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +27,9 @@ if [[ "${CB_TEST_QUICK:-0}" == 1 ]]; then
   exit 0
 fi
 run_ctest build
+echo "== Release bundle (scripts/package.sh) and its test in a bare Debian 12 root"
+bash scripts/package.sh build
+bash scripts/chroot-test.sh build
 echo "== Sanitizer build (address;undefined)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCB_SANITIZE="address;undefined" \
   -DCB_BENCH=OFF -DCB_WERROR=ON >/dev/null
