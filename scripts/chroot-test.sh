@@ -24,6 +24,28 @@ skip() {
   echo "chroot-test: SKIPPED: $*"
   exit 0
 }
+
+# Every mount point at or below $1, deepest first (/proc/self/mountinfo, field 5).
+mounts_under() {
+  local d
+  d=$(realpath -m "$1")
+  awk -v d="$d" '{ m = $5; gsub(/\\040/, " ", m); if (m == d || index(m, d "/") == 1) print m }' \
+    /proc/self/mountinfo | sort -r
+}
+# Unmounts everything at or below $1 (a lazy unmount if a plain one fails) and fails if
+# anything is left. Every copy and delete of a root below runs only after this: none may
+# cross into a mounted /proc, /sys or /dev (copying /proc/kcore once filled the disk).
+unmount_under() {
+  local m
+  while read -r m; do
+    [[ -z $m ]] && continue
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done < <(mounts_under "$1")
+  if [[ -n $(mounts_under "$1") ]]; then
+    echo "chroot-test: FAIL: still mounted below $1: $(mounts_under "$1" | tr '\n' ' ')" >&2
+    exit 1
+  fi
+}
 if ((EUID != 0)) && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   exec sudo -n bash "$0" "$build"  # as setup.sh does, a non-root CI user with sudo
 fi
@@ -39,13 +61,15 @@ cache=$build/chroot-cache
 base=$cache/bookworm-minbase
 if [[ ! -f $base/.cb-complete ]]; then
   echo "chroot-test: debootstrap --variant=minbase bookworm (once; cached in $cache)"
-  # An interrupted debootstrap may have left /proc or /sys mounted in its root.
-  for m in proc sys dev/pts; do umount "$cache/root.tmp/$m" 2>/dev/null || true; done
+  # An interrupted debootstrap may have left /proc, /sys or /dev mounted in its root.
+  unmount_under "$cache/root.tmp"
   rm -rf --one-file-system "$cache/root.tmp"
   mkdir -p "$cache"
   # python3: the test's pre-image server only (json/select from its standard library).
   debootstrap --variant=minbase --include=python3 bookworm "$cache/root.tmp" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
-    { tail -20 "$cache/debootstrap.log" >&2; echo "chroot-test: debootstrap failed" >&2; exit 1; }
+    { unmount_under "$cache/root.tmp"; tail -20 "$cache/debootstrap.log" >&2; echo "chroot-test: debootstrap failed" >&2; exit 1; }
+  unmount_under "$cache/root.tmp"
+  unmount_under "$base"
   rm -rf --one-file-system "$base"
   mv "$cache/root.tmp" "$base"
   touch "$base/.cb-complete"
@@ -53,8 +77,9 @@ fi
 
 # /proc, as every container has it (the dynamic loader resolves the RPATH's $ORIGIN through
 # /proc/self/exe); unmounted again however the script ends.
+copy=$cache/deb-root
+trap 'unmount_under "$base"; unmount_under "$copy"' EXIT
 mountpoint -q "$base/proc" || mount -t proc proc "$base/proc"
-trap 'umount "$base/proc" 2>/dev/null || true' EXIT
 
 # A fresh install and work area in the cached root on every run.
 rm -rf "$base"/opt/cannonball* "$base/work"
@@ -115,17 +140,11 @@ if [[ ! -f $deb ]]; then
   echo "chroot-test: no $deb: the .deb check is skipped"
   exit 0
 fi
-copy=$cache/deb-root
-# Never copy (or delete) a root with /proc mounted in it.
-umount "$base/proc"
-umount "$copy/proc" 2>/dev/null || true
-if mountpoint -q "$base/proc" || mountpoint -q "$copy/proc"; then
-  echo "chroot-test: FAIL: /proc still mounted in $base or $copy" >&2
-  exit 1
-fi
+# Never copy (or delete) a root with anything mounted in it.
+unmount_under "$base"
+unmount_under "$copy"
 rm -rf --one-file-system "$copy"
 cp -a --one-file-system "$base" "$copy"
-trap 'umount "$base/proc" 2>/dev/null || true; umount "$copy/proc" 2>/dev/null || true' EXIT
 mountpoint -q "$copy/proc" || mount -t proc proc "$copy/proc"
 cp /etc/resolv.conf "$copy/etc/resolv.conf" 2>/dev/null || true
 cp "$deb" "$copy/tmp/"
@@ -144,6 +163,6 @@ chroot "$copy" /usr/bin/env -i PATH=/usr/bin:/bin cannonball run \
   >"$cache/run-deb.log" 2>&1 || { cat "$cache/run-deb.log" >&2; echo "chroot-test: FAIL: the .deb's cannonball failed" >&2; exit 1; }
 gzip -dc "$copy/work/out/proofs/$n.json.gz" | cmp - "$vec/proofs/proof-$n.json" ||
   { echo "chroot-test: FAIL: the .deb's proof of step $n differs" >&2; exit 1; }
-umount "$copy/proc"
-mountpoint -q "$copy/proc" || rm -rf --one-file-system "$copy"
+unmount_under "$copy"
+rm -rf --one-file-system "$copy"
 echo "chroot-test: PASS: the .deb installs with its Depends ($(dpkg-deb -f "$deb" Depends)) and writes the same proof"
