@@ -2,7 +2,7 @@
 #
 # CB_PORTABLE=ON builds the `cannonball` of the release bundle: zlib and zstd linked from
 # Debian's static archives (AsmJit's Debian package is static already), and the libraries
-# Debian ships only as shared objects (TBB, mimalloc, and with TBB the C++ runtime it needs)
+# Debian ships only as shared objects (TBB, mimalloc, ISA-L, and with TBB the C++ runtime it needs)
 # loaded from the bundle's lib/ through an RPATH of $ORIGIN/../lib. It is a DT_RPATH, not a
 # DT_RUNPATH (--disable-new-dtags), because only DT_RPATH also applies to the dependencies of
 # those libraries (libtbb's libstdc++). libstdc++ stays shared on purpose: libtbb links it
@@ -13,7 +13,7 @@
 #
 # install() + CPack give the .deb: the same binary in /usr/bin, no bundled libraries, Depends
 # computed by dpkg-shlibdeps from what it links (libc6, libstdc++6, libgcc-s1, libtbb12,
-# libmimalloc2.0 on Debian 12; the same package names exist on Ubuntu 24.04).
+# libmimalloc2.0, libisal2 on Debian 12; the same package names exist on Ubuntu 24.04).
 if(CB_PORTABLE)
   # The imported targets are repointed (rather than found differently) so that turning the
   # option on in an existing build tree, whose cache already holds the shared libraries, works.
