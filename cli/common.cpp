@@ -1,20 +1,63 @@
 #include "cli/common.h"
 
-#include "interp/state_io.h"
-
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/go_format.h"
 #include "interp/file_io.h"
 #include "interp/state_extent.h"
+#include "interp/state_io.h"
 
 namespace cb::cli {
 
+namespace {
+// Go's flag package (and urfave/cli) accept `-name value`, `-name=value`, `--name value` and
+// `--name=value`; CLI11 reads a single dash as a cluster of one-letter flags. A single-dash
+// argument in flag position whose name is one of the command's long options becomes its
+// double-dash form; anything else (values such as "-" or "-5", unknown names) is left alone.
+std::vector<std::string> go_style_args(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> out;
+  bool value_next = false;  // the previous argument was an option still waiting for its value
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (value_next) {
+      value_next = false;
+      out.push_back(a);
+      continue;
+    }
+    const bool dashes2 = a.rfind("--", 0) == 0;
+    const bool dash1 = !dashes2 && a.size() > 2 && a[0] == '-';
+    if (dashes2 || dash1) {
+      const size_t from = dashes2 ? 2 : 1, eq = a.find('=');
+      const std::string name = a.substr(from, eq == std::string::npos ? std::string::npos : eq - from);
+      const CLI::Option* opt = name.empty() ? nullptr : app.get_option_no_throw("--" + name);
+      if (opt) {
+        if (dash1) a = "-" + a;
+        value_next = eq == std::string::npos && opt->get_expected_min() > 0;
+        if (a.find('=') == a.size() - 1) {
+          // "-meta=" (an empty value, as op-challenger passes --meta ""): CLI11 would take the
+          // next argument as the value, Go takes "".
+          a.pop_back();
+          out.push_back(a);
+          out.emplace_back();
+          continue;
+        }
+      }
+    }
+    out.push_back(a);
+  }
+  std::reverse(out.begin(), out.end());  // CLI11 takes a vector in reverse order
+  return out;
+}
+}  // namespace
+
 std::optional<int> parse_flags(CLI::App& app, int argc, char** argv) {
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args = go_style_args(app, argc, argv);
+    app.parse(args);
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return kExitOk;

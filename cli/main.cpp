@@ -12,6 +12,7 @@
 #include "cli/batch_shard.h"
 #include "cli/commands.h"
 #include "cli/verify_command.h"
+#include "cli/version.h"
 #include "cli/window_command.h"
 #include "memory/page_pool.h"
 
@@ -23,6 +24,7 @@ void usage() {
       "  load-elf   load an ELF file into a state file\n"
       "  run        run the VM, writing proofs, snapshots and the final state\n"
       "  witness    print the witness and hash of a state file\n"
+      "  list       the VM types (state versions) this build runs, as multicannon lists them\n"
       "commands (cannonball's own):\n"
       "  trace      one run recording checkpoints and state hashes\n"
       "  prove      proofs at many steps, in parallel, from a trace\n"
@@ -30,7 +32,8 @@ void usage() {
       "  window     how long a trace fits a dispute game's deadline, measured here\n"
       "  batch      sharded batches across machines: run a jobs-file shard, status, merge\n"
       "  verify     check proof files offline from their witness alone (as MIPS64.step)\n"
-      "run 'cannonball <command> --help' for its flags\n"
+      "run 'cannonball <command> --help' for its flags; 'cannonball --version' (-v) prints\n"
+      "the version and git commit\n"
       "every command also takes --max-memory SIZE (e.g. 4GiB, 512M; default 7/8 of physical\n"
       "memory less 512 MiB, or $CANNONBALL_MAX_MEMORY): the most guest memory it may hold;\n"
       "a guest, ELF or state file needing more stops with one error line (exit 1)\n",
@@ -120,6 +123,8 @@ int main(int argc, char** argv) {
   if (cmd == "load-elf") return cb::cli::load_elf_main(n - 1, argv + 1);
   if (cmd == "run") return cb::cli::run_main(n - 1, argv + 1, host);
   if (cmd == "witness") return cb::cli::witness_main(n - 1, argv + 1);
+  if (cmd == "list") return cb::cli::list_main(n - 1, argv + 1);
+  if (cmd == "--version" || cmd == "-v" || cmd == "-version") return cb::cli::version_main();
   // The batch commands parse their own "-- <server>" tail.
   if (cmd == "trace") return cb::cli::trace_main(argc - 1, argv + 1);
   if (cmd == "prove") return cb::cli::prove_main(argc - 1, argv + 1);

@@ -25,6 +25,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/console.h"
+#include "cli/guest_stack.h"
 #include "cli/preimage_host.h"
 #include "cli/proof_json.h"
 #include "cli/step_pattern.h"
@@ -119,9 +120,10 @@ std::string hexutil_u64(uint64_t v) {
   return b;
 }
 
-// mipsevm.DebugInfo as jsonutil.WriteJSON writes it. The multithreading statistics need VM
-// hooks cannonball does not have yet: they are written as 0 (see the README's gaps).
+// mipsevm.DebugInfo as jsonutil.WriteJSON writes it; the statistics are the VmStats the run
+// collected (interp/stats.h: the reference's definitions, zeros when none were collected).
 std::string debug_info_json(const State& s, const Vm& vm) {
+  const VmStats st = vm.stats() ? *vm.stats() : VmStats{};
   std::string j = "{\n";
   auto field = [&](const char* k, const std::string& v, bool last = false) {
     j += "  \"" + std::string(k) + "\": " + v + (last ? "\n" : ",\n");
@@ -131,14 +133,14 @@ std::string debug_info_json(const State& s, const Vm& vm) {
   field("num_preimage_requests", std::to_string(vm.preimage_requests()));
   field("total_preimage_size", std::to_string(vm.preimage_bytes()));
   field("total_steps", std::to_string(s.step));
-  field("instruction_cache_miss_count", "0");
-  field("highest_icache_miss_pc", "\"0x0\"");
-  field("rmw_success_count", "0");
-  field("rmw_fail_count", "0");
-  field("max_steps_between_ll_and_sc", "0");
-  field("reservation_invalidation_count", "0");
-  field("forced_preemption_count", "0");
-  field("idle_step_count_thread_0", "0", true);
+  field("instruction_cache_miss_count", std::to_string(st.icache_misses));
+  field("highest_icache_miss_pc", "\"" + hexutil_u64(st.highest_icache_miss_pc) + "\"");
+  field("rmw_success_count", std::to_string(st.rmw_success));
+  field("rmw_fail_count", std::to_string(st.rmw_fail));
+  field("max_steps_between_ll_and_sc", std::to_string(st.max_ll_to_sc));
+  field("reservation_invalidation_count", std::to_string(st.reservation_invalidations));
+  field("forced_preemption_count", std::to_string(st.forced_preemptions));
+  field("idle_step_count_thread_0", std::to_string(st.idle_steps_thread0), true);
   j += "}\n\n";
   return j;
 }
@@ -179,8 +181,10 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
                  "stop at the first step that requests a preimage larger than the specified size (in bytes)");
   app.add_option("--meta", meta_path, "path to metadata file for symbol lookup for enhanced debugging info during execution (at most 1 GiB).");
   add_pattern(app, "info-at", info_at, "step pattern to print info at: " + pattern_help, "%1000000000");
-  app.add_flag("--pprof.cpu", pprof, "accepted for compatibility; no effect");
-  app.add_flag("--debug", debug, "enable debug mode (requires --meta; cannonball prints no stack traces)");
+  app.add_flag("--pprof.cpu", pprof, "accepted and ignored (the reference's Go CPU profile; cannonball writes none)");
+  app.add_flag("--debug", debug,
+               "enable debug mode: track guest call stacks, print a traceback at the end (requires --meta; "
+               "runs on the interpreter)");
   app.add_option("--debug-info", debug_info, "path to write debug info to");
   app.add_option("--jit", jit_s, "on|off: compile hot blocks (results are identical either way)")
       ->check(CLI::IsMember({"on", "off"}));
@@ -285,6 +289,9 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
     }
     vlog("Loaded input state", {LogAttr::str("version", kStateVersionName)});
     if (debug && meta_path.empty()) throw std::runtime_error("cannot enable debug mode without a metadata file");
+    // --debug: the reference's stack trackers, fed one interpreted step at a time.
+    std::unique_ptr<GuestStackTracker> stacks;
+    if (debug) stacks = std::make_unique<GuestStackTracker>(meta);
 
     // The pre-image host (ProcessPreimageOracle). We start it after the inputs are known to
     // be good (the reference starts it first): a bad input then leaves no process behind.
@@ -326,6 +333,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       std::vector<LogAttr> base{LogAttr::str("module", "guest"), LogAttr::str("stream", fd == 1 ? "stdout" : "stderr")};
       con.info("", output_attrs(base, std::string_view(reinterpret_cast<const char*>(d), n)));
     });
+    // Statistics only for --debug-info (the reference's EnableStats): a plain run pays nothing.
+    if (!debug_info.empty()) vm.enable_stats();
     const ExecutorOptions exec_opts{jit_s == "on", jit_stats};
     auto exec = std::make_unique<Executor>(vm, exec_opts);
 
@@ -354,6 +363,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       // The first slot is kept: the non-proof steps of the re-run do not touch it, so the
       // redone step sees the same one as the first attempt.
       vm.set_track_proof2_from(k);
+      // The re-run repeats steps already counted: count them afresh from the input state.
+      if (vm.stats()) vm.enable_stats();
       StepStatus st;
       {
         Executor again(vm, exec_opts);
@@ -425,6 +436,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
         if (proof_at.matches(step)) {
           fail_what = "failed at proof-gen step";
           StepWitness w;
+          if (stacks) stacks->before_step(state);
           st = vm.step_with_proof(w);
           if (st == StepStatus::kOk && !vm.proof2_current()) st = redo_for_proof2(step, w);
           if (st == StepStatus::kOk) {
@@ -441,7 +453,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
                                     proof_at.next_match(step + 1), info_at.next_match(step + 1),
                                     step + batch});
           const auto t0 = std::chrono::steady_clock::now();
-          st = exec->run_until(next, stop_on_preimage);
+          st = stacks ? stacks->run_until(vm, next, stop_on_preimage) : exec->run_until(next, stop_on_preimage);
           if (next == step + batch && state.step == next) {
             const auto took = std::chrono::steady_clock::now() - t0;
             if (took < std::chrono::milliseconds(10)) batch = std::min(batch * 2, kMaxBatch);
@@ -455,6 +467,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
           char b[160];
           std::snprintf(b, sizeof b, "%s %" PRIu64 " (PC: %08" PRIx64 "): vm panic: ", fail_what, fail_step, pc);
           con.clear_status();
+          // The reference prints the traceback before panicking on an unknown syscall.
+          if (stacks && vm.panic_message().rfind("unrecognized syscall", 0) == 0) stacks->traceback(state, stdout);
           print_error(b + vm.panic_message());
           rc = kExitVmPanic;
           break;
@@ -502,6 +516,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
     if (rc == kExitOk) {
       vlog("Execution stopped",
            {LogAttr::raw("exited", state.exited ? "true" : "false"), LogAttr::num("code", state.exit_code)});
+      if (stacks) stacks->traceback(state, stdout);
       try {
         write_state(output, state);
       } catch (const std::exception& e) {

@@ -1,4 +1,5 @@
 #include "interp/state.h"
+#include "interp/state_version.h"
 
 #include <algorithm>
 #include <cstring>
@@ -212,9 +213,7 @@ State State::deserialize(std::span<const uint8_t> bytes) {
 State State::deserialize(StateSource& src) {
   Reader r{src, {}};
   uint8_t version = r.u8("version");
-  if (version != kStateVersion)
-    throw StateFormatError("unsupported state version " + std::to_string(version) +
-                           " (cannonball reads version 8, " + kStateVersionName + ")");
+  if (version != kStateVersion) throw StateFormatError(unsupported_state_version(version));
   State s;
   s.left.clear();
   uint64_t pages = r.u64("page count");

@@ -47,7 +47,11 @@ Vm::Vm(State& state, PreimageOracle* oracle, OutputFn output)
 // through: the first and the second memory-proof slot), changes the thread stacks, and talks
 // to the host (guest output, hints). Fast and recording policies use the State's memory and
 // thread vectors; the witness-only policy uses only a WitnessView (interp/witness_step.h).
+// Fast and recording steps also feed the --debug-info statistics (kStats).
 struct FastPolicy {
+  // The --debug-info statistics (interp/stats.h) count steps of a run, on the State; a
+  // witness-only step (verify) counts nothing.
+  static constexpr bool kStats = true;
   static uint32_t fetch(Vm& vm, uint64_t pc) { return fetch_insn(*vm.m_state.memory, pc); }
   static uint64_t get_word(Vm& vm, uint64_t addr) { return vm.m_state.memory->get_word(addr); }
   static void set_word(Vm& vm, uint64_t addr, uint64_t v) { vm.m_state.memory->set_word(addr, v); }
@@ -71,6 +75,7 @@ struct RecordPolicy : FastPolicy {
 // Guest output and hints change nothing the state hash covers (on chain, write to fds 1, 2
 // and 4 only returns the length), so this policy reads no memory for them.
 struct WitnessPolicy {
+  static constexpr bool kStats = false;
   static uint32_t fetch(Vm& vm, uint64_t pc) { return vm.m_view->fetch(pc); }
   static uint64_t get_word(Vm& vm, uint64_t addr) { return vm.m_view->get_word(addr); }
   static void set_word(Vm& vm, uint64_t addr, uint64_t v) { vm.m_view->set_word(addr, v); }
@@ -156,6 +161,7 @@ void Vm::preempt() {
   }
   if (s.active().empty()) s.traverse_right = !s.traverse_right;
   s.steps_since_switch = 0;
+  if (m_stats) m_stats->on_thread_activated(s.current().id, s.step);
 }
 
 void Vm::pop_thread() {
@@ -227,11 +233,19 @@ StepStatus Vm::do_step() {
   }
   if (s.steps_since_switch >= kSchedQuantum) {
     P::preempt(*this);
+    if constexpr (P::kStats) {
+      if (m_stats) m_stats->on_forced_preemption();
+    }
     return StepStatus::kOk;
   }
   s.steps_since_switch += 1;
   uint64_t pc = t.cpu.pc;
-  if (pc & 3) return panic(fmt("unaligned instruction fetch: PC = 0x%llx", pc));
+  if ((pc & 3) != 0 || pc >= kICacheEnd) [[unlikely]] {
+    if (pc & 3) return panic(fmt("unaligned instruction fetch: PC = 0x%llx", pc));
+    if constexpr (P::kStats) {
+      if (m_stats) m_stats->on_fetch(pc);  // the reference's instruction-cache miss
+    }
+  }
   return exec_insn<P>(t, P::fetch(*this, pc));
 }
 
@@ -428,13 +442,22 @@ StepStatus Vm::rmw(Thread& t, uint32_t insn, bool is64, bool is_load) {
     P::track(*this, waddr);
     ret = select_subword(addr, P::get_word(*this, waddr), len, true);
     ll_reserve(s, addr, is64, t.id);
+    if constexpr (P::kStats) {
+      if (m_stats) m_stats->on_ll(t.id, s.step);
+    }
   } else if (sc_consume(s, addr, is64, t.id)) {
     P::track(*this, waddr);
     uint64_t mem = P::get_word(*this, waddr);
     P::set_word(*this, waddr, update_subword(addr, mem, len, t.regs[rt_i]));
     ret = 1;
+    if constexpr (P::kStats) {
+      if (m_stats) m_stats->on_sc(t.id, s.step, true);
+    }
   } else {
     ret = 0;
+    if constexpr (P::kStats) {
+      if (m_stats) m_stats->on_sc(t.id, s.step, false);
+    }
   }
   set_rd(t, rt_i, ret);
   return StepStatus::kOk;

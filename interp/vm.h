@@ -10,11 +10,13 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "interp/oracle.h"
 #include "interp/state.h"
+#include "interp/stats.h"
 
 namespace cb {
 
@@ -98,8 +100,17 @@ public:
   // Called (from compiled code too) after a store to the aligned word at `addr`: an LL/SC
   // reservation on that word is cleared (reference: handleMemoryUpdate).
   void on_store(uint64_t word_addr) {
-    if (word_addr == (kAddressMask & m_state.ll_address)) clear_reservation();
+    if (word_addr == (kAddressMask & m_state.ll_address)) {
+      clear_reservation();
+      if (m_stats) m_stats->on_reservation_invalidated();
+    }
   }
+
+  // --debug-info statistics (interp/stats.h): off (null) unless enabled; enabling again
+  // starts them afresh. With them on, the JIT leaves LL/SC and fetches at or above kICacheEnd to
+  // the interpreter (jit/engine.cpp), so every count comes from here.
+  void enable_stats() { m_stats = std::make_unique<VmStats>(); }
+  VmStats* stats() const { return m_stats.get(); }
 
 private:
   friend struct FastPolicy;
@@ -152,6 +163,7 @@ private:
   uint64_t m_pre_last_offset = ~uint64_t{0};
   uint64_t m_pre_requests = 0, m_pre_total = 0;
   std::vector<uint8_t> m_scratch;
+  std::unique_ptr<VmStats> m_stats;
 };
 
 // LL/SC reservation rules (reference: handleRMWOps), shared by the interpreter and the JIT so

@@ -134,7 +134,11 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
   auto b = std::make_unique<Block>();
   b->start = pc;
   BlockIr ir;
-  if (build_block(*m_state.memory, pc, ir)) {
+  // With --debug-info statistics on, the interpreter executes (and counts, interp/stats.h)
+  // LL/LLD/SC/SCD and fetches at or above kICacheEnd (the reference's instruction-cache
+  // misses): no block contains those. Without statistics the blocks are JIT v2's own.
+  const bool vm_stats = m_vm.stats() != nullptr;
+  if (build_block(*m_state.memory, pc, ir, !vm_stats) && !(vm_stats && ir.end_addr() > kICacheEnd)) {
     for (int i = 0; i < 2; ++i) {
       b->slots[i].target = const_cast<void*>(m_backend.exit_link());
       b->slots[i].owner = b.get();

@@ -162,15 +162,18 @@ bool translate(uint32_t word, uint64_t pc, IrInsn& ir) {
   return true;
 }
 
-bool build_block(const Memory& mem, uint64_t pc, BlockIr& out) {
+bool build_block(const Memory& mem, uint64_t pc, BlockIr& out, bool atomics) {
   out = BlockIr{};
   out.start_pc = pc;
   IrInsn ir;
+  auto take = [atomics](uint32_t w, uint64_t at, IrInsn& i) {
+    return translate(w, at, i) && (atomics || i.op != IrOp::kAtomic);
+  };
   while (out.insns.size() < kMaxBlockInsns) {
     // A block never wraps around the end of the address space (its range must be [a, b)).
     if (pc == 0 && !out.insns.empty()) break;
     uint32_t word = fetch_insn(mem, pc);
-    if (!translate(word, pc, ir)) break;
+    if (!take(word, pc, ir)) break;
     if (!is_control(ir.op)) {
       out.insns.push_back(ir);
       out.words.push_back(word);
@@ -183,7 +186,7 @@ bool build_block(const Memory& mem, uint64_t pc, BlockIr& out) {
     if (pc + 4 == 0) break;
     IrInsn ds;
     uint32_t ds_word = fetch_insn(mem, pc + 4);
-    if (!translate(ds_word, pc + 4, ds) || is_control(ds.op) || may_exit_before(ds.op)) break;
+    if (!take(ds_word, pc + 4, ds) || is_control(ds.op) || may_exit_before(ds.op)) break;
     out.insns.push_back(ir);
     out.words.push_back(word);
     out.insns.push_back(ds);

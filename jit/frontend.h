@@ -1,7 +1,7 @@
 // JIT frontend: MIPS64 words -> BlockIr. Decides which instructions a compiled block may
 // contain (everything the interpreter does without side effects beyond registers, HI/LO and
-// plain memory); the rest (syscalls, LL/SC, invalid words, branches in delay slots) ends the
-// block so that the interpreter executes it.
+// plain memory, and LL/SC unless statistics are on); the rest (syscalls, invalid words, branches in
+// delay slots) ends the block so that the interpreter executes it.
 #pragma once
 #include <cstdint>
 
@@ -13,8 +13,9 @@ namespace cb::jit {
 constexpr size_t kMaxBlockInsns = 64;
 
 // Builds the block starting at `pc` (4-aligned). False when its first instruction cannot be
-// compiled.
-bool build_block(const Memory& mem, uint64_t pc, BlockIr& out);
+// compiled. With `atomics` false, LL/LLD/SC/SCD end the block like an uncompilable word, so
+// the interpreter executes them (the --debug-info statistics count them there, exactly).
+bool build_block(const Memory& mem, uint64_t pc, BlockIr& out, bool atomics = true);
 
 // Translates one instruction; false when a block may not contain it.
 bool translate(uint32_t word, uint64_t pc, IrInsn& out);

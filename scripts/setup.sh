@@ -24,6 +24,8 @@ packages=(
   qemu-user time
   # A one-node Slurm cluster for the sharded-batch test (scripts/slurm/test_slurm.sh).
   slurm-wlm munge
+  # The release bundle's test in a minimal Debian root (scripts/chroot-test.sh).
+  debootstrap
 )
 
 # Prints the packages of "${packages[@]}" that are not fully installed, one per line.

@@ -8,6 +8,9 @@
 #     but the long guests, whose checks the Release run makes);
 #  4. interpreter-only build (-DCB_JIT=OFF): the unit-labelled tests;
 #  5. fuzz smoke: every libFuzzer harness for 30 s (scripts/fuzz-smoke.sh, clang).
+# Between 2 and 3: the release bundle (scripts/package.sh, relinking build/'s cannonball) and
+# scripts/chroot-test.sh (op-challenger's command line in a debootstrap'd root; SKIPPED
+# without root or debootstrap).
 # Set CB_TEST_QUICK=1 to run only step 2's unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,9 @@ if [[ "${CB_TEST_QUICK:-0}" == 1 ]]; then
   exit 0
 fi
 run_ctest build
+echo "== Release bundle (scripts/package.sh) and its test in a bare Debian 12 root"
+bash scripts/package.sh build
+bash scripts/chroot-test.sh build
 echo "== Sanitizer build (address;undefined)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCB_SANITIZE="address;undefined" \
   -DCB_BENCH=OFF -DCB_WERROR=ON >/dev/null
