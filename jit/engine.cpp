@@ -354,6 +354,7 @@ StepStatus JitEngine::run(uint64_t target) {
         m_ctx->invalidated = 0;
         uint64_t left = m_backend.enter(m_ctx.get(), t, b->code.entry, budget);
         uint64_t done = budget - left;
+        if (m_observer && done) m_observer->on_block(*t, pc, b->words.data(), uint32_t(done));
         s.step += done;
         s.steps_since_switch += done;
         m_compiled_steps += done;
@@ -376,6 +377,7 @@ StepStatus JitEngine::run(uint64_t target) {
     m_pending_link = nullptr;
     m_pending_writes.clear();
     if (t) collect_interp_writes(*t, m_pending_writes);
+    if (m_observer) m_observer->on_interp_step(s);
     st = m_vm.step();
     for (uint64_t w : m_pending_writes) {
       // The interpreter may have allocated or unshared (copy-on-write) that page: drop

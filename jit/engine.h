@@ -16,6 +16,18 @@
 
 namespace cb {
 
+// Optional observer of every step the engine takes (`cannonball profile`, tools/profile.h).
+// None by default, and then it costs nothing. While one is set, blocks are not chained, so each
+// entry into compiled code runs exactly one block: on_block() gets the thread that ran it, the
+// block's first pc, its words and how many of them ran (always a prefix: early exits give
+// back the steps not run). on_interp_step() comes before each step the interpreter takes.
+class StepObserver {
+public:
+  virtual ~StepObserver() = default;
+  virtual void on_interp_step(const State& s) = 0;
+  virtual void on_block(const Thread& t, uint64_t start, const uint32_t* words, uint32_t steps) = 0;
+};
+
 class JitEngine {
 public:
   explicit JitEngine(Vm& vm);
@@ -33,6 +45,11 @@ public:
   void set_hot_threshold(uint32_t n) { m_hot_threshold = n; }
   // Off: every block returns to the dispatcher (lockstep tests compare after each block).
   void set_chaining(bool on) { m_chaining = on; }
+  // Before the first run(): also turns chaining off (see StepObserver).
+  void set_observer(StepObserver* o) {
+    m_observer = o;
+    if (o) m_chaining = false;
+  }
   // Compiles the block at pc now, whatever its hotness; false when nothing there compiles.
   bool compile_at(uint64_t pc);
   size_t block_count() const { return m_blocks.size(); }
@@ -101,6 +118,7 @@ private:
   uint64_t m_max_entries = 0;
   uint32_t m_hot_threshold = 16;
   bool m_chaining = true;
+  StepObserver* m_observer = nullptr;
   // What the caches were filled against (anything else changed them behind our back).
   Memory* m_memory = nullptr;       // what the TLBs were filled from
   Memory* m_memory_seen = nullptr;  // what the blocks were compiled from
