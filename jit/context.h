@@ -28,6 +28,21 @@ struct LookupEntry {
 constexpr unsigned kLookupBits = 12;
 constexpr size_t kLookupEntries = size_t{1} << kLookupBits;
 
+// Per-block step counter for `cannonball profile` (JitEngine::set_observer; absent otherwise).
+// Compiled code adds the block's length to `steps` on entry while `tag` equals
+// JitContext::profile_tag, else it first calls jit_profile_retag (the engine hands the steps
+// counted so far under the old tag to the observer). A block that leaves early takes its
+// length back and reports itself in profile_partial; an `event` block (one ending in a call or
+// return, as the observer decides) is never chained and reports itself in profile_event.
+struct ProfileSlot {
+  uint64_t steps = 0;
+  uint32_t tag = 0;  // 0: counted under no tag yet
+  uint32_t len = 0;
+  uint64_t start = 0;
+  const uint32_t* words = nullptr;
+  bool event = false;
+};
+
 struct JitContext {
   TlbEntry read_tlb[kTlbEntries];
   TlbEntry write_tlb[kTlbEntries];  // only private (refs == 1), non-code pages
@@ -38,6 +53,11 @@ struct JitContext {
   uint64_t budget_out = 0;            // steps left in the budget when compiled code returned
   void** last_slot = nullptr;         // exit slot taken (to chain it), or null
   uint8_t invalidated = 0;            // a store hit compiled code: leave compiled code now
+  // Profiling only (see ProfileSlot).
+  uint32_t profile_tag = 0;
+  ProfileSlot* profile_event = nullptr;
+  ProfileSlot* profile_partial = nullptr;
+  uint64_t profile_partial_run = 0;  // steps of profile_partial that ran
 };
 
 // Slow paths called from compiled code (System V ABI, plain functions).
@@ -48,6 +68,7 @@ uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt);  //
 // ll/lld/sc/scd exactly as Vm::rmw; returns the value for rt. May invalidate code (sc).
 uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt);
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* cpu);            // IrOp (div*)
+void jit_profile_retag(JitContext* ctx, ProfileSlot* slot);                  // profiling only
 
 constexpr size_t kRegsOffset = offsetof(Thread, regs);
 constexpr size_t kPcOffset = offsetof(Thread, cpu) + offsetof(Cpu, pc);

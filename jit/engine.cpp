@@ -38,6 +38,9 @@ uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt) {
     default: std::abort();  // the backend only calls this for merging accesses
   }
 }
+void jit_profile_retag(JitContext* ctx, ProfileSlot* slot) {
+  static_cast<JitEngine*>(ctx->engine)->profile_retag(slot);
+}
 uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt) {
   return static_cast<JitEngine*>(ctx->engine)->rmw(*t, addr, MemKind(kind), rt);
 }
@@ -157,10 +160,15 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
     b->slots[1].used = ir.end == EndKind::kBranch || ir.end == EndKind::kFallthrough;
     b->slots[1].pc = ir.next_pc;
     void** const slots[2] = {&b->slots[0].target, &b->slots[1].target};
-    if (m_backend.compile(ir, slots, b->code)) {
+    if (m_observer) {
+      const uint32_t n = uint32_t(ir.insns.size());
+      b->profile = ProfileSlot{0, 0, n, pc, nullptr, m_observer->is_event(ir.words.data(), n)};
+    }
+    if (m_backend.compile(ir, slots, b->code, m_observer ? &b->profile : nullptr)) {
       b->len = uint32_t(ir.insns.size());
       b->end = ir.end_addr();
       b->words = std::move(ir.words);
+      b->profile.words = b->words.data();
     } else {
       std::fprintf(stderr, "cannonball: JIT could not compile the block at 0x%llx: %s\n",
                    static_cast<unsigned long long>(pc), m_backend.error().c_str());
@@ -249,8 +257,23 @@ void JitEngine::invalidate_range(uint64_t lo, uint64_t hi) {
   for (Block* b : hit) invalidate(b);
 }
 
+void JitEngine::profile_retag(ProfileSlot* slot) {
+  if (slot->steps) m_observer->flush(*slot);
+  slot->steps = 0;
+  slot->tag = m_ctx->profile_tag;
+}
+
+void JitEngine::flush_profile() {
+  if (!m_observer) return;
+  for (auto& kv : m_blocks)
+    if (kv.second->code.entry && kv.second->profile.steps) m_observer->flush(kv.second->profile);
+}
+
 void JitEngine::free_graveyard() {
-  for (auto& b : m_graveyard) m_backend.release(b->code);
+  for (auto& b : m_graveyard) {
+    if (m_observer && b->code.entry && b->profile.steps) m_observer->flush(b->profile);
+    m_backend.release(b->code);
+  }
   m_graveyard.clear();
 }
 
@@ -352,9 +375,14 @@ StepStatus JitEngine::run(uint64_t target) {
       if (b && b->code.entry && b->len <= budget) {
         m_ctx->last_slot = nullptr;
         m_ctx->invalidated = 0;
+        if (m_observer) {
+          m_ctx->profile_tag = m_observer->tag(*t);
+          m_ctx->profile_event = m_ctx->profile_partial = nullptr;
+        }
         uint64_t left = m_backend.enter(m_ctx.get(), t, b->code.entry, budget);
         uint64_t done = budget - left;
-        if (m_observer && done) m_observer->on_block(*t, pc, b->words.data(), uint32_t(done));
+        if (m_observer)
+          m_observer->after_enter(*t, m_ctx->profile_event, m_ctx->profile_partial, m_ctx->profile_partial_run);
         s.step += done;
         s.steps_since_switch += done;
         m_compiled_steps += done;

@@ -17,15 +17,21 @@
 namespace cb {
 
 // Optional observer of every step the engine takes (`cannonball profile`, tools/profile.h).
-// None by default, and then it costs nothing. While one is set, blocks are not chained, so each
-// entry into compiled code runs exactly one block: on_block() gets the thread that ran it, the
-// block's first pc, its words and how many of them ran (always a prefix: early exits give
-// back the steps not run). on_interp_step() comes before each step the interpreter takes.
+// None by default, and then nothing of it is compiled or called. With one set before the first
+// run(), every block is compiled with a step counter (jit::ProfileSlot, jit/context.h): the
+// observer gets each interpreted step before it runs, chooses the counting tag before compiled
+// code runs on a thread, receives the steps a slot counted under its previous tag (retag, and
+// flush_profile() at the end), and after each entry the block that completed a call/return
+// (`event`, never chained) or left early (`partial`, after `partial_run` of its steps).
 class StepObserver {
 public:
   virtual ~StepObserver() = default;
+  virtual bool is_event(const uint32_t* words, uint32_t len) = 0;  // at compile time
   virtual void on_interp_step(const State& s) = 0;
-  virtual void on_block(const Thread& t, uint64_t start, const uint32_t* words, uint32_t steps) = 0;
+  virtual uint32_t tag(const Thread& t) = 0;  // non-zero
+  virtual void flush(jit::ProfileSlot& slot) = 0;  // take slot.steps (counted under slot.tag)
+  virtual void after_enter(const Thread& t, jit::ProfileSlot* event, jit::ProfileSlot* partial,
+                           uint64_t partial_run) = 0;
 };
 
 class JitEngine {
@@ -45,11 +51,11 @@ public:
   void set_hot_threshold(uint32_t n) { m_hot_threshold = n; }
   // Off: every block returns to the dispatcher (lockstep tests compare after each block).
   void set_chaining(bool on) { m_chaining = on; }
-  // Before the first run(): also turns chaining off (see StepObserver).
-  void set_observer(StepObserver* o) {
-    m_observer = o;
-    if (o) m_chaining = false;
-  }
+  // Profiling (see StepObserver): set before the first run(); flush_profile() hands every live
+  // slot's steps to the observer.
+  void set_observer(StepObserver* o) { m_observer = o; }
+  void flush_profile();
+  void profile_retag(jit::ProfileSlot* slot);
   // Compiles the block at pc now, whatever its hotness; false when nothing there compiles.
   bool compile_at(uint64_t pc);
   size_t block_count() const { return m_blocks.size(); }
@@ -84,6 +90,7 @@ private:
 
     std::vector<std::pair<Block*, int>> incoming;  // slots chained to this block
     std::vector<uint32_t> words;
+    jit::ProfileSlot profile;  // used only with an observer
   };
 
   Block* compile(uint64_t pc);

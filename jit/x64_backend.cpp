@@ -27,6 +27,12 @@ constexpr int32_t kCtxLl = int32_t(offsetof(JitContext, ll_address));
 constexpr int32_t kCtxBudget = int32_t(offsetof(JitContext, budget_out));
 constexpr int32_t kCtxLastSlot = int32_t(offsetof(JitContext, last_slot));
 constexpr int32_t kCtxInvalidated = int32_t(offsetof(JitContext, invalidated));
+constexpr int32_t kCtxProfileTag = int32_t(offsetof(JitContext, profile_tag));
+constexpr int32_t kCtxProfileEvent = int32_t(offsetof(JitContext, profile_event));
+constexpr int32_t kCtxProfilePartial = int32_t(offsetof(JitContext, profile_partial));
+constexpr int32_t kCtxProfilePartialRun = int32_t(offsetof(JitContext, profile_partial_run));
+constexpr int32_t kSlotSteps = int32_t(offsetof(ProfileSlot, steps));
+constexpr int32_t kSlotTag = int32_t(offsetof(ProfileSlot, tag));
 
 // Records the first AsmJit error of an emission (every Assembler call reports through it).
 class ErrorRecorder : public ErrorHandler {
@@ -49,7 +55,8 @@ Mem cpu_q(size_t off) { return x86::qword_ptr(kThread, int32_t(off)); }
 
 class BlockEmitter {
 public:
-  BlockEmitter(x86::Assembler& a, const BlockIr& ir, void** const* slots) : a(a), m_ir(ir), m_slots(slots) {}
+  BlockEmitter(x86::Assembler& a, const BlockIr& ir, void** const* slots, ProfileSlot* prof)
+      : a(a), m_ir(ir), m_slots(slots), m_prof(prof) {}
 
   void emit() {
     const uint32_t n = uint32_t(m_ir.insns.size());
@@ -57,6 +64,7 @@ public:
     a.cmp(kBudget, n);
     a.jb(fail);
     a.sub(kBudget, n);
+    if (m_prof) emit_count(n);
     for (uint32_t i = 0; i < n; ++i) emit_insn(i);
     emit_end(true);
     a.bind(fail);
@@ -70,6 +78,25 @@ public:
 
 private:
   uint32_t len() const { return uint32_t(m_ir.insns.size()); }
+
+  // Profiling: slot->steps += n under the current tag (retagging first when it differs).
+  void emit_count(uint32_t n) {
+    Label retag = a.newLabel(), counted = a.newLabel();
+    a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_prof)));
+    a.mov(x86::ecx, x86::dword_ptr(kCtx, kCtxProfileTag));
+    a.cmp(x86::dword_ptr(x86::rax, kSlotTag), x86::ecx);
+    a.jne(retag);
+    a.bind(counted);
+    a.add(x86::qword_ptr(x86::rax, kSlotSteps), n);
+    m_deferred.push_back([this, retag, counted] {
+      a.bind(retag);
+      a.mov(x86::rdi, kCtx);
+      a.mov(x86::rsi, x86::rax);
+      call(reinterpret_cast<const void*>(&jit_profile_retag));
+      a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_prof)));
+      a.jmp(counted);
+    });
+  }
 
   void call(const void* fn) {
     a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(fn)));
@@ -88,6 +115,12 @@ private:
   // Leaves with `steps_not_run` steps given back and pc at `pc`.
   void exit_to(uint64_t pc, uint32_t steps_not_run) {
     if (steps_not_run) a.add(kBudget, steps_not_run);
+    if (m_prof) {  // take the count back; the dispatcher attributes the steps that ran
+      a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_prof)));
+      a.sub(x86::qword_ptr(x86::rax, kSlotSteps), len());
+      a.mov(x86::qword_ptr(kCtx, kCtxProfilePartial), x86::rax);
+      a.mov(x86::qword_ptr(kCtx, kCtxProfilePartialRun), len() - steps_not_run);
+    }
     set_pc(pc);
     exit_nolink();
   }
@@ -99,6 +132,11 @@ private:
   }
 
   void emit_end(bool chain) {
+    if (m_prof && m_prof->event) {  // calls and returns go back to the dispatcher
+      chain = false;
+      a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_prof)));
+      a.mov(x86::qword_ptr(kCtx, kCtxProfileEvent), x86::rax);
+    }
     switch (m_ir.end) {
       case EndKind::kFallthrough: exit_slot(m_ir.next_pc, 1, chain); break;
       case EndKind::kJump: exit_slot(m_ir.taken_pc, 0, chain); break;
@@ -514,6 +552,7 @@ private:
   x86::Assembler& a;
   const BlockIr& m_ir;
   void** const* m_slots;
+  ProfileSlot* m_prof;
   std::vector<std::function<void()>> m_deferred;
 };
 
@@ -620,10 +659,10 @@ X64Backend::X64Backend() {
 
 X64Backend::~X64Backend() = default;
 
-bool X64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out) {
+bool X64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out, ProfileSlot* profile) {
   if (!m_ok) return false;
   return assemble(
-      m_impl->allocator, [&](x86::Assembler& a) { BlockEmitter(a, ir, slots).emit(); },
+      m_impl->allocator, [&](x86::Assembler& a) { BlockEmitter(a, ir, slots, profile).emit(); },
       [](CodeHolder&) {}, out, m_error);
 }
 

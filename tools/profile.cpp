@@ -56,6 +56,19 @@ private:
   std::vector<std::string> m_names;
 };
 
+// Keys pack several ids into one word; std::hash is the identity, which would put every key
+// with the same low bits into one probe chain.
+struct MixHash {
+  size_t operator()(uint64_t x) const {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return size_t(x);
+  }
+};
+template <class V>
+using U64Map = tsl::robin_map<uint64_t, V, MixHash>;
+
 enum class End : uint8_t { kNone, kCall, kReturn };
 
 // What a control instruction does to the shadow stack.
@@ -70,14 +83,28 @@ End classify(uint32_t w) {
   }
 }
 
-class Profiler {
+#ifdef CB_HAVE_JIT
+#define CB_PROFILER_BASE : public StepObserver
+#define CB_OVERRIDE override
+#else
+#define CB_PROFILER_BASE
+#define CB_OVERRIDE
+#endif
+
+class Profiler CB_PROFILER_BASE {
 public:
-  explicit Profiler(const Functions& fns) : m_fns(fns) {
+  Profiler(const Functions& fns, const State& state) : m_fns(fns), m_state(state) {
     m_nodes.push_back(Node{0, kFnUnknown});  // root: no caller
+    m_tags.push_back({0, 0});                // tag 0: never a valid tag
+  }
+
+  bool is_event(const uint32_t* words, uint32_t len) CB_OVERRIDE {
+    return len >= 2 && classify(words[len - 2]) != End::kNone;
   }
 
   // One interpreted step, before it runs.
-  void on_interp_step(const State& s) {
+  void on_interp_step(const State& s) CB_OVERRIDE {
+    resolve();
     if (s.exited) return;  // no step
     if (s.active().empty()) return add(ctx(~uint64_t{0}), kFnUnknown, 1);  // the panic step
     const Thread& t = s.current();
@@ -87,44 +114,57 @@ public:
     const uint64_t pc = t.cpu.pc;
     add(c, m_fns.of(pc), 1);
     if (c.pending != End::kNone) {  // this step is the delay slot of the pending call/return
-      c.fire = true;
+      m_fire = ctx_index(c);
       return;
     }
     if (pc & 3) return;
-    const uint32_t w = fetch_insn(*s.memory, pc);
-    End e = classify(w);
+    End e = classify(fetch_insn(*s.memory, pc));
     if (e != End::kNone) {
       c.pending = e;
       c.call_pc = pc;
     }
   }
-  // After the interpreted step: fire a call/return whose delay slot just ran.
-  // `to`: where that thread went (its pc now, or the start of the block it ran next).
-  void after_interp_step(const State& s, uint64_t thread_id, const uint64_t* to = nullptr) {
-    Ctx& c = ctx(thread_id);
-    if (!c.fire) return;
-    c.fire = false;
-    End e = c.pending;
-    c.pending = End::kNone;
-    const Thread* t = find_thread(s, thread_id);
-    if (to) event(c, e, c.call_pc, *to);
-    else if (t) event(c, e, c.call_pc, t->cpu.pc);
+
+  uint32_t tag(const Thread& t) CB_OVERRIDE {
+    resolve();
+    return ctx(t.id).tag;
   }
 
-  void on_block(const Thread& t, uint64_t start, const uint32_t* words, uint32_t steps) {
-    BlockInfo& b = block(start, words, steps);
-    Ctx& c = ctx(t.id);
-    if (b.fn != kMulti) {
-      add_cached(c, b, steps);
+  void flush(jit::ProfileSlot& slot) CB_OVERRIDE {
+    const auto [ci, node] = m_tags[slot.tag];
+    const uint32_t fn = block_fn(slot.start, slot.len);
+    if (fn != kMulti) {
+      add_raw(ci, node, fn, slot.steps);
     } else {
-      for (uint32_t i = 0; i < steps; ++i) add(c, m_fns.of(start + 4 * i), 1);
+      const uint64_t runs = slot.steps / slot.len;  // partial runs were taken back
+      for (uint32_t i = 0; i < slot.len; ++i) add_raw(ci, node, m_fns.of(slot.start + 4 * i), runs);
     }
-    // Blocks never start in a delay slot (next_pc == pc + 4), so nothing is pending here.
-    if (b.end != End::kNone && steps == b.len) event(c, b.end, start + 4 * (b.len - 2), t.cpu.pc);
-    else if (b.end != End::kNone && steps == b.len - 1) {
-      c.pending = b.end;  // the delay slot is the interpreter's next step on this thread
-      c.call_pc = start + 4 * (b.len - 2);
+    slot.steps = 0;
+  }
+
+  void after_enter(const Thread& t, jit::ProfileSlot* event, jit::ProfileSlot* partial,
+                   uint64_t partial_run) CB_OVERRIDE {
+    Ctx& c = ctx(t.id);
+    if (partial) {
+      for (uint64_t i = 0; i < partial_run; ++i) add(c, m_fns.of(partial->start + 4 * i), 1);
+      if (partial->event && partial_run + 1 == partial->len) {
+        c.pending = classify(partial->words[partial->len - 2]);  // its delay slot is next
+        c.call_pc = partial->start + 4 * (partial->len - 2);
+      }
+    } else if (event) {
+      const uint64_t ctl = event->start + 4 * (event->len - 2);
+      this->event(c, classify(event->words[event->len - 2]), ctl, t.cpu.pc);
     }
+  }
+
+  // Fires a call/return whose delay slot was the last interpreted step.
+  void resolve() {
+    if (m_fire == kNone) return;
+    Ctx& c = m_ctxs[m_fire];
+    m_fire = kNone;
+    End e = c.pending;
+    c.pending = End::kNone;
+    if (const Thread* t = find_thread(m_state, c.id)) event(c, e, c.call_pc, t->cpu.pc);
   }
 
   uint64_t attributed() const { return m_total; }
@@ -132,6 +172,7 @@ public:
 
 private:
   static constexpr uint32_t kMulti = ~uint32_t{0};
+  static constexpr size_t kNone = ~size_t{0};
   struct Node {
     uint32_t parent, caller_fn;
   };
@@ -142,18 +183,10 @@ private:
   struct Ctx {
     uint64_t id = 0;
     uint32_t node = 0;
+    uint32_t tag = 0;  // of (this ctx, node)
     std::vector<Frame> stack;
     End pending = End::kNone;
-    bool fire = false;
     uint64_t call_pc = 0;
-  };
-  struct BlockInfo {
-    uint32_t len = 0, fn = 0;
-    End end = End::kNone;
-    uint32_t ctl_word = 0;   // the control word the classification came from
-    uint64_t key = ~uint64_t{0};  // counter cache: (ctx, node, fn) key and its index
-    uint64_t steps_seen = 0;
-    size_t index = 0;
   };
 
   static const Thread* find_thread(const State& s, uint64_t id) {
@@ -165,60 +198,50 @@ private:
   }
 
   Ctx& ctx(uint64_t id) {
-    if (m_last && m_last->id == id) return *m_last;
-    for (Ctx& c : m_ctxs)
-      if (c.id == id) return *(m_last = &c);
+    if (m_last != kNone && m_ctxs[m_last].id == id) return m_ctxs[m_last];
+    for (size_t i = 0; i < m_ctxs.size(); ++i)
+      if (m_ctxs[i].id == id) return m_ctxs[m_last = i];
     m_ctxs.push_back(Ctx{});
+    m_last = m_ctxs.size() - 1;
     m_ctxs.back().id = id;
-    m_last = nullptr;  // the vector may have moved
-    return *(m_last = &m_ctxs.back());
+    set_node(m_ctxs.back(), 0);
+    return m_ctxs.back();
   }
   size_t ctx_index(const Ctx& c) const { return size_t(&c - m_ctxs.data()); }
-
-  BlockInfo& block(uint64_t start, const uint32_t* words, uint32_t steps) {
-    BlockInfo& b = m_blocks[start];
-    // A block is re-described when its length or control word differ (a recompiled block
-    // after self-modifying code); steps can be a prefix of the length, so track the longest.
-    const bool fresh = b.len == 0;
-    if (fresh || steps > b.len || (b.len >= 2 && words[b.len - 2] != b.ctl_word && steps >= b.len - 1)) {
-      uint32_t len = std::max(steps, fresh ? steps : b.len);
-      b.len = len;
-      b.fn = m_fns.of(start);
-      for (uint32_t i = 1; i < len; ++i)
-        if (m_fns.of(start + 4 * i) != b.fn) b.fn = kMulti;
-      b.end = End::kNone;
-      if (len >= 2) {
-        b.ctl_word = words[len - 2];
-        b.end = classify(b.ctl_word);
-      }
-      b.key = ~uint64_t{0};
+  void set_node(Ctx& c, uint32_t node) {
+    c.node = node;
+    const uint64_t k = uint64_t(ctx_index(c)) << 32 | node;
+    auto it = m_tag_of.find(k);
+    if (it != m_tag_of.end()) {
+      c.tag = it->second;
+      return;
     }
-    return b;
+    c.tag = uint32_t(m_tags.size());
+    m_tags.push_back({uint32_t(ctx_index(c)), node});
+    m_tag_of.emplace(k, c.tag);
+  }
+
+  // The function of every instruction of [start, start + 4 len), or kMulti.
+  uint32_t block_fn(uint64_t start, uint32_t len) {
+    const uint64_t k = start | uint64_t(len) << 56;
+    auto it = m_block_fn.find(k);
+    if (it != m_block_fn.end()) return it->second;
+    uint32_t fn = m_fns.of(start);
+    for (uint32_t i = 1; i < len; ++i)
+      if (m_fns.of(start + 4 * i) != fn) fn = kMulti;
+    m_block_fn.emplace(k, fn);
+    return fn;
   }
 
   static uint64_t key_of(size_t ctx, uint32_t node, uint32_t fn) {
     return uint64_t(ctx) << 48 | uint64_t(node) << 24 | fn;
   }
-  size_t counter(uint64_t key) {
-    auto it = m_index.find(key);
-    if (it != m_index.end()) return it->second;
-    m_index.emplace(key, m_counts.size());
-    m_counts.push_back(0);
-    return m_counts.size() - 1;
-  }
-  void add(Ctx& c, uint32_t fn, uint64_t n) {
-    m_counts[counter(key_of(ctx_index(c), c.node, fn))] += n;
+  void add_raw(size_t ci, uint32_t node, uint32_t fn, uint64_t n) {
+    if (n == 0) return;
+    m_counts[key_of(ci, node, fn)] += n;
     m_total += n;
   }
-  void add_cached(Ctx& c, BlockInfo& b, uint64_t n) {
-    uint64_t key = key_of(ctx_index(c), c.node, b.fn);
-    if (key != b.key) {
-      b.key = key;
-      b.index = counter(key);
-    }
-    m_counts[b.index] += n;
-    m_total += n;
-  }
+  void add(Ctx& c, uint32_t fn, uint64_t n) { add_raw(ctx_index(c), c.node, fn, n); }
 
   // A call or return whose delay slot ran; `to` is where control went.
   void event(Ctx& c, End e, uint64_t ctl_pc, uint64_t to) {
@@ -239,25 +262,28 @@ private:
         return;
       }
       c.stack.push_back(Frame{ret, c.node});
-      c.node = child;
-    } else {
+      set_node(c, child);
+    } else if (e == End::kReturn) {
       for (size_t i = c.stack.size(); i-- > 0;) {
         if (c.stack[i].ret != to) continue;
-        c.node = c.stack[i].node;
+        uint32_t node = c.stack[i].node;
         c.stack.resize(i);
+        set_node(c, node);
         return;
       }
     }
   }
 
   const Functions& m_fns;
+  const State& m_state;
   std::vector<Node> m_nodes;
-  tsl::robin_map<uint64_t, uint32_t> m_children;
+  U64Map<uint32_t> m_children;
   std::vector<Ctx> m_ctxs;
-  Ctx* m_last = nullptr;
-  tsl::robin_map<uint64_t, BlockInfo> m_blocks;
-  tsl::robin_map<uint64_t, size_t> m_index;
-  std::vector<uint64_t> m_counts;
+  size_t m_last = kNone, m_fire = kNone;
+  std::vector<std::pair<uint32_t, uint32_t>> m_tags;  // tag -> (ctx index, node)
+  U64Map<uint32_t> m_tag_of;
+  U64Map<uint32_t> m_block_fn;
+  U64Map<uint64_t> m_counts;  // (ctx, node, fn) -> steps
   uint64_t m_total = 0;
 };
 
@@ -265,8 +291,7 @@ void Profiler::finish(ProfileResult& r) const {
   std::vector<uint64_t> self(m_fns.count(), 0), incl(m_fns.count(), 0);
   std::map<uint64_t, uint64_t> per_thread;
   std::map<std::string, uint64_t> folded;
-  for (auto [key, index] : m_index) {
-    const uint64_t n = m_counts[index];
+  for (auto [key, n] : m_counts) {
     if (n == 0) continue;
     const size_t ci = size_t(key >> 48);
     uint32_t node = uint32_t(key >> 24) & 0xffffff;
@@ -299,54 +324,26 @@ void Profiler::finish(ProfileResult& r) const {
 
 ProfileResult profile_run(Vm& vm, const Metadata& symbols, const ProfileOptions& options) {
   Functions fns(symbols);
-  Profiler p(fns);
   State& s = vm.state();
+  Profiler p(fns, s);
   ProfileResult r;
   r.start_step = s.step;
   StepStatus st = StepStatus::kOk;
-  auto interp_step = [&] {
-    const uint64_t tid = s.active().empty() ? ~uint64_t{0} : s.current().id;
-    p.on_interp_step(s);
-    st = vm.step();
-    if (tid != ~uint64_t{0}) p.after_interp_step(s, tid);
-  };
 #ifdef CB_HAVE_JIT
   if (options.jit) {
-    // The engine calls on_interp_step() before its interpreter steps; the pending delay-slot
-    // events are fired by the next on_interp_step/on_block of that thread instead.
-    struct Bridge : StepObserver {
-      Profiler& p;
-      uint64_t tid = ~uint64_t{0};
-      const State* s = nullptr;
-      explicit Bridge(Profiler& p) : p(p) {}
-      void flush() {
-        if (tid != ~uint64_t{0}) p.after_interp_step(*s, tid);
-        tid = ~uint64_t{0};
-      }
-      void on_interp_step(const State& st) override {
-        flush();
-        s = &st;
-        tid = st.active().empty() ? ~uint64_t{0} : st.current().id;
-        p.on_interp_step(st);
-      }
-      void on_block(const Thread& t, uint64_t start, const uint32_t* words, uint32_t steps) override {
-        // The thread that took the last interpreted step may have run this block since: it
-        // went to the block's start.
-        if (tid == t.id) p.after_interp_step(*s, tid, &start);
-        tid = ~uint64_t{0};
-        flush();
-        p.on_block(t, start, words, steps);
-      }
-    } bridge(p);
     JitEngine jit(vm);
-    jit.set_observer(&bridge);
+    jit.set_observer(&p);
     while (!s.exited && s.step < options.stop_at && st == StepStatus::kOk) st = jit.run(options.stop_at);
-    bridge.flush();
+    jit.flush_profile();
   } else
 #endif
   {
-    while (!s.exited && s.step < options.stop_at && st == StepStatus::kOk) interp_step();
+    while (!s.exited && s.step < options.stop_at && st == StepStatus::kOk) {
+      p.on_interp_step(s);
+      st = vm.step();
+    }
   }
+  p.resolve();
   r.status = st;
   r.end_step = s.step;
   p.finish(r);
