@@ -109,9 +109,12 @@ public:
     if (s.active().empty()) return add(ctx(~uint64_t{0}), kFnUnknown, 1);  // the panic step
     const Thread& t = s.current();
     Ctx& c = ctx(t.id);
-    if (t.exited) return add(c, kFnPop, 1);
-    if (s.steps_since_switch >= kSchedQuantum) return add(c, kFnPreempt, 1);
     const uint64_t pc = t.cpu.pc;
+    // The VM's own steps go below the function the thread is in, in the stacks.
+    if (t.exited || s.steps_since_switch >= kSchedQuantum) {
+      uint32_t under = child(c.node, m_fns.of(pc));
+      return add_raw(ctx_index(c), under == kNoNode ? c.node : under, t.exited ? kFnPop : kFnPreempt, 1);
+    }
     add(c, m_fns.of(pc), 1);
     if (c.pending != End::kNone) {  // this step is the delay slot of the pending call/return
       m_fire = ctx_index(c);
@@ -173,6 +176,7 @@ public:
 private:
   static constexpr uint32_t kMulti = ~uint32_t{0};
   static constexpr size_t kNone = ~size_t{0};
+  static constexpr uint32_t kNoNode = ~uint32_t{0};
   struct Node {
     uint32_t parent, caller_fn;
   };
@@ -243,26 +247,26 @@ private:
   }
   void add(Ctx& c, uint32_t fn, uint64_t n) { add_raw(ctx_index(c), c.node, fn, n); }
 
+  // The call-tree node for `caller` called from `node` (kNoNode past kMaxNodes).
+  uint32_t child(uint32_t node, uint32_t caller) {
+    uint64_t k = uint64_t(node) << 32 | caller;
+    auto it = m_children.find(k);
+    if (it != m_children.end()) return it->second;
+    if (m_nodes.size() >= kMaxNodes) return kNoNode;
+    m_nodes.push_back(Node{node, caller});
+    m_children.emplace(k, uint32_t(m_nodes.size() - 1));
+    return uint32_t(m_nodes.size() - 1);
+  }
+
   // A call or return whose delay slot ran; `to` is where control went.
   void event(Ctx& c, End e, uint64_t ctl_pc, uint64_t to) {
     const uint64_t ret = ctl_pc + 8;
     if (e == End::kCall) {
       if (to == ret || c.stack.size() >= kMaxDepth) return;  // bal not taken / too deep
-      uint32_t caller = m_fns.of(ctl_pc);
-      uint64_t k = uint64_t(c.node) << 32 | caller;
-      auto it = m_children.find(k);
-      uint32_t child;
-      if (it != m_children.end()) {
-        child = it->second;
-      } else if (m_nodes.size() < kMaxNodes) {
-        child = uint32_t(m_nodes.size());
-        m_nodes.push_back(Node{c.node, caller});
-        m_children.emplace(k, child);
-      } else {
-        return;
-      }
+      uint32_t next = child(c.node, m_fns.of(ctl_pc));
+      if (next == kNoNode) return;
       c.stack.push_back(Frame{ret, c.node});
-      set_node(c, child);
+      set_node(c, next);
     } else if (e == End::kReturn) {
       for (size_t i = c.stack.size(); i-- > 0;) {
         if (c.stack[i].ret != to) continue;
