@@ -41,6 +41,7 @@ struct ProfileSlot {
   uint64_t start = 0;
   const uint32_t* words = nullptr;
   bool event = false;
+  uint64_t memo[2] = {~uint64_t{0}, 0};  // the observer's own per-block cache (never read here)
 };
 
 struct JitContext {

@@ -162,7 +162,10 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
     void** const slots[2] = {&b->slots[0].target, &b->slots[1].target};
     if (m_observer) {
       const uint32_t n = uint32_t(ir.insns.size());
-      b->profile = ProfileSlot{0, 0, n, pc, nullptr, m_observer->is_event(ir.words.data(), n)};
+      b->profile = ProfileSlot{};
+      b->profile.len = n;
+      b->profile.start = pc;
+      b->profile.event = m_observer->is_event(ir.words.data(), n);
     }
     if (m_backend.compile(ir, slots, b->code, m_observer ? &b->profile : nullptr)) {
       b->len = uint32_t(ir.insns.size());

@@ -38,6 +38,11 @@ public:
     }
   }
   uint32_t of(uint64_t pc) const {
+    Memo& m = m_memo[(pc >> 2) & (kMemo - 1)];
+    if (m.pc != pc) m = Memo{pc, search(pc)};
+    return m.fn;
+  }
+  uint32_t search(uint64_t pc) const {
     auto it = std::upper_bound(m_ranges.begin(), m_ranges.end(), pc,
                                [](uint64_t a, const Range& r) { return a < r.start; });
     if (it == m_ranges.begin()) return kFnUnknown;
@@ -52,6 +57,12 @@ private:
     uint64_t start, end;
     uint32_t fn;
   };
+  struct Memo {
+    uint64_t pc = 1;  // no pc that runs is odd
+    uint32_t fn = 0;
+  };
+  static constexpr size_t kMemo = 8192;
+  mutable std::vector<Memo> m_memo = std::vector<Memo>(kMemo);
   std::vector<Range> m_ranges;
   std::vector<std::string> m_names;
 };
@@ -155,8 +166,22 @@ public:
         c.call_pc = partial->start + 4 * (partial->len - 2);
       }
     } else if (event) {
+      // A call from the same (thread, node) goes to the same child: memo[0] = that key,
+      // memo[1] = child node << 32 | its tag.
       const uint64_t ctl = event->start + 4 * (event->len - 2);
-      this->event(c, classify(event->words[event->len - 2]), ctl, t.cpu.pc);
+      const End e = classify(event->words[event->len - 2]);
+      const uint64_t key = uint64_t(ctx_index(c)) << 32 | c.node;
+      if (e == End::kCall && event->memo[0] == key && t.cpu.pc != ctl + 8 && c.stack.size() < kMaxDepth) {
+        c.stack.push_back(Frame{ctl + 8, c.node, c.tag});
+        c.node = uint32_t(event->memo[1] >> 32);
+        c.tag = uint32_t(event->memo[1]);
+        return;
+      }
+      this->event(c, e, ctl, t.cpu.pc);
+      if (e == End::kCall && c.node != uint32_t(key)) {
+        event->memo[0] = key;
+        event->memo[1] = uint64_t(c.node) << 32 | c.tag;
+      }
     }
   }
 
@@ -182,7 +207,7 @@ private:
   };
   struct Frame {
     uint64_t ret;
-    uint32_t node;  // the node before the call
+    uint32_t node, tag;  // the node (and tag) before the call
   };
   struct Ctx {
     uint64_t id = 0;
@@ -265,14 +290,14 @@ private:
       if (to == ret || c.stack.size() >= kMaxDepth) return;  // bal not taken / too deep
       uint32_t next = child(c.node, m_fns.of(ctl_pc));
       if (next == kNoNode) return;
-      c.stack.push_back(Frame{ret, c.node});
+      c.stack.push_back(Frame{ret, c.node, c.tag});
       set_node(c, next);
     } else if (e == End::kReturn) {
       for (size_t i = c.stack.size(); i-- > 0;) {
         if (c.stack[i].ret != to) continue;
-        uint32_t node = c.stack[i].node;
+        c.node = c.stack[i].node;
+        c.tag = c.stack[i].tag;
         c.stack.resize(i);
-        set_node(c, node);
         return;
       }
     }
