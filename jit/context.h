@@ -33,7 +33,8 @@ constexpr size_t kLookupEntries = size_t{1} << kLookupBits;
 // JitContext::profile_tag, else it first calls jit_profile_retag (the engine hands the steps
 // counted so far under the old tag to the observer). A block that leaves early takes its
 // length back and reports itself in profile_partial; an `event` block (one ending in a call or
-// return, as the observer decides) is never chained and reports itself in profile_event.
+// return, as the observer decides) calls jit_profile_event once its pc is stored, before it
+// chains on (the observer moves its shadow stack and returns the new tag).
 struct ProfileSlot {
   uint64_t steps = 0;
   uint32_t tag = 0;  // 0: counted under no tag yet
@@ -56,7 +57,6 @@ struct JitContext {
   uint8_t invalidated = 0;            // a store hit compiled code: leave compiled code now
   // Profiling only (see ProfileSlot).
   uint32_t profile_tag = 0;
-  ProfileSlot* profile_event = nullptr;
   ProfileSlot* profile_partial = nullptr;
   uint64_t profile_partial_run = 0;  // steps of profile_partial that ran
 };
@@ -70,6 +70,7 @@ uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt);  //
 uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt);
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* cpu);            // IrOp (div*)
 void jit_profile_retag(JitContext* ctx, ProfileSlot* slot);                  // profiling only
+void jit_profile_event(JitContext* ctx, Thread* t, ProfileSlot* slot);       // profiling only
 
 constexpr size_t kRegsOffset = offsetof(Thread, regs);
 constexpr size_t kPcOffset = offsetof(Thread, cpu) + offsetof(Cpu, pc);

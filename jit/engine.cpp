@@ -41,6 +41,9 @@ uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt) {
 void jit_profile_retag(JitContext* ctx, ProfileSlot* slot) {
   static_cast<JitEngine*>(ctx->engine)->profile_retag(slot);
 }
+void jit_profile_event(JitContext* ctx, Thread* t, ProfileSlot* slot) {
+  static_cast<JitEngine*>(ctx->engine)->profile_event(t, slot);
+}
 uint64_t jit_rmw(JitContext* ctx, Thread* t, uint64_t addr, unsigned kind, uint64_t rt) {
   return static_cast<JitEngine*>(ctx->engine)->rmw(*t, addr, MemKind(kind), rt);
 }
@@ -380,12 +383,12 @@ StepStatus JitEngine::run(uint64_t target) {
         m_ctx->invalidated = 0;
         if (m_observer) {
           m_ctx->profile_tag = m_observer->tag(*t);
-          m_ctx->profile_event = m_ctx->profile_partial = nullptr;
+          m_ctx->profile_partial = nullptr;
         }
         uint64_t left = m_backend.enter(m_ctx.get(), t, b->code.entry, budget);
         uint64_t done = budget - left;
         if (m_observer)
-          m_observer->after_enter(*t, m_ctx->profile_event, m_ctx->profile_partial, m_ctx->profile_partial_run);
+          m_observer->after_enter(*t, m_ctx->profile_partial, m_ctx->profile_partial_run);
         s.step += done;
         s.steps_since_switch += done;
         m_compiled_steps += done;

@@ -21,8 +21,9 @@ namespace cb {
 // run(), every block is compiled with a step counter (jit::ProfileSlot, jit/context.h): the
 // observer gets each interpreted step before it runs, chooses the counting tag before compiled
 // code runs on a thread, receives the steps a slot counted under its previous tag (retag, and
-// flush_profile() at the end), and after each entry the block that completed a call/return
-// (`event`, never chained) or left early (`partial`, after `partial_run` of its steps).
+// flush_profile() at the end), each completed call/return block (`event`; from compiled code,
+// returning the tag to count under from then on), and after each entry the block that left
+// early (`partial`, after `partial_run` of its steps).
 class StepObserver {
 public:
   virtual ~StepObserver() = default;
@@ -30,8 +31,8 @@ public:
   virtual void on_interp_step(const State& s) = 0;
   virtual uint32_t tag(const Thread& t) = 0;  // non-zero
   virtual void flush(jit::ProfileSlot& slot) = 0;  // take slot.steps (counted under slot.tag)
-  virtual void after_enter(const Thread& t, jit::ProfileSlot* event, jit::ProfileSlot* partial,
-                           uint64_t partial_run) = 0;
+  virtual uint32_t on_event(const Thread& t, jit::ProfileSlot& event) = 0;
+  virtual void after_enter(const Thread& t, jit::ProfileSlot* partial, uint64_t partial_run) = 0;
 };
 
 class JitEngine {
@@ -56,6 +57,7 @@ public:
   void set_observer(StepObserver* o) { m_observer = o; }
   void flush_profile();
   void profile_retag(jit::ProfileSlot* slot);
+  void profile_event(Thread* t, jit::ProfileSlot* slot) { m_ctx->profile_tag = m_observer->on_event(*t, *slot); }
   // Compiles the block at pc now, whatever its hotness; false when nothing there compiles.
   bool compile_at(uint64_t pc);
   size_t block_count() const { return m_blocks.size(); }

@@ -28,7 +28,6 @@ constexpr int32_t kCtxBudget = int32_t(offsetof(JitContext, budget_out));
 constexpr int32_t kCtxLastSlot = int32_t(offsetof(JitContext, last_slot));
 constexpr int32_t kCtxInvalidated = int32_t(offsetof(JitContext, invalidated));
 constexpr int32_t kCtxProfileTag = int32_t(offsetof(JitContext, profile_tag));
-constexpr int32_t kCtxProfileEvent = int32_t(offsetof(JitContext, profile_event));
 constexpr int32_t kCtxProfilePartial = int32_t(offsetof(JitContext, profile_partial));
 constexpr int32_t kCtxProfilePartialRun = int32_t(offsetof(JitContext, profile_partial_run));
 constexpr int32_t kSlotSteps = int32_t(offsetof(ProfileSlot, steps));
@@ -124,19 +123,23 @@ private:
     set_pc(pc);
     exit_nolink();
   }
+  // Profiling: a call/return block reports itself once its pc is stored (then chains on).
+  void emit_event() {
+    if (!m_prof || !m_prof->event) return;
+    a.mov(x86::rdi, kCtx);
+    a.mov(x86::rsi, kThread);
+    a.mov(x86::rdx, imm(reinterpret_cast<uint64_t>(m_prof)));
+    call(reinterpret_cast<const void*>(&jit_profile_event));
+  }
   void exit_slot(uint64_t pc, int slot, bool chain) {
     set_pc(pc);
+    emit_event();
     if (!chain) return exit_nolink();
     a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_slots[slot])));
     a.jmp(x86::qword_ptr(x86::rax));
   }
 
   void emit_end(bool chain) {
-    if (m_prof && m_prof->event) {  // calls and returns go back to the dispatcher
-      chain = false;
-      a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_prof)));
-      a.mov(x86::qword_ptr(kCtx, kCtxProfileEvent), x86::rax);
-    }
     switch (m_ir.end) {
       case EndKind::kFallthrough: exit_slot(m_ir.next_pc, 1, chain); break;
       case EndKind::kJump: exit_slot(m_ir.taken_pc, 0, chain); break;
@@ -153,6 +156,7 @@ private:
         a.mov(cpu_q(kPcOffset), kBr);
         a.lea(x86::rax, x86::ptr(kBr, 4));
         a.mov(cpu_q(kNextPcOffset), x86::rax);
+        emit_event();
         if (!chain) return exit_nolink();
         // Inline lookup of the target in the pc -> entry table.
         a.mov(x86::eax, x86::r14d);

@@ -156,8 +156,7 @@ public:
     slot.steps = 0;
   }
 
-  void after_enter(const Thread& t, jit::ProfileSlot* event, jit::ProfileSlot* partial,
-                   uint64_t partial_run) CB_OVERRIDE {
+  void after_enter(const Thread& t, jit::ProfileSlot* partial, uint64_t partial_run) CB_OVERRIDE {
     Ctx& c = ctx(t.id);
     if (partial) {
       for (uint64_t i = 0; i < partial_run; ++i) add(c, m_fns.of(partial->start + 4 * i), 1);
@@ -165,7 +164,13 @@ public:
         c.pending = classify(partial->words[partial->len - 2]);  // its delay slot is next
         c.call_pc = partial->start + 4 * (partial->len - 2);
       }
-    } else if (event) {
+    }
+  }
+
+  uint32_t on_event(const Thread& t, jit::ProfileSlot& ev) CB_OVERRIDE {
+    jit::ProfileSlot* event = &ev;
+    Ctx& c = ctx(t.id);
+    {
       // A call from the same (thread, node) goes to the same child: memo[0] = that key,
       // memo[1] = child node << 32 | its tag.
       const uint64_t ctl = event->start + 4 * (event->len - 2);
@@ -175,7 +180,7 @@ public:
         c.stack.push_back(Frame{ctl + 8, c.node, c.tag});
         c.node = uint32_t(event->memo[1] >> 32);
         c.tag = uint32_t(event->memo[1]);
-        return;
+        return c.tag;
       }
       this->event(c, e, ctl, t.cpu.pc);
       if (e == End::kCall && c.node != uint32_t(key)) {
@@ -183,6 +188,7 @@ public:
         event->memo[1] = uint64_t(c.node) << 32 | c.tag;
       }
     }
+    return c.tag;
   }
 
   // Fires a call/return whose delay slot was the last interpreted step.
