@@ -109,9 +109,11 @@ public:
     m_tags.push_back({0, 0});                // tag 0: never a valid tag
   }
 
+#ifdef CB_HAVE_JIT
   bool is_event(const uint32_t* words, uint32_t len) CB_OVERRIDE {
     return len >= 2 && classify(words[len - 2]) != End::kNone;
   }
+#endif
 
   // One interpreted step, before it runs.
   void on_interp_step(const State& s) CB_OVERRIDE {
@@ -139,6 +141,8 @@ public:
     }
   }
 
+
+#ifdef CB_HAVE_JIT
   uint32_t tag(const Thread& t) CB_OVERRIDE {
     resolve();
     return ctx(t.id).tag;
@@ -190,6 +194,8 @@ public:
     }
     return c.tag;
   }
+
+#endif
 
   // Fires a call/return whose delay slot was the last interpreted step.
   void resolve() {
