@@ -162,13 +162,21 @@ ElfCheckReport check_elf(std::span<const uint8_t> file, const ElfCheckOptions& o
   std::vector<Symbol> symbols;
   try {
     symbols = elf_metadata(file).symbols;
-  } catch (const ElfError&) {
-    // No symbol table: only reachability from the entry point decides what is code.
+  } catch (const ElfError& e) {
+    // No symbol table: only reachability from the entry point decides what is code. A
+    // malformed one is an error.
+    if (std::string(e.what()).find("no symbol section") == std::string::npos) throw;
   }
 
   Image img;
   for (const ElfSegment& g : segments) {
     if (g.type != kPtLoad || !(g.flags & kPfX) || g.filesz == 0) continue;
+    if (g.vaddr + g.filesz < g.vaddr || g.vaddr + g.filesz - 1 > kElfAddressLimit)
+      throw ElfError("executable segment at 0x" + [&] {
+        char b[24];
+        std::snprintf(b, sizeof b, "%llx", (unsigned long long)g.vaddr);
+        return std::string(b);
+      }() + " lies outside the VM's loadable range");
     Seg s;
     s.vaddr = g.vaddr & ~uint64_t{3};
     const uint64_t skip = g.vaddr - s.vaddr;  // a misaligned start: pad the first word
