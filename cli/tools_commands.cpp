@@ -88,7 +88,8 @@ int profile_main(int argc, char** argv) {
     }
   }
   CLI::App app{"Exact guest steps per function, thread and call stack", "profile"};
-  std::string input, meta_path, elf_path, stop_s = "never", jit_s = "on", folded_path, svg_path, table_path;
+  std::string input, meta_path, elf_path, stop_s = "never", jit_s = "on", folded_path, svg_path, table_path,
+              pprof_path;
   size_t top = 30;
   bool quiet = false;
   app.add_option("--input", input, "state file to start from (.bin or .bin.gz)")->required();
@@ -100,6 +101,7 @@ int profile_main(int argc, char** argv) {
   app.add_option("--table", table_path, "write the table to this file instead of stdout");
   app.add_option("--folded", folded_path, "write folded stacks (flamegraph.pl, speedscope, inferno) here");
   app.add_option("--svg", svg_path, "write a flame graph (SVG) here");
+  app.add_option("--pprof", pprof_path, "write pprof's profile.proto, gzipped, here (go tool pprof opens it)");
   app.add_flag("-q,--quiet", quiet, "drop the guest's stdout/stderr (default: copied to stderr)");
   if (auto rc = parse_flags(app, argc, argv)) return *rc;
   try {
@@ -134,6 +136,12 @@ int profile_main(int argc, char** argv) {
     };
     if (!folded_path.empty()) put(folded_path, profile_folded(r));
     if (!svg_path.empty()) put(svg_path, profile_svg(r, "cannonball profile: " + input));
+    if (!pprof_path.empty()) {
+      const std::string pb = profile_pprof(r);
+      std::span<const uint8_t> raw(reinterpret_cast<const uint8_t*>(pb.data()), pb.size());
+      if (is_gzip_path(pprof_path)) write_file_atomic(pprof_path, raw);  // gzipped by name
+      else write_file_atomic(pprof_path, gzip_bytes(raw));
+    }
     std::string table = profile_table(r, top);
     if (state.exited) table = "exited with code " + std::to_string(state.exit_code) + " at step " +
                               group_thousands(state.step) + "\n" + table;

@@ -127,6 +127,92 @@ TEST(Profile, ReferenceGuestsMatchOracleJitOnAndOff) {
   }
 }
 
+// A minimal protobuf reader (wire types 0 and 2 only, all pprof uses): field -> values.
+struct PbMsg {
+  std::multimap<unsigned, uint64_t> ints;
+  std::multimap<unsigned, std::string> bytes;
+};
+PbMsg pb_parse(const std::string& b) {
+  PbMsg m;
+  size_t i = 0;
+  auto varint = [&] {
+    uint64_t v = 0;
+    for (int shift = 0; i < b.size(); shift += 7) {
+      uint8_t c = uint8_t(b[i++]);
+      v |= uint64_t(c & 0x7f) << shift;
+      if (!(c & 0x80)) return v;
+    }
+    ADD_FAILURE() << "truncated varint";
+    return v;
+  };
+  while (i < b.size()) {
+    uint64_t key = varint();
+    if ((key & 7) == 0) {
+      m.ints.emplace(unsigned(key >> 3), varint());
+    } else if ((key & 7) == 2) {
+      uint64_t n = varint();
+      if (n > b.size() - i) {
+        ADD_FAILURE() << "truncated field";
+        break;
+      }
+      m.bytes.emplace(unsigned(key >> 3), b.substr(i, n));
+      i += n;
+    } else {
+      ADD_FAILURE() << "wire type " << (key & 7);
+      break;
+    }
+  }
+  return m;
+}
+std::vector<uint64_t> pb_packed(const std::string& b) {
+  std::vector<uint64_t> out;
+  size_t i = 0;
+  while (i < b.size()) {
+    uint64_t v = 0;
+    for (int shift = 0; i < b.size(); shift += 7) {
+      uint8_t c = uint8_t(b[i++]);
+      v |= uint64_t(c & 0x7f) << shift;
+      if (!(c & 0x80)) break;
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+// The pprof encoding decodes back to the folded stacks: sample values (leaf-first location
+// ids -> function names through the string table) equal each stack's steps.
+TEST(Profile, PprofEncodesTheFoldedStacks) {
+  std::vector<uint8_t> elf = test::read_bytes(hot_elf());
+  ProfileResult r = run_profile(load_elf(elf), elf_metadata(elf), true);
+  PbMsg p = pb_parse(profile_pprof(r));
+  std::vector<std::string> strings;
+  for (auto it = p.bytes.lower_bound(6); it != p.bytes.upper_bound(6); ++it) strings.push_back(it->second);
+  ASSERT_FALSE(strings.empty());
+  EXPECT_EQ(strings[0], "");
+  std::map<uint64_t, std::string> fn_name, loc_fn;
+  for (auto it = p.bytes.lower_bound(5); it != p.bytes.upper_bound(5); ++it) {
+    PbMsg f = pb_parse(it->second);
+    fn_name[f.ints.find(1)->second] = strings.at(f.ints.find(2)->second);
+  }
+  for (auto it = p.bytes.lower_bound(4); it != p.bytes.upper_bound(4); ++it) {
+    PbMsg l = pb_parse(it->second);
+    PbMsg line = pb_parse(l.bytes.find(4)->second);
+    loc_fn[l.ints.find(1)->second] = fn_name.at(line.ints.find(1)->second);
+  }
+  std::vector<std::pair<std::string, uint64_t>> stacks;
+  for (auto it = p.bytes.lower_bound(2); it != p.bytes.upper_bound(2); ++it) {
+    PbMsg smp = pb_parse(it->second);
+    std::vector<uint64_t> locs = pb_packed(smp.bytes.find(1)->second);
+    std::vector<uint64_t> vals = pb_packed(smp.bytes.find(2)->second);
+    ASSERT_EQ(vals.size(), 1u);
+    std::string stack;
+    for (size_t i = locs.size(); i-- > 0;) stack += (stack.empty() ? "" : ";") + loc_fn.at(locs[i]);
+    stacks.emplace_back(stack, vals[0]);
+  }
+  std::sort(stacks.begin(), stacks.end());
+  EXPECT_EQ(stacks, r.folded);
+}
+
 TEST(Profile, CliWritesTableFoldedAndSvg) {
   const std::string d = test::temp_dir("profile_cli");
   const std::string cb = test::shell_quote(test::cannonball());
@@ -134,7 +220,7 @@ TEST(Profile, CliWritesTableFoldedAndSvg) {
                             " --out " + d + "/s.bin.gz --meta " + d + "/meta.json");
   ASSERT_EQ(load.exit_code, 0) << load.err;
   auto r = test::run_cmd(cb + " profile --input " + d + "/s.bin.gz --meta " + d + "/meta.json --folded " + d +
-                         "/f.txt --svg " + d + "/f.svg -q");
+                         "/f.txt --svg " + d + "/f.svg --pprof " + d + "/f.pb.gz -q");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("attributed (all)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("hot_loop"), std::string::npos) << r.out;
@@ -144,6 +230,7 @@ TEST(Profile, CliWritesTableFoldedAndSvg) {
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
   EXPECT_NE(svg.find("hot_loop"), std::string::npos);
+  EXPECT_FALSE(test::read_bytes(d + "/f.pb.gz").empty());  // gunzips (read_bytes checks the stream)
   auto bad = test::run_cmd(cb + " profile --input " + d + "/missing.bin.gz");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_EQ(bad.err.rfind("error: ", 0), 0u) << bad.err;

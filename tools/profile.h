@@ -57,5 +57,6 @@ ProfileResult profile_run(Vm& vm, const Metadata& symbols, const ProfileOptions&
 std::string profile_table(const ProfileResult& r, size_t max_rows);  // sorted text table
 std::string profile_folded(const ProfileResult& r);                  // "a;b;c 123\n" lines
 std::string profile_svg(const ProfileResult& r, const std::string& title);  // flame graph
+std::string profile_pprof(const ProfileResult& r);  // pprof profile.proto, not yet gzipped
 
 }  // namespace cb
