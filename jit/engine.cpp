@@ -273,6 +273,7 @@ void JitEngine::flush_profile() {
   if (!m_observer) return;
   for (auto& kv : m_blocks)
     if (kv.second->code.entry && kv.second->profile.steps) m_observer->flush(kv.second->profile);
+  free_graveyard();  // flushes the invalidated ones
 }
 
 void JitEngine::free_graveyard() {

@@ -112,6 +112,16 @@ TEST(Profile, HotGuestIsAttributedToItsHotFunction) {
   }
 }
 
+// selfmod rewrites code that is compiled and running: blocks are invalidated mid-run, leave
+// early after a store into themselves, and are recompiled with other words.
+TEST(Profile, SelfModifyingGuestMatchesOracleJitOnAndOff) {
+  std::vector<uint8_t> elf = test::read_bytes(std::string(CB_SOURCE_DIR) + "/tests/guests/elf/selfmod.elf");
+  const Metadata meta = elf_metadata(elf);
+  ProfileResult on = run_profile(load_elf(elf), meta, true), off = run_profile(load_elf(elf), meta, false);
+  expect_same(on, off);
+  expect_matches_oracle(on, oracle_counts(load_elf(elf), meta, ~uint64_t{0}));
+}
+
 TEST(Profile, ReferenceGuestsMatchOracleJitOnAndOff) {
   CB_REQUIRE_REFERENCE();
   // hello to its end; threads (several VM threads, preemptions, futexes) for its first 10 M steps.
