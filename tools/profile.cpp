@@ -30,9 +30,8 @@ public:
     for (const Symbol& s : m.symbols)
       if (s.size) syms.push_back(s);
     std::stable_sort(syms.begin(), syms.end(), [](const Symbol& a, const Symbol& b) { return a.start < b.start; });
-    std::map<std::string, uint32_t> ids;
     for (const Symbol& s : syms) {
-      auto [it, fresh] = ids.emplace(s.name, uint32_t(m_names.size()));
+      auto [it, fresh] = m_ids.emplace(s.name, uint32_t(m_names.size()));
       if (fresh) m_names.push_back(s.name);
       m_ranges.push_back(Range{s.start, s.start + s.size, it->second});
     }
@@ -50,6 +49,11 @@ public:
     return pc < it->end ? it->fn : kFnUnknown;
   }
   const std::string& name(uint32_t fn) const { return m_names[fn]; }
+  // The id of a function by name, or ~0 when the symbols have none.
+  uint32_t id(const std::string& name) const {
+    auto it = m_ids.find(name);
+    return it == m_ids.end() ? ~uint32_t{0} : it->second;
+  }
   size_t count() const { return m_names.size(); }
 
 private:
@@ -65,6 +69,7 @@ private:
   mutable std::vector<Memo> m_memo = std::vector<Memo>(kMemo);
   std::vector<Range> m_ranges;
   std::vector<std::string> m_names;
+  std::map<std::string, uint32_t> m_ids;
 };
 
 // Keys pack several ids into one word; std::hash is the identity, which would put every key
@@ -104,7 +109,14 @@ End classify(uint32_t w) {
 
 class Profiler CB_PROFILER_BASE {
 public:
-  Profiler(const Functions& fns, const State& state) : m_fns(fns), m_state(state) {
+  Profiler(const Functions& fns, const State& state)
+      : m_fns(fns),
+        m_state(state),
+        m_go(fns.id("runtime.gogo") != kNoFn),
+        m_mcall(fns.id("runtime.mcall")),
+        m_systemstack(fns.id("runtime.systemstack")),
+        m_morestack(fns.id("runtime.morestack")),
+        m_morestack_noctxt(fns.id("runtime.morestack_noctxt")) {
     m_nodes.push_back(Node{0, kFnUnknown});  // root: no caller
     m_tags.push_back({0, 0});                // tag 0: never a valid tag
   }
@@ -180,14 +192,14 @@ public:
       const uint64_t ctl = event->start + 4 * (event->len - 2);
       const End e = classify(event->words[event->len - 2]);
       const uint64_t key = uint64_t(ctx_index(c)) << 32 | c.node;
-      if (e == End::kCall && event->memo[0] == key && t.cpu.pc != ctl + 8 && c.stack.size() < kMaxDepth) {
+      if (e == End::kCall && event->memo[0] == key && t.cpu.pc != ctl + 8 && c.stack.size() < kMaxDepth &&
+          (!m_go || t.regs[kRegG] == c.g)) {
         c.stack.push_back(Frame{ctl + 8, c.node, c.tag});
         c.node = uint32_t(event->memo[1] >> 32);
         c.tag = uint32_t(event->memo[1]);
         return c.tag;
       }
-      this->event(c, e, ctl, t.cpu.pc);
-      if (e == End::kCall && c.node != uint32_t(key)) {
+      if (this->event(c, t, e, ctl, t.cpu.pc)) {
         event->memo[0] = key;
         event->memo[1] = uint64_t(c.node) << 32 | c.tag;
       }
@@ -204,7 +216,7 @@ public:
     m_fire = kNone;
     End e = c.pending;
     c.pending = End::kNone;
-    if (const Thread* t = find_thread(m_state, c.id)) event(c, e, c.call_pc, t->cpu.pc);
+    if (const Thread* t = find_thread(m_state, c.id)) event(c, *t, e, c.call_pc, t->cpu.pc);
   }
 
   uint64_t attributed() const { return m_total; }
@@ -214,6 +226,7 @@ private:
   static constexpr uint32_t kMulti = ~uint32_t{0};
   static constexpr size_t kNone = ~size_t{0};
   static constexpr uint32_t kNoNode = ~uint32_t{0};
+  static constexpr uint32_t kNoFn = ~uint32_t{0};
   struct Node {
     uint32_t parent, caller_fn;
   };
@@ -228,6 +241,7 @@ private:
     std::vector<Frame> stack;
     End pending = End::kNone;
     uint64_t call_pc = 0;
+    uint64_t g = 0;  // Go: the goroutine whose shadow stack `stack` is
   };
 
   static const Thread* find_thread(const State& s, uint64_t id) {
@@ -296,27 +310,59 @@ private:
   }
 
   // A call or return whose delay slot ran; `to` is where control went.
-  void event(Ctx& c, End e, uint64_t ctl_pc, uint64_t to) {
+  // Returns true when it pushed an ordinary frame (what on_event may memoize).
+  bool event(Ctx& c, const Thread& t, End e, uint64_t ctl_pc, uint64_t to) {
     const uint64_t ret = ctl_pc + 8;
+    const uint32_t caller = m_fns.of(ctl_pc);
+    if (m_go && t.regs[kRegG] != c.g) {
+      // Another goroutine runs on this VM thread now: switch to its shadow stack. Calls made
+      // right after switching to g0 (mcall, systemstack, morestack) start g0's stack afresh,
+      // as they start g0's real stack at its base.
+      const bool fresh = e == End::kCall && (caller == m_mcall || caller == m_systemstack || caller == m_morestack);
+      GStack& out = m_gstacks[c.g];
+      out.stack.swap(c.stack);
+      out.node = c.node;
+      c.g = t.regs[kRegG];
+      GStack& in = m_gstacks[c.g];
+      c.stack.swap(in.stack);
+      in.stack.clear();
+      set_node(c, fresh ? 0 : in.node);
+      if (fresh) c.stack.clear();
+    }
     if (e == End::kCall) {
-      if (to == ret || c.stack.size() >= kMaxDepth) return;  // bal not taken / too deep
-      uint32_t next = child(c.node, m_fns.of(ctl_pc));
-      if (next == kNoNode) return;
+      if (to == ret || c.stack.size() >= kMaxDepth) return false;  // bal not taken / too deep
+      // Go's stack growth restarts the function after newstack (on g0): not a frame of g.
+      const uint32_t callee = m_go ? m_fns.of(to) : kNoFn;
+      if (m_go && (callee == m_morestack || callee == m_morestack_noctxt)) return false;
+      uint32_t next = child(c.node, caller);
+      if (next == kNoNode) return false;
       c.stack.push_back(Frame{ret, c.node, c.tag});
       set_node(c, next);
+      return true;
     } else if (e == End::kReturn) {
       for (size_t i = c.stack.size(); i-- > 0;) {
         if (c.stack[i].ret != to) continue;
         c.node = c.stack[i].node;
         c.tag = c.stack[i].tag;
         c.stack.resize(i);
-        return;
+        return false;
       }
     }
+    return false;
   }
 
   const Functions& m_fns;
   const State& m_state;
+  // A Go program (it has runtime.gogo): shadow stacks follow goroutines, by g (Go keeps it
+  // in R30 on mips64), not VM threads; the counts stay per VM thread.
+  struct GStack {
+    std::vector<Frame> stack;
+    uint32_t node = 0;
+  };
+  static constexpr unsigned kRegG = 30;
+  const bool m_go;
+  const uint32_t m_mcall, m_systemstack, m_morestack, m_morestack_noctxt;  // or kNoFn
+  U64Map<GStack> m_gstacks;
   std::vector<Node> m_nodes;
   U64Map<uint32_t> m_children;
   std::vector<Ctx> m_ctxs;
