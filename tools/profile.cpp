@@ -265,15 +265,16 @@ private:
   size_t ctx_index(const Ctx& c) const { return size_t(&c - m_ctxs.data()); }
   void set_node(Ctx& c, uint32_t node) {
     c.node = node;
-    const uint64_t k = uint64_t(ctx_index(c)) << 32 | node;
+    c.tag = tag_of(ctx_index(c), node);
+  }
+  uint32_t tag_of(size_t ci, uint32_t node) {
+    const uint64_t k = uint64_t(ci) << 32 | node;
     auto it = m_tag_of.find(k);
-    if (it != m_tag_of.end()) {
-      c.tag = it->second;
-      return;
-    }
-    c.tag = uint32_t(m_tags.size());
-    m_tags.push_back({uint32_t(ctx_index(c)), node});
-    m_tag_of.emplace(k, c.tag);
+    if (it != m_tag_of.end()) return it->second;
+    const uint32_t tag = uint32_t(m_tags.size());
+    m_tags.push_back({uint32_t(ci), node});
+    m_tag_of.emplace(k, tag);
+    return tag;
   }
 
   // The function of every instruction of [start, start + 4 len), or kMulti.
@@ -322,10 +323,13 @@ private:
       GStack& out = m_gstacks[c.g];
       out.stack.swap(c.stack);
       out.node = c.node;
+      out.ctx = ctx_index(c);
       c.g = t.regs[kRegG];
       GStack& in = m_gstacks[c.g];
       c.stack.swap(in.stack);
       in.stack.clear();
+      if (in.ctx != ctx_index(c))  // the goroutine moved to this VM thread: its frames' tags too
+        for (Frame& f : c.stack) f.tag = tag_of(ctx_index(c), f.node);
       set_node(c, fresh ? 0 : in.node);
       if (fresh) c.stack.clear();
     }
@@ -358,6 +362,7 @@ private:
   struct GStack {
     std::vector<Frame> stack;
     uint32_t node = 0;
+    size_t ctx = 0;  // the VM thread whose tags the frames hold
   };
   static constexpr unsigned kRegG = 30;
   const bool m_go;
