@@ -316,15 +316,23 @@ private:
     const uint64_t ret = ctl_pc + 8;
     const uint32_t caller = m_fns.of(ctl_pc);
     if (m_go && t.regs[kRegG] != c.g) {
-      // Another goroutine runs on this VM thread now: switch to its shadow stack. Calls made
-      // right after switching to g0 (mcall, systemstack, morestack) start g0's stack afresh,
-      // as they start g0's real stack at its base.
-      const bool fresh = e == End::kCall && (caller == m_mcall || caller == m_systemstack || caller == m_morestack);
+      // Another goroutine runs on this VM thread now: switch to its shadow stack. The first
+      // call after mcall or morestack switched to g0 (that g is a g0), or after systemstack
+      // switched to a known g0, starts g0's stack afresh, as they start g0's real stack at its
+      // base (systemstack's switch back to the goroutine keeps the goroutine's stack).
+      const uint64_t g = t.regs[kRegG];
+      bool fresh = false;
+      if (e == End::kCall && (caller == m_mcall || caller == m_morestack)) {
+        m_g0s.insert(g);
+        fresh = true;
+      } else if (e == End::kCall && caller == m_systemstack) {
+        fresh = m_g0s.count(g) != 0;
+      }
       GStack& out = m_gstacks[c.g];
       out.stack.swap(c.stack);
       out.node = c.node;
       out.ctx = ctx_index(c);
-      c.g = t.regs[kRegG];
+      c.g = g;
       GStack& in = m_gstacks[c.g];
       c.stack.swap(in.stack);
       in.stack.clear();
@@ -368,6 +376,7 @@ private:
   const bool m_go;
   const uint32_t m_mcall, m_systemstack, m_morestack, m_morestack_noctxt;  // or kNoFn
   U64Map<GStack> m_gstacks;
+  std::set<uint64_t> m_g0s;  // goroutines seen as g0 (switched to by mcall or morestack)
   std::vector<Node> m_nodes;
   U64Map<uint32_t> m_children;
   std::vector<Ctx> m_ctxs;
