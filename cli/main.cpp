@@ -7,6 +7,7 @@
 
 #include "cli/batch_commands.h"
 #include "cli/commands.h"
+#include "cli/tools_commands.h"
 #include "cli/window_command.h"
 
 namespace {
@@ -22,6 +23,8 @@ void usage() {
       "  prove      proofs at many steps, in parallel, from a trace\n"
       "  bisect     the first step where two traces (or claimed hashes) differ, and its proof\n"
       "  window     how long a trace fits a dispute game's deadline, measured here\n"
+      "  check-elf  instructions and syscalls of an ELF that the VM does not implement\n"
+      "  profile    exact steps per guest function and thread, flame graphs\n"
       "run 'cannonball <command> --help' for its flags\n",
       stderr);
 }
@@ -51,6 +54,8 @@ int main(int argc, char** argv) {
   if (cmd == "prove") return cb::cli::prove_main(argc - 1, argv + 1);
   if (cmd == "bisect") return cb::cli::bisect_main(argc - 1, argv + 1);
   if (cmd == "window") return cb::cli::window_main(argc - 1, argv + 1);
+  if (cmd == "check-elf") return cb::cli::check_elf_main(n - 1, argv + 1);
+  if (cmd == "profile") return cb::cli::profile_main(argc - 1, argv + 1);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage();
     return 0;
