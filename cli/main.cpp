@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/verify_command.h"
 #include "cli/version.h"
+#include "cli/tools_commands.h"
 #include "cli/window_command.h"
 #include "memory/page_pool.h"
 
@@ -30,6 +31,8 @@ void usage() {
       "  prove      proofs at many steps, in parallel, from a trace\n"
       "  bisect     the first step where two traces (or claimed hashes) differ, and its proof\n"
       "  window     how long a trace fits a dispute game's deadline, measured here\n"
+      "  check-elf  instructions and syscalls of an ELF that the VM does not implement\n"
+      "  profile    exact steps per guest function and thread, flame graphs\n"
       "  batch      sharded batches across machines: run a jobs-file shard, status, merge\n"
       "  verify     check proof files offline from their witness alone (as MIPS64.step)\n"
       "run 'cannonball <command> --help' for its flags; 'cannonball --version' (-v) prints\n"
@@ -132,6 +135,8 @@ int main(int argc, char** argv) {
   if (cmd == "window") return cb::cli::window_main(argc - 1, argv + 1);
   if (cmd == "verify") return cb::cli::verify_main(argc - 1, argv + 1);
   if (cmd == "batch") return cb::cli::batch_main(argc - 1, argv + 1);
+  if (cmd == "check-elf") return cb::cli::check_elf_main(n - 1, argv + 1);
+  if (cmd == "profile") return cb::cli::profile_main(argc - 1, argv + 1);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage();
     return 0;

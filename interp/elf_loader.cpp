@@ -184,6 +184,7 @@ Metadata elf_metadata(std::span<const uint8_t> file) {
       sym.name.assign(str, strnlen(str, strsize - name));
       sym.start = e.u64(p + 8);
       sym.size = e.u64(p + 16);
+      sym.type = uint8_t(file[p + 4] & 0xf);
       meta.symbols.push_back(std::move(sym));
     }
   }
@@ -194,6 +195,43 @@ Metadata elf_metadata(std::span<const uint8_t> file) {
                    [](const Symbol& a, const Symbol& b) { return a.start < b.start; });
   return meta;
 }
+
+std::vector<ElfSegment> elf_segments(std::span<const uint8_t> file) {
+  Elf e = check_header(file);
+  uint64_t phoff = e.u64(32);
+  uint16_t phentsize = e.u16(54), phnum = e.u16(56);
+  if (phnum > 0 && phentsize < 56) throw ElfError("malformed ELF: program header entries too small");
+  std::vector<ElfSegment> out;
+  for (uint64_t i = 0; i < phnum; ++i) {
+    uint64_t h = phoff + i * phentsize;
+    e.at(h, 56);
+    ElfSegment g{e.u32(h), e.u32(h + 4), e.u64(h + 8), e.u64(h + 16), e.u64(h + 32), e.u64(h + 40)};
+    if (g.offset > file.size() || g.filesz > file.size() - g.offset)
+      throw ElfError("program segment " + std::to_string(i) + " extends past the end of the file");
+    out.push_back(g);
+  }
+  return out;
+}
+
+std::vector<ElfSection> elf_sections(std::span<const uint8_t> file) {
+  Elf e = check_header(file);  // also checks every section name index
+  uint64_t shoff = e.u64(40);
+  uint16_t shentsize = e.u16(58), shnum = e.u16(60), shstrndx = e.u16(62);
+  std::vector<ElfSection> out;
+  if (shnum == 0) return out;
+  uint64_t names = shoff + uint64_t(shstrndx) * shentsize;
+  uint64_t names_off = e.u64(names + 24), names_size = e.u64(names + 32);
+  for (uint64_t i = 0; i < shnum; ++i) {
+    uint64_t h = shoff + i * shentsize;
+    uint32_t name = e.u32(h);
+    const char* str = reinterpret_cast<const char*>(file.data() + names_off + name);
+    out.push_back(ElfSection{std::string(str, strnlen(str, names_size - name)), e.u32(h + 4), e.u64(h + 8),
+                             e.u64(h + 16), e.u64(h + 24), e.u64(h + 32)});
+  }
+  return out;
+}
+
+uint64_t elf_entry(std::span<const uint8_t> file) { return check_header(file).u64(24); }
 
 std::string Metadata::lookup(uint64_t addr) const {
   if (symbols.empty()) return "!unknown";

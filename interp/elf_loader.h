@@ -21,6 +21,18 @@ struct Symbol {
   std::string name;
   uint64_t start = 0;
   uint64_t size = 0;
+  uint8_t type = 0;  // STT_* (low 4 bits of st_info; 2 = STT_FUNC); not part of meta.json
+};
+
+// What `check-elf` needs beyond loading: program segments and section headers as written.
+struct ElfSegment {
+  uint32_t type = 0, flags = 0;  // PT_*, PF_* (1 = PF_X)
+  uint64_t offset = 0, vaddr = 0, filesz = 0, memsz = 0;
+};
+struct ElfSection {
+  std::string name;
+  uint32_t type = 0;
+  uint64_t flags = 0, addr = 0, offset = 0, size = 0;  // flags: SHF_* (4 = SHF_EXECINSTR)
 };
 
 struct Metadata {
@@ -38,6 +50,10 @@ struct Metadata {
 // Throws ElfError with one clear line.
 State load_elf(std::span<const uint8_t> file, uint64_t max_memory = 0);
 Metadata elf_metadata(std::span<const uint8_t> file);
+// Throw ElfError like load_elf; segments past the end of the file are rejected.
+std::vector<ElfSegment> elf_segments(std::span<const uint8_t> file);
+std::vector<ElfSection> elf_sections(std::span<const uint8_t> file);
+uint64_t elf_entry(std::span<const uint8_t> file);
 // Writes the initial stack exactly as the reference's PatchStack.
 void patch_stack(State& s);
 

@@ -33,6 +33,23 @@ constexpr size_t kLookupEntries = size_t{1} << kLookupBits;
 // exit here: the exit stub stores that pc, so chained exits need not.
 constexpr size_t kSlotPcOffset = 8;
 
+// Per-block step counter for `cannonball profile` (JitEngine::set_observer; absent otherwise).
+// Compiled code adds the block's length to `steps` on entry while `tag` equals
+// JitContext::profile_tag, else it first calls jit_profile_retag (the engine hands the steps
+// counted so far under the old tag to the observer). A block that leaves early takes its
+// length back and reports itself in profile_partial; an `event` block (one ending in a call or
+// return, as the observer decides) calls jit_profile_event once its pc is stored, before it
+// chains on (the observer moves its shadow stack and returns the new tag).
+struct ProfileSlot {
+  uint64_t steps = 0;
+  uint32_t tag = 0;  // 0: counted under no tag yet
+  uint32_t len = 0;
+  uint64_t start = 0;
+  const uint32_t* words = nullptr;
+  bool event = false;
+  uint64_t memo[2] = {~uint64_t{0}, 0};  // the observer's own per-block cache (never read here)
+};
+
 struct JitContext {
   TlbEntry read_tlb[kTlbEntries];
   TlbEntry write_tlb[kTlbEntries];  // only private (refs == 1), non-code pages
@@ -46,6 +63,10 @@ struct JitContext {
   void** last_slot = nullptr;         // exit slot taken (to chain it), or null
   uint8_t invalidated = 0;            // a store hit compiled code: leave compiled code now
   uint64_t blocks_run = 0;            // blocks started (only counted when compiled to count)
+  // Profiling only (see ProfileSlot).
+  uint32_t profile_tag = 0;
+  ProfileSlot* profile_partial = nullptr;
+  uint64_t profile_partial_run = 0;  // steps of profile_partial that ran
 };
 
 // Slow paths called from compiled code (System V ABI, plain functions).
@@ -54,6 +75,8 @@ uint8_t* jit_write_page(JitContext* ctx, uint64_t addr);  // allocates, unshares
 void jit_on_store(JitContext* ctx, uint64_t word_addr);   // LL/SC reservation check
 uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt);  // MemKind
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* cpu);            // IrOp (div*)
+void jit_profile_retag(JitContext* ctx, ProfileSlot* slot);                  // profiling only
+void jit_profile_event(JitContext* ctx, Thread* t, ProfileSlot* slot);       // profiling only
 
 constexpr size_t kRegsOffset = offsetof(Thread, regs);
 constexpr size_t kPcOffset = offsetof(Thread, cpu) + offsetof(Cpu, pc);

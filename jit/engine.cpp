@@ -39,6 +39,12 @@ uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt) {
     default: std::abort();  // the backend only calls this for merging accesses
   }
 }
+void jit_profile_retag(JitContext* ctx, ProfileSlot* slot) {
+  static_cast<JitEngine*>(ctx->engine)->profile_retag(slot);
+}
+void jit_profile_event(JitContext* ctx, Thread* t, ProfileSlot* slot) {
+  static_cast<JitEngine*>(ctx->engine)->profile_event(t, slot);
+}
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* c) {
   switch (IrOp(op)) {
     case IrOp::kDiv: sem::div32(rs, rt, c->hi, c->lo); break;
@@ -149,10 +155,18 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
     b->slots[1].used = ir.end == EndKind::kBranch || ir.end == EndKind::kFallthrough;
     b->slots[1].pc = ir.next_pc;
     void** const slots[2] = {&b->slots[0].target, &b->slots[1].target};
-    if (m_backend.compile(ir, slots, b->code)) {
+    if (m_observer) {
+      const uint32_t n = uint32_t(ir.insns.size());
+      b->profile = ProfileSlot{};
+      b->profile.len = n;
+      b->profile.start = pc;
+      b->profile.event = m_observer->is_event(ir.words.data(), n);
+    }
+    if (m_backend.compile(ir, slots, b->code, m_observer ? &b->profile : nullptr)) {
       b->len = uint32_t(ir.insns.size());
       b->end = ir.end_addr();
       b->words = std::move(ir.words);
+      b->profile.words = b->words.data();
     } else {
       std::fprintf(stderr, "cannonball: JIT could not compile the block at 0x%llx: %s\n",
                    static_cast<unsigned long long>(pc), m_backend.error().c_str());
@@ -246,8 +260,24 @@ void JitEngine::invalidate_range(uint64_t lo, uint64_t hi) {
   for (Block* b : hit) invalidate(b);
 }
 
+void JitEngine::profile_retag(ProfileSlot* slot) {
+  if (slot->steps) m_observer->flush(*slot);
+  slot->steps = 0;
+  slot->tag = m_ctx->profile_tag;
+}
+
+void JitEngine::flush_profile() {
+  if (!m_observer) return;
+  for (auto& kv : m_blocks)
+    if (kv.second->code.entry && kv.second->profile.steps) m_observer->flush(kv.second->profile);
+  free_graveyard();  // flushes the invalidated ones
+}
+
 void JitEngine::free_graveyard() {
-  for (auto& b : m_graveyard) m_backend.release(b->code);
+  for (auto& b : m_graveyard) {
+    if (m_observer && b->code.entry && b->profile.steps) m_observer->flush(b->profile);
+    m_backend.release(b->code);
+  }
   m_graveyard.clear();
 }
 
@@ -423,19 +453,25 @@ StepStatus JitEngine::run(uint64_t target) {
         if (m_chaining) m_ctx->lookup[lookup_index(pc)] = LookupEntry{pc, b->code.entry};
         m_ctx->last_slot = nullptr;
         m_ctx->invalidated = 0;
+        if (m_observer) {
+          m_ctx->profile_tag = m_observer->tag(*t);
+          m_ctx->profile_partial = nullptr;
+        }
         Clock::time_point t0;
         if (stats) t0 = Clock::now();
         uint64_t left = m_backend.enter(m_ctx.get(), t, b->code.entry, budget);
         uint64_t done = budget - left;
-        s.step += done;
-        s.steps_since_switch += done;
-        m_compiled_steps += done;
         if (stats) {
           m_stats.compiled_s += seconds_since(t0);
           ++m_stats.entries;
           m_stats.compiled_steps += done;
           ++(m_ctx->last_slot ? m_stats.exits_linkable : m_stats.exits_other);
         }
+        if (m_observer)
+          m_observer->after_enter(*t, m_ctx->profile_partial, m_ctx->profile_partial_run);
+        s.step += done;
+        s.steps_since_switch += done;
+        m_compiled_steps += done;
         if (m_ctx->invalidated) {
           free_graveyard();
         } else if (m_ctx->last_slot) {
@@ -459,6 +495,7 @@ StepStatus JitEngine::run(uint64_t target) {
     m_pending_link = nullptr;
     m_pending_writes.clear();
     if (t) collect_interp_writes(*t, m_pending_writes);
+    if (m_observer) m_observer->on_interp_step(s);
     Clock::time_point t0;
     if (stats) {
       if (t && !t->exited && s.steps_since_switch < kSchedQuantum && (pc & 3) == 0 &&

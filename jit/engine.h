@@ -33,6 +33,25 @@ struct JitStats {
   double compile_s = 0, compiled_s = 0, interp_s = 0;  // time in compile(), enter(), step()
 };
 
+// Optional observer of every step the engine takes (`cannonball profile`, tools/profile.h).
+// None by default, and then nothing of it is compiled or called. With one set before the first
+// run(), every block is compiled with a step counter (jit::ProfileSlot, jit/context.h): the
+// observer gets each interpreted step before it runs, chooses the counting tag before compiled
+// code runs on a thread, receives the steps a slot counted under its previous tag (retag, and
+// flush_profile() at the end), each completed call/return block (`event`; from compiled code,
+// returning the tag to count under from then on), and after each entry the block that left
+// early (`partial`, after `partial_run` of its steps).
+class StepObserver {
+public:
+  virtual ~StepObserver() = default;
+  virtual bool is_event(const uint32_t* words, uint32_t len) = 0;  // at compile time
+  virtual void on_interp_step(const State& s) = 0;
+  virtual uint32_t tag(const Thread& t) = 0;  // non-zero
+  virtual void flush(jit::ProfileSlot& slot) = 0;  // take slot.steps (counted under slot.tag)
+  virtual uint32_t on_event(const Thread& t, jit::ProfileSlot& event) = 0;
+  virtual void after_enter(const Thread& t, jit::ProfileSlot* partial, uint64_t partial_run) = 0;
+};
+
 class JitEngine {
 public:
   explicit JitEngine(Vm& vm);
@@ -52,6 +71,12 @@ public:
   void set_chaining(bool on) { m_chaining = on; }
   // Compile without movbe (tests the fallback a host without it takes).
   void disable_movbe() { m_backend.disable_movbe(); }
+  // Profiling (see StepObserver): set before the first run(); flush_profile() hands every live
+  // slot's steps to the observer.
+  void set_observer(StepObserver* o) { m_observer = o; }
+  void flush_profile();
+  void profile_retag(jit::ProfileSlot* slot);
+  void profile_event(Thread* t, jit::ProfileSlot* slot) { m_ctx->profile_tag = m_observer->on_event(*t, *slot); }
   // Compiles the block at pc now, whatever its hotness; false when nothing there compiles.
   bool compile_at(uint64_t pc);
   size_t block_count() const { return m_blocks.size(); }
@@ -91,6 +116,7 @@ private:
 
     std::vector<std::pair<Block*, int>> incoming;  // slots chained to this block
     std::vector<uint32_t> words;
+    jit::ProfileSlot profile;  // used only with an observer
   };
 
   Block* compile(uint64_t pc);
@@ -127,6 +153,7 @@ private:
   bool m_chaining = true;
   bool m_stats_on = false;
   JitStats m_stats;
+  StepObserver* m_observer = nullptr;
   // What the caches were filled against (anything else changed them behind our back).
   Memory* m_memory = nullptr;       // what the TLBs were filled from
   Memory* m_memory_seen = nullptr;  // what the blocks were compiled from

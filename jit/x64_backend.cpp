@@ -28,6 +28,11 @@ constexpr int32_t kCtxBlocksRun = int32_t(offsetof(JitContext, blocks_run));
 constexpr int32_t kCtxLlStatus = int32_t(offsetof(JitContext, ll_status));
 constexpr int32_t kCtxLlOwner = int32_t(offsetof(JitContext, ll_owner));
 constexpr size_t kIdOffset = offsetof(Thread, id);
+constexpr int32_t kCtxProfileTag = int32_t(offsetof(JitContext, profile_tag));
+constexpr int32_t kCtxProfilePartial = int32_t(offsetof(JitContext, profile_partial));
+constexpr int32_t kCtxProfilePartialRun = int32_t(offsetof(JitContext, profile_partial_run));
+constexpr int32_t kProfSteps = int32_t(offsetof(ProfileSlot, steps));
+constexpr int32_t kProfTag = int32_t(offsetof(ProfileSlot, tag));
 
 // Records the first AsmJit error of an emission (every Assembler call reports through it).
 class ErrorRecorder : public ErrorHandler {
@@ -99,10 +104,13 @@ uint32_t writes_of(const IrInsn& in) {
 // Helper calls on the main path (merging loads/stores, divisions) store the written ones, call
 // and reload all; the slow paths (TLB misses, on_store) call a per-block stub that stores all,
 // calls and reloads. Everything else is read and written in the Thread.
+// With a ProfileSlot (profiling only; none: not one instruction of this is emitted), the block
+// counts its steps in it after the budget check, takes them back on early exits, and an event
+// block reports to the profiler at its exits (see ProfileSlot, jit/context.h).
 class BlockEmitter {
 public:
-  BlockEmitter(x86::Assembler& a, const BlockIr& ir, void** const* slots, bool count, bool movbe)
-      : a(a), m_ir(ir), m_slots(slots), m_count(count), m_movbe(movbe) {}
+  BlockEmitter(x86::Assembler& a, const BlockIr& ir, void** const* slots, bool count, bool movbe, ProfileSlot* prof)
+      : a(a), m_ir(ir), m_slots(slots), m_count(count), m_movbe(movbe), m_prof(prof) {}
 
   void emit() {
     const uint32_t n = uint32_t(m_ir.insns.size());
@@ -112,6 +120,7 @@ public:
     a.cmp(kBudget, n);
     a.jb(fail);
     a.sub(kBudget, n);
+    if (m_prof) emit_count(n);  // before the loads: its retag call may clobber any scratch
     if (m_count) a.inc(x86::qword_ptr(kCtx, kCtxBlocksRun));
     for (unsigned r = 1; r < 32; ++r)
       if (m_cached & bit(r)) a.mov(host(r), mem_q(r));
@@ -207,6 +216,36 @@ private:
     a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(fn)));
     a.call(x86::rax);
   }
+
+  // Profiling: slot.steps += n under the current tag (retagging first when it differs).
+  // At the block's entry, before any guest register is loaded into a host register.
+  void emit_count(uint32_t n) {
+    Label retag = a.newLabel(), counted = a.newLabel();
+    a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_prof)));
+    a.mov(x86::ecx, x86::dword_ptr(kCtx, kCtxProfileTag));
+    a.cmp(x86::dword_ptr(x86::rax, kProfTag), x86::ecx);
+    a.jne(retag);
+    a.bind(counted);
+    a.add(x86::qword_ptr(x86::rax, kProfSteps), n);
+    m_deferred.push_back([this, retag, counted] {
+      a.bind(retag);
+      a.mov(x86::rdi, kCtx);
+      a.mov(x86::rsi, x86::rax);
+      call(reinterpret_cast<const void*>(&jit_profile_retag));
+      a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_prof)));
+      a.jmp(counted);
+    });
+  }
+  bool event() const { return m_prof && m_prof->event; }
+  // Profiling: an event block (a call or return) reports itself once its pc is stored and
+  // every written register is in the Thread (the profiler reads pc, and g in R30); the call
+  // clobbers the caller-saved cache registers, so only exits (which leave the cache) do this.
+  void emit_event() {
+    a.mov(x86::rdi, kCtx);
+    a.mov(x86::rsi, kThread);
+    a.mov(x86::rdx, imm(reinterpret_cast<uint64_t>(m_prof)));
+    call(reinterpret_cast<const void*>(&jit_profile_event));
+  }
   void exit_nolink() {
     a.xor_(x86::eax, x86::eax);
     a.jmp(x86::qword_ptr(kCtx, kCtxExitNolink));
@@ -221,23 +260,36 @@ private:
   void exit_to(uint64_t pc, uint32_t steps_not_run, uint32_t dirty) {
     writeback(dirty);
     if (steps_not_run) a.add(kBudget, steps_not_run);
+    if (m_prof) {  // take this run's count back; the dispatcher attributes the steps that ran
+      a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_prof)));
+      a.sub(x86::qword_ptr(x86::rax, kProfSteps), len());
+      a.mov(x86::qword_ptr(kCtx, kCtxProfilePartial), x86::rax);
+      a.mov(x86::qword_ptr(kCtx, kCtxProfilePartialRun), len() - steps_not_run);
+    }
     set_pc(pc);
     exit_nolink();
   }
   // A direct exit. Chained, it jumps through the slot: to the target block, or to the exit
-  // stub, which stores pc from the slot (kSlotPcOffset); compiled code never reads pc.
+  // stub, which stores pc from the slot (kSlotPcOffset); compiled code never reads pc
+  // (except the profiler's event: an event block stores pc first).
   void exit_slot(uint64_t pc, int slot, bool chain) {
-    if (!chain) {
-      set_pc(pc);
-      return exit_nolink();
-    }
-    if (pc == m_ir.start_pc) {
+    if (!chain || event()) set_pc(pc);
+    if (event()) emit_event();
+    if (!chain) return exit_nolink();
+    if (pc == m_ir.start_pc && !event()) {
       // A self-loop: stay in this code while the budget allows, registers still cached.
+      // (Not for an event block: its event call above clobbers them.)
       Label out = a.newLabel();
       a.cmp(kBudget, len());
       a.jb(out);
       a.sub(kBudget, len());
       if (m_count) a.inc(x86::qword_ptr(kCtx, kCtxBlocksRun));
+      if (m_prof) {
+        // Counted again; no tag check: only an event changes ctx.profile_tag, and the entry's
+        // count made slot.tag equal to it.
+        a.mov(x86::rax, imm(reinterpret_cast<uint64_t>(m_prof)));
+        a.add(x86::qword_ptr(x86::rax, kProfSteps), len());
+      }
       a.jmp(m_body);
       a.bind(out);
     }
@@ -261,6 +313,12 @@ private:
       }
       case EndKind::kJumpReg: {
         Label miss = a.newLabel();
+        if (event()) {
+          a.mov(cpu_q(kPcOffset), kBr);
+          a.lea(x86::rax, x86::ptr(kBr, 4));
+          a.mov(cpu_q(kNextPcOffset), x86::rax);
+          emit_event();  // r14 (the target) survives the call
+        }
         if (chain) {
           // Inline lookup of the target in the pc -> entry table.
           a.mov(x86::eax, x86::r14d);
@@ -271,9 +329,11 @@ private:
           a.jmp(x86::qword_ptr(kCtx, x86::rax, 0, kCtxLookup + 8));
         }
         a.bind(miss);
-        a.mov(cpu_q(kPcOffset), kBr);
-        a.lea(x86::rax, x86::ptr(kBr, 4));
-        a.mov(cpu_q(kNextPcOffset), x86::rax);
+        if (!event()) {
+          a.mov(cpu_q(kPcOffset), kBr);
+          a.lea(x86::rax, x86::ptr(kBr, 4));
+          a.mov(cpu_q(kNextPcOffset), x86::rax);
+        }
         exit_nolink();
         break;
       }
@@ -832,6 +892,7 @@ private:
   void** const* m_slots;
   bool m_count;
   bool m_movbe;
+  ProfileSlot* m_prof;  // profiling only, else null
   Label m_body;  // after the entry's loads: where a self-loop jumps back to
   int8_t m_slot_of[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                           -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
@@ -962,10 +1023,11 @@ X64Backend::X64Backend() {
 
 X64Backend::~X64Backend() = default;
 
-bool X64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out) {
+bool X64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out, ProfileSlot* profile) {
   if (!m_ok) return false;
   return assemble(
-      m_impl->allocator, [&](x86::Assembler& a) { BlockEmitter(a, ir, slots, m_count_blocks, m_movbe).emit(); },
+      m_impl->allocator,
+      [&](x86::Assembler& a) { BlockEmitter(a, ir, slots, m_count_blocks, m_movbe, profile).emit(); },
       [](CodeHolder&) {}, out, m_error);
 }
 

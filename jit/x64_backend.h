@@ -39,7 +39,8 @@ public:
 
   // Compiles `ir`. slots[0] is the taken/jump exit, slots[1] the fall-through exit: the code
   // jumps through *slots[i], so those words must stay valid while the block lives.
-  bool compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out);
+  // `profile`: count the block's steps in it (see ProfileSlot); null: no profiling code.
+  bool compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out, ProfileSlot* profile = nullptr);
   void release(const CompiledBlock& b);
   // Blocks compiled from now on count their runs in JitContext::blocks_run (statistics).
   void set_count_blocks(bool on) { m_count_blocks = on; }

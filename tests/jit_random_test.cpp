@@ -63,7 +63,33 @@ std::string report(const std::vector<uint32_t>& words, const State& init, State&
   return o.str();
 }
 
-void check_programs(uint64_t seed, uint64_t count, bool movbe) {
+// A profiler stand-in (profiled runs): counts every step it is told of, whatever the tag, so
+// after flush_profile() its count must equal the steps taken. Half the blocks are events, and
+// each event moves to the next of three tags, so blocks retag often. (Where events say the
+// calls went is checked against an oracle on real guests, tests/profile_test.cpp.)
+class CountingObserver : public StepObserver {
+public:
+  uint64_t steps = 0, events = 0;
+  bool is_event(const uint32_t* words, uint32_t len) override { return ((words[0] >> 7) ^ len) & 1; }
+  void on_interp_step(const State& s) override { steps += !s.exited; }
+  uint32_t tag(const Thread&) override { return m_tag; }
+  void flush(jit::ProfileSlot& slot) override {
+    steps += slot.steps;
+    slot.steps = 0;
+  }
+  uint32_t on_event(const Thread&, jit::ProfileSlot&) override {
+    ++events;
+    m_tag = m_tag % 3 + 1;
+    return m_tag;
+  }
+  void after_enter(const Thread&, jit::ProfileSlot* partial, uint64_t run) override {
+    if (partial) steps += run;
+  }
+private:
+  uint32_t m_tag = 1;
+};
+
+void check_programs(uint64_t seed, uint64_t count, bool movbe, bool profiled = false) {
   test::IsaRandom gen(seed);
   // One engine for all programs: each new program swaps the state's memory, which the engine
   // must notice (stale blocks dropped, TLBs flushed) — part of what is tested.
@@ -73,6 +99,8 @@ void check_programs(uint64_t seed, uint64_t count, bool movbe) {
   ASSERT_TRUE(jit.available());
   jit.set_hot_threshold(1);
   if (!movbe) jit.disable_movbe();
+  CountingObserver obs;
+  if (profiled) jit.set_observer(&obs);
   uint64_t compiled = 0, total = 0, panics = 0;
   auto t0 = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < count; ++i) {
@@ -86,7 +114,13 @@ void check_programs(uint64_t seed, uint64_t count, bool movbe) {
     jit_state = init.clone();
     jit.compile_at(jit_state.current().cpu.pc);
     const uint64_t target = init.step + kStepsPerProgram;
+    const uint64_t counted = obs.steps;
     StepStatus sg = jit.run(target);
+    if (profiled) {
+      jit.flush_profile();
+      ASSERT_EQ(obs.steps - counted, jit_state.step - init.step)
+          << "program " << i << " (seed " << seed << "): steps counted for the profiler";
+    }
     Vm vm(want, nullptr, nullptr);
     StepStatus sw = StepStatus::kOk;
     if (want.step < jit_state.step || sg == StepStatus::kOk) vm.run(target - want.step, sw);
@@ -107,6 +141,7 @@ void check_programs(uint64_t seed, uint64_t count, bool movbe) {
               static_cast<unsigned long long>(total), static_cast<unsigned long long>(compiled),
               static_cast<unsigned long long>(panics), static_cast<unsigned long long>(jit.invalidations()));
   EXPECT_GT(compiled, total / 4) << "too few steps ran compiled for the test to mean much";
+  if (profiled) EXPECT_GT(obs.events, count / 8) << "too few profiler events for the test to mean much";
 }
 
 TEST(JitRandom, ProgramsMatchTheInterpreter) {
@@ -116,6 +151,12 @@ TEST(JitRandom, ProgramsMatchTheInterpreter) {
 // The same with bswap + mov for big-endian accesses (hosts without movbe).
 TEST(JitRandom, ProgramsMatchTheInterpreterWithoutMovbe) {
   check_programs(env_u64("CB_JIT_FUZZ_SEED", 0x5eed'0004) + 1, env_u64("CB_JIT_FUZZ_COUNT", kDefaultCount) / 4, false);
+}
+
+// With a profiler attached (every block compiled with its step counter, half of them events):
+// the same results, and every step counted exactly once.
+TEST(JitRandom, ProgramsMatchTheInterpreterWhenProfiled) {
+  check_programs(env_u64("CB_JIT_FUZZ_SEED", 0x5eed'0004) + 2, env_u64("CB_JIT_FUZZ_COUNT", kDefaultCount) / 4, true, true);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ cross=${CROSS:-mips64-linux-gnuabi64-}
 CC=${cross}gcc
 OBJDUMP=${cross}objdump
 
-guests=(default selfmod panic exit3 bigheap)
+guests=(default selfmod panic exit3 bigheap hot)
 
 # MIPS64 Release 1 only (the VM has no R2 rotr/ext/ins/seb/wsbh), n64, big-endian, no FPU.
 # No PIC and no small-data section, so neither $gp nor $t9 needs to be set up; -msym32 gives
