@@ -108,7 +108,7 @@ TEST(HostileInput, ElfSegmentOfOneTebibyteIsRefusedBeforeAllocating) {
 
 TEST(HostileInput, EndlessStateInputsEndInOneErrorLine) {
   // The version byte first, as the reference reads it.
-  expect_one_error(cannonball() + " run --input /dev/zero --output '' --meta ''", "unsupported state version 0", 10);
+  expect_one_error(cannonball() + " run --input /dev/zero --output '' --meta ''", "state version 0 (singlethreaded) is not supported", 10);
   std::string dir = temp_dir("hostile-fifo");
   const std::string fifo = dir + "/in.bin", fifo_gz = dir + "/in.bin.gz";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -132,8 +132,8 @@ TEST(HostileInput, EndlessStateInputsEndInOneErrorLine) {
   expect_one_error(feed("\\010", fifo, false) + cannonball() + " run --input " + fifo + " --output '' --meta ''",
                    "no thread on its active thread stack", 10);
   // trace and witness read states the same way.
-  expect_one_error(cannonball() + " trace --input /dev/zero --dir " + dir + "/T", "unsupported state version 0", 10);
-  expect_one_error(cannonball() + " witness --input /dev/zero", "unsupported state version 0", 10);
+  expect_one_error(cannonball() + " trace --input /dev/zero --dir " + dir + "/T", "state version 0 (singlethreaded) is not supported", 10);
+  expect_one_error(cannonball() + " witness --input /dev/zero", "state version 0 (singlethreaded) is not supported", 10);
   // The extent of a real state is its size.
   std::vector<uint8_t> bytes = read_bytes(hello());
   EXPECT_EQ(state_extent(bytes), bytes.size());
