@@ -10,13 +10,14 @@ cd "$(dirname "$0")/.."
 secs=${CB_FUZZ_SECONDS:-30}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCB_FUZZ=ON \
   -DCB_TESTS=OFF -DCB_BENCH=OFF >/dev/null
-harnesses=(elf_loader state_decoder step)
+harnesses=(elf_loader state_decoder step witness_step)
 [[ "$(grep -c '^CB_JIT:BOOL=ON' build-fuzz/CMakeCache.txt)" == 1 ]] && harnesses+=(jit)
 ninja -C build-fuzz "${harnesses[@]/#/fuzz_}"
 seeds_of() {
   case $1 in
     elf_loader) echo tests/guests/elf ;;
     state_decoder) echo tests/fuzz/corpus/state ;;
+    witness_step) echo tests/fuzz/corpus/step ;;  # any bytes make a random state
     *) echo "tests/fuzz/corpus/$1" ;;
   esac
 }
