@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include <mimalloc.h>
 #include <tsl/robin_map.h>
 
 #include "memory/keccak.h"
@@ -93,7 +94,13 @@ struct MixHash {
     return size_t(x);
   }
 };
-using PageTable = tsl::robin_map<uint64_t, Page*, MixHash>;
+// The two tables grow to tens of MiB at 1 GiB of guest memory and are copied at every
+// checkpoint: mimalloc serves those large, short-lived buffers (the pages themselves come from
+// the page pool).
+template <class V>
+using MiMap = tsl::robin_map<uint64_t, V, MixHash, std::equal_to<uint64_t>,
+                             mi_stl_allocator<std::pair<uint64_t, V>>>;
+using PageTable = MiMap<Page*>;
 
 class Memory {
 public:
@@ -214,7 +221,7 @@ private:
   Hash32 node_hash(uint64_t gindex, unsigned depth);
 
   PageTable m_pages;
-  tsl::robin_map<uint64_t, Node, MixHash> m_nodes;  // gindex (< 2^52) -> cached inner node
+  MiMap<Node> m_nodes;  // gindex (< 2^52) -> cached inner node
   std::vector<Page*> m_dirty;
   uint64_t m_write_epoch = 0;
   mutable std::array<TlbEntry, kTlbSize> m_tlb{};
