@@ -478,7 +478,7 @@ bool Vm::read_preimage(const Hash32& key, uint64_t offset, uint8_t out[32], uint
       m_pre_key = key;
       m_pre_value.resize(8 + data.size());
       store_be64(m_pre_value.data(), data.size());
-      std::memcpy(m_pre_value.data() + 8, data.data(), data.size());
+      if (!data.empty()) std::memcpy(m_pre_value.data() + 8, data.data(), data.size());  // empty: data() may be null
     }
   }
   m_pre_last_offset = offset;
