@@ -33,8 +33,9 @@ inline constexpr double kMaxProgressSeconds = 86'400;        // --progress-every
 bool is_binary_name(std::string_view path);
 
 // serialize.LoadSerializedBinary through versions.LoadStateFromFile. Throws with one line.
-// Reads in bounded chunks and only as far as the state extends (state_read_limits: version
-// byte first, at most kMaxStateFileBytes); `should_abort` is polled while reading.
+// Streamed straight into memory (interp/state_io.h: load_state_file): version byte first,
+// the page count checked against the memory budget before any page is read, reading stops
+// at the end of the gzip member holding the state's last field; `should_abort` is polled.
 State load_state(const std::string& path, std::function<bool()> should_abort = {});
 // serialize.Write of a binary state: "" = nothing, "-" = stdout, else an atomic write.
 void write_state(const std::string& path, const State& s);
