@@ -22,7 +22,7 @@
 #include "cli/preimage_host.h"
 #include "cli/proof_json.h"
 #include "cli/window_command.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "scheduler/trace.h"
 #include "scheduler/trace_jobs.h"
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "cli/go_format.h"
-#include "interp/file_io.h"
+#include "host/go_format.h"
+#include "host/file_io.h"
 #include "interp/state_extent.h"
 #include "interp/state_io.h"
 

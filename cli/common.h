@@ -19,7 +19,7 @@ std::optional<int> parse_flags(CLI::App& app, int argc, char** argv);
 
 // Go's fmt.Sprintf(pattern, step) for every file-name pattern (--proof-fmt, --snapshot-fmt,
 // prove's --proof-fmt, bisect's --proof-out): exactly Go's output, or FileNamePatternError
-// (cli/go_format.h) when Go's would not be a usable name. The one expansion used everywhere.
+// (host/go_format.h) when Go's would not be a usable name. The one expansion used everywhere.
 std::string format_step(std::string_view pattern, uint64_t step);
 // Refuses, before any work, a pattern whose names could be refused later ("" and "-" pass).
 void check_name_pattern(std::string_view pattern);

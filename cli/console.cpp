@@ -9,7 +9,7 @@
 #include <ctime>
 #include <mutex>
 
-#include "cli/step_pattern.h"  // go_quote
+#include "host/go_strconv.h"
 
 namespace cb::cli {
 

@@ -18,7 +18,7 @@
 #include <thread>
 #include <utility>
 
-#include "cli/step_pattern.h"  // go_quote
+#include "host/go_strconv.h"
 
 extern char** environ;
 

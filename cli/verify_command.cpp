@@ -12,7 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "interp/witness_step.h"
 
 namespace cb::cli {

@@ -18,7 +18,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "interp/elf_loader.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "scheduler/checkpoint.h"
 #include "scheduler/checkpoint_store.h"
 #include "scheduler/executor.h"

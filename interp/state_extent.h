@@ -7,7 +7,7 @@
 #include <span>
 #include <string>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
 
 namespace cb {
 

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "interp/vm.h"
 #include "scheduler/executor.h"
 #include "scheduler/trace_jobs.h"

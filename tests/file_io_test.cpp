@@ -1,6 +1,6 @@
 // read_file / write_output: gzip by name as the reference's ioutil, atomic writes, and clean
 // errors for every broken gzip (never short data).
-#include "interp/file_io.h"
+#include "host/file_io.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "cli/go_format.h"
+#include "host/go_format.h"
 #include "cli_helpers.h"
 #include "interp/elf_loader.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "interp/state_extent.h"
 #include "test_util.h"
 

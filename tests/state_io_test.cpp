@@ -12,7 +12,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "memory/page_pool.h"
 #include "test_util.h"
 

@@ -1,5 +1,5 @@
 // See file_io.h for the reference behaviour followed here.
-#include "interp/file_io.h"
+#include "host/file_io.h"
 
 #include <dirent.h>
 #include <fcntl.h>
