@@ -142,7 +142,7 @@ struct JobRun {
     std::set<std::string> made_dirs;
     JobStats js = run_step_jobs(
         reqs, [&](uint64_t step) { return ckpts.at_or_before(step); }, oracle,
-        JobOptions{options.threads, options.jit},
+        JobOptions{options.threads, options.jit, options.proof2_window},
         [&](StepResult&& r) {
           auto it = pending.upper_bound(r.step);
           if (it == pending.begin()) return;  // cannot happen: every request is in a unit

@@ -97,6 +97,12 @@ std::optional<int> parse_flags(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
+void add_proof2_window_flag(CLI::App& app, uint64_t& window) {
+  app.add_option("--proof2-window", window,
+                 "steps before a proof or checkpoint from which clock_gettime memory proofs are taken (tests)")
+      ->group("");
+}
+
 std::string format_step(std::string_view pattern, uint64_t step) {
   return go_sprintf_u64(pattern, step);
 }

@@ -29,6 +29,11 @@ inline constexpr uint64_t kMaxHostTimeoutMs = 86'400'000;  // --host-timeout-ms:
 inline constexpr unsigned kMaxThreads = 256;                 // prove -j
 inline constexpr double kMaxProgressSeconds = 86'400;        // --progress-every
 
+// The hidden --proof2-window flag (run, trace, prove, bisect): steps before a proof or
+// checkpoint in which clock_gettime memory proofs are taken (scheduler/run_session.h
+// kProof2Window); tests shrink it to force the re-runs that keep the second slot exact.
+void add_proof2_window_flag(CLI::App& app, uint64_t& window);
+
 // serialize.IsBinaryFile: ".bin" or ".bin.gz".
 bool is_binary_name(std::string_view path);
 

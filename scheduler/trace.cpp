@@ -197,12 +197,15 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
   Vm vm(state, oracle, sink);
   Executor exec(vm, ExecutorOptions{opt.jit});
   uint64_t last_ckpt = UINT64_MAX;
-  CheckpointPtr prev;
+  std::optional<Proof2Keeper> keeper;  // the run from the last checkpoint
   auto take = [&] {
-    // Checkpoints carry the reference's second proof slot, current (trace_jobs.h).
-    if (prev) refresh_proof2(vm, *prev, oracle, opt.jit, &sum.proof2_rerun_steps);
+    // Checkpoints carry the reference's second proof slot, current (run_session.h).
+    if (keeper) {
+      keeper->make_current(vm);
+      sum.proof2_rerun_steps += keeper->rerun_steps();
+    }
     auto c = std::make_shared<const Checkpoint>(state, vm.proof2_slot());
-    prev = c;
+    keeper.emplace(RunOrigin::of(c), oracle, opt.jit, opt.proof2_window);
     hashes[c->step()] = c->hash();
     last_ckpt = c->step();
     ++sum.checkpoints;
@@ -213,7 +216,7 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
   take();
   sum.start_hash = hashes[state.step];
   uint64_t next_ckpt = (state.step / every + 1) * every;
-  vm.set_track_proof2_from(proof2_window_start(std::min(next_ckpt, opt.stop_at)));
+  keeper->aim(vm, std::min(next_ckpt, opt.stop_at));
   auto last_report = clock::now();
   uint64_t last_report_step = state.step;
   while (!state.exited && state.step < opt.stop_at) {
@@ -230,7 +233,7 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
     if (state.step == next_ckpt) {
       if (!state.exited && state.step < opt.stop_at) take();
       next_ckpt += every;
-      vm.set_track_proof2_from(proof2_window_start(std::min(next_ckpt, opt.stop_at)));
+      keeper->aim(vm, std::min(next_ckpt, opt.stop_at));
     }
     if (opt.progress && opt.progress_seconds > 0) {
       auto now = clock::now();
