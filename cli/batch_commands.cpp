@@ -35,24 +35,6 @@ namespace cb::cli {
 
 namespace {
 
-// argv split at the first "--": the flags, and the pre-image server command after it.
-struct SplitArgs {
-  int argc = 0;
-  char** argv = nullptr;
-  std::vector<std::string> host;
-};
-SplitArgs split_host(int argc, char** argv) {
-  SplitArgs s{argc, argv, {}};
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--") == 0) {
-      for (int k = i + 1; k < argc; ++k) s.host.emplace_back(argv[k]);
-      s.argc = i;
-      break;
-    }
-  }
-  return s;
-}
-
 std::optional<int> parse(CLI::App& app, const SplitArgs& a) { return parse_flags(app, a.argc, a.argv); }
 
 uint64_t parse_step(const std::string& text, const char* what) {

@@ -553,14 +553,9 @@ int batch_main(int argc, char** argv) {
     return kExitError;
   }
   std::string sub = argv[1];
-  std::vector<std::string> host;
-  int n = argc;
-  for (int i = 2; i < argc; ++i)
-    if (std::strcmp(argv[i], "--") == 0) {
-      for (int k = i + 1; k < argc; ++k) host.emplace_back(argv[k]);
-      n = i;
-      break;
-    }
+  SplitArgs split = split_host(argc, argv, 2);
+  std::vector<std::string> host = std::move(split.host);
+  const int n = split.argc;
   if (sub == "run") return batch_run(n - 1, argv + 1, std::move(host));
   if (sub == "window" && n == argc) return batch_window(argc - 1, argv + 1);
   if (!host.empty() || n != argc) {

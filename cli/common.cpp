@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <vector>
 
 #include "cli/commands.h"
 #include "host/go_format.h"
 #include "host/file_io.h"
-#include "interp/state_extent.h"
 #include "interp/state_io.h"
 
 namespace cb::cli {
@@ -95,6 +95,18 @@ std::optional<int> parse_flags(CLI::App& app, int argc, char** argv) {
     return kExitError;
   }
   return std::nullopt;
+}
+
+SplitArgs split_host(int argc, char** argv, int first) {
+  SplitArgs s{argc, argv, {}};
+  for (int i = first; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      for (int k = i + 1; k < argc; ++k) s.host.emplace_back(argv[k]);
+      s.argc = i;
+      break;
+    }
+  }
+  return s;
 }
 
 void add_proof2_window_flag(CLI::App& app, uint64_t& window) {

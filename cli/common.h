@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "interp/state.h"
@@ -16,6 +17,15 @@ namespace cb::cli {
 // reported with urfave/cli's wording where it matters, e.g.
 // "flag provided but not defined: -foo", "Required flag \"input\" not set").
 std::optional<int> parse_flags(CLI::App& app, int argc, char** argv);
+
+// argv split at the first "--" at or after argv[first]: the flags (argc counts only them),
+// and the pre-image server command after it (reference: run.go takes everything after "--").
+struct SplitArgs {
+  int argc = 0;
+  char** argv = nullptr;
+  std::vector<std::string> host;
+};
+SplitArgs split_host(int argc, char** argv, int first = 1);
 
 // Go's fmt.Sprintf(pattern, step) for every file-name pattern (--proof-fmt, --snapshot-fmt,
 // prove's --proof-fmt, bisect's --proof-out): exactly Go's output, or FileNamePatternError

@@ -388,6 +388,10 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
           throw std::runtime_error(std::string("failed to write proof data: ") + e.what());
         }
       }
+      void proof2_rerun(uint64_t step, uint64_t clock_gettime_step) override {
+        vlog("re-running from the input to the last clock_gettime for the reference's second memory proof",
+             {LogAttr::num("step", step), LogAttr::num("clock_gettime_step", clock_gettime_step)});
+      }
       void progress() override {
         if (!con.progress_enabled()) return;
         auto now = std::chrono::steady_clock::now();

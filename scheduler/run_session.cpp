@@ -132,6 +132,7 @@ RunResult RunSession::run(RunEvents& events) {
         res.fail_in_proof = true;
         StepWitness w;
         if (m_driver) m_driver->before_step(state);
+        if (!m_vm.proof2_current()) events.proof2_rerun(step, m_vm.last_track2_step() - 1);
         st = prove_step(m_vm, m_keeper, false, w);
         if (st == StepStatus::kOk) events.proof(step, w);
       } else {

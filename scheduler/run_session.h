@@ -120,6 +120,9 @@ class RunEvents {
   virtual void info(uint64_t /*step*/) {}
   virtual void snapshot(uint64_t /*step*/) {}
   virtual void proof(uint64_t /*step*/, const StepWitness& /*w*/) {}
+  // Before proof step `step`, the second slot is stale: a re-run from the origin to the
+  // clock_gettime at `clock_gettime_step` follows (Proof2Keeper::make_current).
+  virtual void proof2_rerun(uint64_t /*step*/, uint64_t /*clock_gettime_step*/) {}
   virtual void progress() {}
 };
 
