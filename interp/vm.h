@@ -1,5 +1,6 @@
 // The canonical MT-Cannon v5 state transition: one step function, instantiated for three
-// state-access policies (vm.cpp): fast (plain run), recording (also collects the memory proofs
+// state-access policies (step_policy.h; the step and instructions in vm.cpp, the syscalls in
+// syscalls.cpp): fast (plain run), recording (also collects the memory proofs
 // of what the step touched, for the witness and proof) and witness-only (memory and thread
 // stacks only through a step witness's Merkle proofs and thread witness, as the on-chain
 // MIPS64.step does; interp/witness_step.h). This is the authority; the JIT only ever
