@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "host/go_strconv.h"
+#include "host/hex.h"
 
 extern char** environ;
 
@@ -49,17 +50,6 @@ std::string go_signal_name(int sig) {
 std::string signal_abbrev(int sig) {
   const char* a = ::sigabbrev_np(sig);
   return a != nullptr ? std::string("SIG") + a : "signal " + std::to_string(sig);
-}
-
-std::string hex(std::span<const uint8_t> bytes) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "0x";
-  out.reserve(2 + bytes.size() * 2);
-  for (const uint8_t b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
 }
 
 // A hint for error messages: text when it is text (hints are "type 0xdata" strings), else hex.

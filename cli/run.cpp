@@ -30,6 +30,7 @@
 #include "scheduler/step_pattern.h"
 #include "interp/elf_loader.h"
 #include "host/file_io.h"
+#include "host/hex.h"
 #include "interp/state.h"
 #include "interp/vm.h"
 #include "scheduler/executor.h"
@@ -85,14 +86,8 @@ std::vector<uint8_t> from_hex_loose(std::string h) {
   // go-ethereum common.FromHex: optional 0x, odd length gets a leading 0, invalid -> empty.
   if (h.rfind("0x", 0) == 0 || h.rfind("0X", 0) == 0) h = h.substr(2);
   if (h.size() % 2) h = "0" + h;
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i < h.size(); i += 2) {
-    unsigned v;
-    if (std::sscanf(h.substr(i, 2).c_str(), "%2x", &v) != 1 || !std::isxdigit(uint8_t(h[i])) ||
-        !std::isxdigit(uint8_t(h[i + 1])))
-      return {};
-    out.push_back(uint8_t(v));
-  }
+  std::vector<uint8_t> out(h.size() / 2);
+  if (!parse_hex_digits(h, out)) return {};
   return out;
 }
 

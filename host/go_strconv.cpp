@@ -1,6 +1,8 @@
 // See go_strconv.h: Go's strconv.Quote and strconv.ParseUint(s, 0, 64).
 #include "host/go_strconv.h"
 
+#include "host/hex.h"
+
 namespace cb {
 namespace {
 
@@ -37,7 +39,6 @@ bool underscore_ok(std::string_view s) {
 }  // namespace
 
 std::string go_quote(std::string_view text) {
-  static const char* kHex = "0123456789abcdef";
   std::string out = "\"";
   size_t i = 0;
   while (i < text.size()) {
@@ -56,8 +57,8 @@ std::string go_quote(std::string_view text) {
         default:
           if (c < 0x20 || c == 0x7f) {
             out += "\\x";
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
+            out += kHexDigits[c >> 4];
+            out += kHexDigits[c & 15];
           } else {
             out += static_cast<char>(c);
           }
@@ -77,8 +78,8 @@ std::string go_quote(std::string_view text) {
       i += len;
     } else {
       out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+      out += kHexDigits[c >> 4];
+      out += kHexDigits[c & 15];
       ++i;
     }
   }

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "host/file_io.h"
+#include "host/hex.h"
 #include "interp/vm.h"
 #include "scheduler/executor.h"
 #include "scheduler/trace_jobs.h"
@@ -124,19 +125,7 @@ StepSelection game_positions(unsigned depth, unsigned max_depth) {
 bool parse_hash(const std::string& text, Hash32& out) {
   std::string h = text;
   if (h.rfind("0x", 0) == 0 || h.rfind("0X", 0) == 0) h = h.substr(2);
-  if (h.size() != 64) return false;
-  for (size_t i = 0; i < 32; ++i) {
-    auto nib = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    int a = nib(h[2 * i]), b = nib(h[2 * i + 1]);
-    if (a < 0 || b < 0) return false;
-    out[i] = uint8_t(a << 4 | b);
-  }
-  return true;
+  return parse_hex_digits(h, out);
 }
 
 std::map<uint64_t, Hash32> read_step_hashes(const std::string& path) {
