@@ -2,7 +2,8 @@
 // of blocks whose code is overwritten, and the dispatcher that mixes compiled blocks with
 // the canonical interpreter (which stays the authority: it takes every step a block cannot
 // take exactly — syscalls and any other isa.def row without a JIT lowering, preemption steps,
-// the steps before a stop target, panics, and LL/SC while the --debug-info statistics count them).
+// the steps before a stop target, panics, and LL/SC while the --debug-info statistics count
+// them).
 #pragma once
 #include <cstdint>
 #include <memory>
