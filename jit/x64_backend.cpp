@@ -65,38 +65,7 @@ Mem mem_q(unsigned r) { return x86::qword_ptr(kThread, int32_t(kRegsOffset + 8 *
 Mem mem_d(unsigned r) { return x86::dword_ptr(kThread, int32_t(kRegsOffset + 8 * r)); }
 Mem cpu_q(size_t off) { return x86::qword_ptr(kThread, int32_t(off)); }
 
-// Guest registers an instruction reads (a conditional or merging write counts as a read: the
-// old value must be there) and writes.
-uint32_t bit(unsigned r) { return r ? uint32_t{1} << r : 0; }
-uint32_t reads_of(const IrInsn& in) {
-  switch (in.op) {
-    case IrOp::kNop:
-    case IrOp::kConst:
-    case IrOp::kMfhi:
-    case IrOp::kMflo:
-    case IrOp::kJump: return 0;
-    case IrOp::kAddImm32: case IrOp::kAddImm64: case IrOp::kSltImm: case IrOp::kSltuImm:
-    case IrOp::kAndImm: case IrOp::kOrImm: case IrOp::kXorImm:
-    case IrOp::kClz32: case IrOp::kClo32: case IrOp::kClz64: case IrOp::kClo64:
-    case IrOp::kMthi: case IrOp::kMtlo: case IrOp::kJumpReg: return bit(in.s);
-    case IrOp::kSll32: case IrOp::kSrl32: case IrOp::kSra32:
-    case IrOp::kSll64: case IrOp::kSrl64: case IrOp::kSra64: return bit(in.t);
-    case IrOp::kMovz: case IrOp::kMovn: return bit(in.s) | bit(in.t) | bit(in.d);
-    case IrOp::kLoad:
-      return bit(in.s) | (in.mem >= MemKind::kLwl && in.mem <= MemKind::kLdr ? bit(in.d) : 0);
-    default: return bit(in.s) | bit(in.t);
-  }
-}
-uint32_t writes_of(const IrInsn& in) {
-  uint32_t w = bit(in.zero_d);
-  switch (in.op) {
-    case IrOp::kNop: case IrOp::kStore: case IrOp::kMthi: case IrOp::kMtlo:
-    case IrOp::kMult: case IrOp::kMultu: case IrOp::kDmult: case IrOp::kDmultu:
-    case IrOp::kDiv: case IrOp::kDivu: case IrOp::kDdiv: case IrOp::kDdivu: return w;
-    case IrOp::kAtomic: return w | bit(in.t);
-    default: return w | bit(in.d);
-  }
-}
+using irdef::bit;  // guest register r as a mask bit ($zero: none), as ir_reads / ir_writes use
 
 // Emits one block. Guest registers: the (up to kCacheCount) most used in the block live in
 // host registers from the block's entry (all loaded there) to its exits, which store back the
@@ -145,7 +114,7 @@ private:
   void allocate() {
     unsigned uses[32] = {};
     for (const IrInsn& in : m_ir.insns) {
-      const uint32_t r = reads_of(in), w = writes_of(in);
+      const uint32_t r = ir_reads(in), w = ir_writes(in);  // from jit/ir.def
       for (unsigned g = 1; g < 32; ++g) {
         if (!((r | w) & bit(g))) continue;
         uses[g] += ((r & bit(g)) ? 1 : 0) + ((w & bit(g)) ? 1 : 0);
