@@ -36,11 +36,11 @@ public:
   static StepPattern parse(std::string_view text);
 
   bool matches(uint64_t step) const noexcept {
-    switch (kind_) {
+    switch (m_kind) {
       case Kind::kNever: return false;
       case Kind::kAlways: return true;
-      case Kind::kExact: return step == value_;
-      case Kind::kEvery: return step % value_ == 0;
+      case Kind::kExact: return step == m_value;
+      case Kind::kEvery: return step % m_value == 0;
     }
     return false;
   }
@@ -49,14 +49,14 @@ public:
   // reach it must still check matches().
   uint64_t next_match(uint64_t step) const noexcept;
 
-  Kind kind() const noexcept { return kind_; }
-  uint64_t value() const noexcept { return value_; }  // N of "=N" / "%N", else 0
-  const std::string& repr() const noexcept { return repr_; }  // the text as given (flag String())
+  Kind kind() const noexcept { return m_kind; }
+  uint64_t value() const noexcept { return m_value; }  // N of "=N" / "%N", else 0
+  const std::string& repr() const noexcept { return m_repr; }  // the text as given (flag String())
 
 private:
-  Kind kind_ = Kind::kNever;
-  uint64_t value_ = 0;
-  std::string repr_;
+  Kind m_kind = Kind::kNever;
+  uint64_t m_value = 0;
+  std::string m_repr;
 };
 
 }  // namespace cb
