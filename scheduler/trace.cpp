@@ -201,7 +201,9 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
   auto take = [&] {
     // Checkpoints carry the reference's second proof slot, current (trace_jobs.h).
     if (prev) refresh_proof2(vm, *prev, oracle, opt.jit, &sum.proof2_rerun_steps);
-    auto c = std::make_shared<const Checkpoint>(state, vm.proof2_slot());
+    // Without a copy of the inner-node cache: up to 6 checkpoints are alive at once (the
+    // writer's queue), and at 1 GiB each copy would be 58 MiB.
+    auto c = std::make_shared<const Checkpoint>(state, vm.proof2_slot(), false);
     prev = c;
     hashes[c->step()] = c->hash();
     last_ckpt = c->step();
