@@ -188,8 +188,7 @@ bool Memory::clean() const {
   return it != m_nodes.end() && it->second.valid;
 }
 
-std::unique_ptr<Memory> Memory::share_clean() const {
-  if (!clean()) std::abort();  // sharing a page with pending hash updates would race
+std::unique_ptr<Memory> Memory::share_pages() const {
   auto out = std::make_unique<Memory>();
   out->m_pages.reserve(m_pages.size());
   for (auto& kv : m_pages) {
@@ -198,6 +197,12 @@ std::unique_ptr<Memory> Memory::share_clean() const {
   }
   out->m_lazy = m_lazy;
   out->m_lazy_left = m_lazy_left;
+  return out;
+}
+
+std::unique_ptr<Memory> Memory::share_clean() const {
+  if (!clean()) std::abort();  // sharing a page with pending hash updates would race
+  auto out = share_pages();
   if (!m_no_tree) {
     out->m_nodes = m_nodes;
     return out;
@@ -214,14 +219,7 @@ std::unique_ptr<Memory> Memory::share_clean() const {
 std::unique_ptr<Memory> Memory::share_without_tree() {
   merkle_root();  // every page's root is current before it is shared
   ++m_write_epoch;
-  auto out = std::make_unique<Memory>();
-  out->m_pages.reserve(m_pages.size());
-  for (auto& kv : m_pages) {
-    kv.second->refs.fetch_add(1, std::memory_order_relaxed);
-    out->m_pages.emplace(kv.first, kv.second);
-  }
-  out->m_lazy = m_lazy;
-  out->m_lazy_left = m_lazy_left;
+  auto out = share_pages();
   out->m_no_tree = true;
   return out;
 }

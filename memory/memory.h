@@ -237,6 +237,7 @@ private:
   // Recomputes every invalid inner node level by level, many Keccaks at once (large flushes).
   void rehash_levels();
   Page* load_lazy(uint64_t page_index) const;  // materialises one lazy page, or null
+  std::unique_ptr<Memory> share_pages() const;  // a memory over the same pages, no tree
   void insert_page(uint64_t page_index, Page* p) const;
 
   // Mutable: materialising a lazy page (a const read) adds it to the table, as the TLB caches.

@@ -5,6 +5,7 @@
 // one error line, not a crash.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "checkpoint_test_util.h"
@@ -25,6 +26,18 @@ struct HandlerScope {
   MemoryExhaustedHandler prev = set_memory_exhausted_handler(throwing_handler);
   ~HandlerScope() { set_memory_exhausted_handler(prev); }
 };
+
+// Restores `c` and reads every lazy page; returns the memory fault's message ("" if none).
+std::string fault_reading_all(const Checkpoint& c) {
+  HandlerScope h;
+  State s = c.restore();
+  try {
+    s.memory->load_all_lazy();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 class LazyCheckpoint : public ::testing::Test {
  protected:
@@ -119,18 +132,9 @@ TEST_F(LazyCheckpoint, DamagedBlockIsOneErrorLineWhenTouched) {
       .write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
   CheckpointReader r(dir);
   CheckpointPtr c = r.load(300000);
-  {
-    HandlerScope h;
-    State s = c->restore();
-    std::string err;
-    try {
-      s.memory->load_all_lazy();
-    } catch (const std::runtime_error& e) {
-      err = e.what();
-    }
-    EXPECT_NE(err.find(checkpoint_file_name(300000)), std::string::npos) << err;
-    EXPECT_NE(err.find("is damaged: block 0 checksum mismatch"), std::string::npos) << err;
-  }
+  std::string err = fault_reading_all(*c);
+  EXPECT_NE(err.find(checkpoint_file_name(300000)), std::string::npos) << err;
+  EXPECT_NE(err.find("is damaged: block 0 checksum mismatch"), std::string::npos) << err;
   // The CLI, JIT on and off: one error line, exit 1, no proof file.
   for (const char* jit : {"on", "off"}) {
     test::CmdResult res = test::run_cmd(test::shell_quote(test::cannonball()) + " prove --dir " +
@@ -154,24 +158,11 @@ TEST_F(LazyCheckpoint, BlockGoneAfterLoadingIsAnErrorNotACrash) {
   CheckpointReader r(dir);
   CheckpointPtr c = r.load(300000);
   std::filesystem::resize_file(file(300000), kCheckpointHeaderSize + 8);  // truncated meanwhile
-  HandlerScope h;
-  std::string err;
-  State s = c->restore();
-  try {
-    s.memory->load_all_lazy();
-  } catch (const std::runtime_error& e) {
-    err = e.what();
-  }
+  std::string err = fault_reading_all(*c);
   EXPECT_NE(err.find(checkpoint_file_name(300000)), std::string::npos) << err;
   EXPECT_NE(err.find("truncated"), std::string::npos) << err;
   std::filesystem::remove(file(300000));
-  err.clear();
-  State s2 = c->restore();
-  try {
-    s2.memory->load_all_lazy();
-  } catch (const std::runtime_error& e) {
-    err = e.what();
-  }
+  err = fault_reading_all(*c);
   EXPECT_NE(err.find("cannot read checkpoint"), std::string::npos) << err;
 }
 
