@@ -401,6 +401,14 @@ void Memory::forget_hashes() {
   ++m_write_epoch;
 }
 
+void Memory::forget_tree(bool levels) {
+  flush_dirty();
+  std::vector<uint64_t> all = page_indices();
+  m_nodes.clear();
+  for (uint64_t index : all) invalidate_path(index);
+  m_invalid_hint = levels ? all.size() + 256 : 0;
+}
+
 Hash32 Memory::merkle_root() {
   if (m_no_tree) std::abort();  // a checkpoint's frozen memory: restore it first
   flush_dirty();

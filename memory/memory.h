@@ -205,6 +205,10 @@ public:
   // Drops every cached hash, as if every page had just been written (benchmarks of a cold
   // Merkle root; the next merkle_root() rehashes everything).
   void forget_hashes();
+  // Drops the cached tree above pages only (page roots stay): the next merkle_root()
+  // recomputes every inner node, level by level (`levels`) or by the recursion that small
+  // flushes use (benchmarks of the upper tree).
+  void forget_tree(bool levels);
   // Leaf (the 32 bytes holding addr) and its 59 sibling hashes, bottom-up.
   MemProof proof(uint64_t addr);
 
