@@ -87,6 +87,21 @@ void BM_MemStateLoad(benchmark::State& st) {
 BENCHMARK(BM_MemStateLoad)->Args({256, 0})->Args({256, 1})->Args({1024, 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The tree above the page roots (the roots are cached): level by level with the multi-buffer
+// Keccak (Memory::rehash_levels, what a large flush uses) vs the recursion (small flushes).
+void BM_MemUpperTree(benchmark::State& st) {
+  State& s = cached(uint64_t(st.range(0)), true);
+  const bool levels = st.range(1);
+  for (auto _ : st) {
+    st.PauseTiming();
+    s.memory->forget_tree(levels);
+    st.ResumeTiming();
+    benchmark::DoNotOptimize(s.memory->merkle_root());
+  }
+  st.SetLabel(levels ? "level by level, multi-buffer" : "recursive, scalar");
+}
+BENCHMARK(BM_MemUpperTree)->Args({1024, 0})->Args({1024, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // Taking a checkpoint of a clean memory (share every page) and restoring it (a private
 // copy-on-write view): the cost is the page table and inner-node cache, not the pages.
 void BM_MemCheckpointTakeRestore(benchmark::State& st) {

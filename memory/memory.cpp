@@ -135,9 +135,15 @@ Memory::Memory(Memory&& o) noexcept
     : m_pages(std::move(o.m_pages)),
       m_nodes(std::move(o.m_nodes)),
       m_dirty(std::move(o.m_dirty)),
-      m_write_epoch(o.m_write_epoch + 1) {
+      m_write_epoch(o.m_write_epoch + 1),
+      m_invalid_hint(o.m_invalid_hint),
+      m_lazy(std::move(o.m_lazy)),
+      m_lazy_left(o.m_lazy_left),
+      m_no_tree(o.m_no_tree) {
   o.m_pages.clear();
   o.m_dirty.clear();
+  o.m_lazy.reset();
+  o.m_lazy_left = 0;
   ++o.m_write_epoch;
   o.m_tlb.fill(TlbEntry{});
 }
@@ -162,6 +168,9 @@ std::unique_ptr<Memory> Memory::clone() const {
     }
   }
   out->m_nodes = m_nodes;
+  out->m_invalid_hint = m_invalid_hint;
+  out->m_lazy = m_lazy;
+  out->m_lazy_left = m_lazy_left;
   return out;
 }
 
@@ -173,31 +182,106 @@ std::unique_ptr<Memory> Memory::share() {
 
 bool Memory::clean() const {
   if (!m_dirty.empty()) return false;
+  if (m_no_tree) return true;
   if (m_pages.empty()) return true;
   auto it = m_nodes.find(1);
   return it != m_nodes.end() && it->second.valid;
 }
 
-std::unique_ptr<Memory> Memory::share_clean() const {
-  if (!clean()) std::abort();  // sharing a page with pending hash updates would race
+std::unique_ptr<Memory> Memory::share_pages() const {
   auto out = std::make_unique<Memory>();
   out->m_pages.reserve(m_pages.size());
   for (auto& kv : m_pages) {
     kv.second->refs.fetch_add(1, std::memory_order_relaxed);
     out->m_pages.emplace(kv.first, kv.second);
   }
-  out->m_nodes = m_nodes;
+  out->m_lazy = m_lazy;
+  out->m_lazy_left = m_lazy_left;
   return out;
+}
+
+std::unique_ptr<Memory> Memory::share_clean() const {
+  if (!clean()) std::abort();  // sharing a page with pending hash updates would race
+  auto out = share_pages();
+  if (!m_no_tree) {
+    out->m_nodes = m_nodes;
+    return out;
+  }
+  // Rebuilt from the page roots: every ancestor of a page, invalid, then rehashed at the next
+  // merkle_root() (level by level).
+  std::vector<uint64_t> all = out->page_indices();
+  out->m_nodes.reserve(all.size() + all.size() / 8 + 64);
+  for (uint64_t index : all) out->invalidate_path(index);
+  out->m_invalid_hint = all.size() + 256;
+  return out;
+}
+
+std::unique_ptr<Memory> Memory::share_without_tree() {
+  merkle_root();  // every page's root is current before it is shared
+  ++m_write_epoch;
+  auto out = share_pages();
+  out->m_no_tree = true;
+  return out;
+}
+
+std::vector<uint64_t> Memory::page_indices() const {
+  std::vector<uint64_t> out;
+  out.reserve(page_count());
+  for (auto& kv : m_pages) out.push_back(kv.first);
+  if (m_lazy_left)
+    for (auto& kv : m_lazy->pages)
+      if (!m_pages.count(kv.first)) out.push_back(kv.first);
+  return out;
+}
+
+void Memory::insert_page(uint64_t page_index, Page* p) const {
+  m_pages.emplace(page_index, p);
+  TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
+  e.index = page_index;
+  e.page = p;
+}
+
+Page* Memory::load_lazy(uint64_t page_index) const {
+  auto it = m_lazy->pages.find(page_index);
+  if (it == m_lazy->pages.end()) return nullptr;
+  Page* p = new (pool_alloc(sizeof(Page), false)) Page;
+  m_lazy->source->read_page(it->second.location, p->data);
+  p->root_hash = it->second.root;  // the source vouches for the bytes (checksums)
+  p->dirty_chunks = 0;
+  p->index = page_index;
+  insert_page(page_index, p);
+  --m_lazy_left;
+  return p;
+}
+
+void Memory::load_all_lazy() const {
+  if (!m_lazy_left) return;
+  // In storage order, so that a source reading blocks of pages reads each block once.
+  std::vector<std::pair<uint64_t, uint64_t>> todo;  // location, index
+  todo.reserve(m_lazy_left);
+  for (auto& kv : m_lazy->pages)
+    if (!m_pages.count(kv.first)) todo.emplace_back(kv.second.location, kv.first);
+  std::sort(todo.begin(), todo.end());
+  m_pages.reserve(m_pages.size() + todo.size());
+  for (auto& [loc, index] : todo) load_lazy(index);
+}
+
+void Memory::attach_lazy(std::shared_ptr<const LazyPages> lazy, const std::vector<uint64_t>& changed) {
+  if (!m_pages.empty() || !m_dirty.empty()) std::abort();  // only for memories being loaded
+  m_lazy = std::move(lazy);
+  m_lazy_left = m_lazy->pages.size();
+  // About one inner node per page above contiguous pages: sized once, not grown by doubling.
+  if (m_nodes.empty()) m_nodes.reserve(changed.size() + changed.size() / 8 + 64);
+  for (uint64_t index : changed) invalidate_path(index);
+  m_invalid_hint += changed.size();
+  ++m_write_epoch;
 }
 
 Page* Memory::alloc_page(uint64_t page_index) {
   Page* p = Page::create(page_index);
-  m_pages.emplace(page_index, p);
+  insert_page(page_index, p);
   p->listed = true;
   m_dirty.push_back(p);
-  TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
-  e.index = page_index;
-  e.page = p;
   return p;
 }
 
@@ -230,14 +314,68 @@ void Memory::flush_dirty() {
     p->listed = false;
     invalidate_path(p->index);
   }
+  m_invalid_hint += m_dirty.size();
   m_dirty.clear();
 }
 
-Hash32 Memory::node_hash(uint64_t gindex, unsigned depth) {
-  if (depth == kPageKeySize) {
-    Page* p = lookup(gindex & ((uint64_t{1} << kPageKeySize) - 1));
-    return p ? p->root() : zero_hash(kMemProofLeafCount - 1 - depth);
+Hash32 Memory::page_root_of(uint64_t index) {
+  auto it = m_pages.find(index);
+  if (it != m_pages.end()) return it->second->root();
+  if (m_lazy_left) {
+    auto l = m_lazy->pages.find(index);
+    if (l != m_lazy->pages.end()) return l->second.root;
   }
+  return zero_hash(kMemProofLeafCount - 1 - kPageKeySize);
+}
+
+void Memory::rehash_levels() {
+  // Invalid inner nodes by depth (gindex g has depth 63 - clz(g)); an invalid node has only
+  // invalid ancestors, so processing depths from the bottom up finds every child current.
+  std::vector<std::vector<uint64_t>> by_depth(kPageKeySize);
+  for (auto& kv : m_nodes)
+    if (!kv.second.valid) by_depth[63 - __builtin_clzll(kv.first)].push_back(kv.first);
+  std::vector<Hash32> pairs, out;
+  for (int depth = int(kPageKeySize) - 1; depth >= 0; --depth) {
+    const std::vector<uint64_t>& level = by_depth[size_t(depth)];
+    if (level.empty()) continue;
+    pairs.resize(2 * level.size());
+    out.resize(level.size());
+    const unsigned child = unsigned(depth) + 1;
+    const Hash32& zero = zero_hash(kMemProofLeafCount - 1 - child);
+    for (size_t i = 0; i < level.size(); ++i) {
+      for (uint64_t side = 0; side < 2; ++side) {
+        uint64_t g = (level[i] << 1) | side;
+        Hash32& h = pairs[2 * i + side];
+        if (child == kPageKeySize) {
+          h = page_root_of(g & ((uint64_t{1} << kPageKeySize) - 1));
+        } else {
+          auto it = m_nodes.find(g);
+          h = it == m_nodes.end() ? zero : it->second.hash;
+        }
+      }
+    }
+    // Many pairs at once (several Keccak lanes), in parallel for the wide levels.
+    constexpr size_t kGrain = 4096;
+    if (level.size() >= 2 * kGrain) {
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, level.size(), kGrain),
+                        [&](const tbb::blocked_range<size_t>& r) {
+                          keccak256_pairs_many(pairs.data() + 2 * r.begin(), out.data() + r.begin(),
+                                               r.size());
+                        });
+    } else {
+      keccak256_pairs_many(pairs.data(), out.data(), level.size());
+    }
+    for (size_t i = 0; i < level.size(); ++i) {
+      auto it = m_nodes.find(level[i]);
+      it.value().hash = out[i];
+      it.value().valid = true;
+    }
+  }
+  m_invalid_hint = 0;
+}
+
+Hash32 Memory::node_hash(uint64_t gindex, unsigned depth) {
+  if (depth == kPageKeySize) return page_root_of(gindex & ((uint64_t{1} << kPageKeySize) - 1));
   auto it = m_nodes.find(gindex);
   if (it == m_nodes.end()) return zero_hash(kMemProofLeafCount - 1 - depth);
   if (it->second.valid) return it->second.hash;
@@ -251,6 +389,7 @@ Hash32 Memory::node_hash(uint64_t gindex, unsigned depth) {
 }
 
 void Memory::forget_hashes() {
+  load_all_lazy();
   m_nodes.clear();
   m_dirty.clear();
   for (auto& kv : m_pages) {
@@ -262,13 +401,28 @@ void Memory::forget_hashes() {
   ++m_write_epoch;
 }
 
-Hash32 Memory::merkle_root() {
+void Memory::forget_tree(bool levels) {
   flush_dirty();
-  return node_hash(1, 0);
+  std::vector<uint64_t> all = page_indices();
+  m_nodes.clear();
+  for (uint64_t index : all) invalidate_path(index);
+  m_invalid_hint = levels ? all.size() + 256 : 0;
+}
+
+Hash32 Memory::merkle_root() {
+  if (m_no_tree) std::abort();  // a checkpoint's frozen memory: restore it first
+  flush_dirty();
+  // After many changes (a state or checkpoint just loaded, a long run), level by level with
+  // the multi-buffer Keccak; after a few, the recursion visits only the invalid paths.
+  if (m_invalid_hint >= 256) rehash_levels();
+  Hash32 root = node_hash(1, 0);
+  m_invalid_hint = 0;  // every node is valid now
+  return root;
 }
 
 MemProof Memory::proof(uint64_t addr) {
   flush_dirty();
+  if (m_invalid_hint >= 256) rehash_levels();
   MemProof out{};
   uint8_t* w = out.data();
   uint64_t page_index = addr >> kPageAddrSize;
@@ -316,10 +470,7 @@ Page* Memory::page_for_overwrite(uint64_t page_index) {
   if (p && p->refs.load(std::memory_order_acquire) > 1) p = replace_page(p, Page::create(page_index));
   if (!p) {
     p = Page::create(page_index);  // zero bytes the caller overwrites: fresh pool slots are free
-    m_pages.emplace(page_index, p);
-    TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
-    e.index = page_index;
-    e.page = p;
+    insert_page(page_index, p);
   }
   p->dirty_chunks = ~uint64_t{0};
   if (!p->listed) {
@@ -356,6 +507,7 @@ void Memory::read_range(uint64_t addr, uint64_t len, std::vector<uint8_t>& out) 
 }
 
 std::vector<uint64_t> Memory::sorted_page_indices() const {
+  load_all_lazy();
   std::vector<uint64_t> keys;
   keys.reserve(m_pages.size());
   for (auto& kv : m_pages) keys.push_back(kv.first);

@@ -13,6 +13,15 @@
 // Writes only record which pages are dirty; `merkle_root()`/`proof()` flush that list first
 // (pages rehashed in parallel on TBB when there are many).
 //
+// Lazy pages (checkpoints loaded from disk, memory/lazy_pages.h): a memory may also hold pages
+// known only by their root and where their bytes are stored (a LazyPages set shared by every
+// copy of the memory). They count as allocated pages everywhere (page_count, the Merkle tree,
+// serialization); a lazy page's bytes are read (materialised into a private Page) only when
+// something needs them: lookup() for a read or write by the guest (interpreter and JIT both
+// come through lookup/page_for_write, so materialising is the same JIT on or off), proof(),
+// or a walk over every page (pages(), serialization), which materialises them all. The tree
+// above pages only needs the roots, so a lazily loaded checkpoint's root costs no page bytes.
+//
 // Cost per allocated 4 KiB page: a 4,160-byte Page slot in the page pool (page_pool.h: 64
 // bytes of metadata, no allocator rounding), one page-table entry (robin-map, ~16 bytes at
 // its load factor ~24 B), and about one inner tree node above it (~48 B): ~1.03x the guest's
@@ -31,6 +40,7 @@
 #include <tsl/robin_map.h>
 
 #include "memory/keccak.h"
+#include "memory/lazy_pages.h"
 
 namespace cb {
 
@@ -80,26 +90,6 @@ struct alignas(64) Page {
 };
 static_assert(sizeof(Page) == kPageSize + 64, "Page metadata must stay within 64 bytes");
 
-// Keys of the page table and of the inner-node cache are highly regular (contiguous page
-// indices; an inner node's gindex shares its low bits with its descendants'), so the
-// identity hash that robin-map uses by default piles them into a few buckets and the table
-// keeps doubling (seen: GiBs of node table for a 256 MiB guest). A 64-bit finalizer spreads them.
-struct MixHash {
-  size_t operator()(uint64_t x) const noexcept {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return size_t(x);
-  }
-};
-// The two tables grow to tens of MiB at 1 GiB of guest memory and are copied at every
-// checkpoint: mimalloc serves those large, short-lived buffers (the pages themselves come from
-// the page pool).
-template <class V>
-using MiMap = tsl::robin_map<uint64_t, V, MixHash, std::equal_to<uint64_t>,
-                             mi_stl_allocator<std::pair<uint64_t, V>>>;
 using PageTable = MiMap<Page*>;
 
 class Memory {
@@ -122,12 +112,33 @@ public:
   // threads may share_clean() the same source at once, as long as no one writes to it
   // (checkpoints are never written to; restoring one is share_clean()).
   std::unique_ptr<Memory> share_clean() const;
+  // As share(), without a copy of the inner-node cache (~220 bytes per page with the table's
+  // load factor: 58 MiB at 1 GiB, most of what a checkpoint costs): for checkpoints that are
+  // written out and rarely restored (trace). share_clean() of such a memory rebuilds the
+  // tree above the pages from their roots in the copy (level by level, tens of ms at 1 GiB).
+  std::unique_ptr<Memory> share_without_tree();
   // No page awaits rehashing and the root is cached: merkle_root() was called and nothing
   // was written since.
   bool clean() const;
   // Every page (index -> page), unordered, for read-only walks (checkpoint writers). Do not
-  // modify pages reached through it.
-  const PageTable& pages() const { return m_pages; }
+  // modify pages reached through it. Materialises every lazy page first (not thread-safe
+  // then: call it only on a memory no other thread uses).
+  const PageTable& pages() const {
+    if (m_lazy_left) load_all_lazy();
+    return m_pages;
+  }
+
+  // Adds the lazy pages of `lazy` (memory/lazy_pages.h) to a memory that holds no page of its
+  // own (a checkpoint being loaded): `changed` lists the indices whose root differs from
+  // this memory's present tree (all of them for a fresh memory). They override lazy pages
+  // already present. The caller then takes merkle_root() (the tree above them is rebuilt).
+  void attach_lazy(std::shared_ptr<const LazyPages> lazy, const std::vector<uint64_t>& changed);
+  // Lazy pages not materialised yet, and whether this memory has any.
+  uint64_t lazy_pages_left() const { return m_lazy_left; }
+  // Reads every lazy page now (tests; walks over every page do it themselves).
+  void load_all_lazy() const;
+  // Every page index, lazy ones included (unordered), without reading lazy pages.
+  std::vector<uint64_t> page_indices() const;
 
   // Aligned 8-byte big-endian word; an absent page reads as zero and is not allocated.
   uint64_t get_word(uint64_t addr) const {
@@ -141,11 +152,13 @@ public:
     mark_dirty(p, off);
   }
 
+  // The page, or null when absent. A lazy page is materialised here (its bytes read): this
+  // is the miss path of the interpreter and the JIT alike.
   Page* lookup(uint64_t page_index) const {
     TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
     if (e.index == page_index) return e.page;
     auto it = m_pages.find(page_index);
-    if (it == m_pages.end()) return nullptr;
+    if (it == m_pages.end()) return m_lazy_left ? load_lazy(page_index) : nullptr;
     e.index = page_index;
     e.page = it->second;
     return it->second;
@@ -192,11 +205,15 @@ public:
   // Drops every cached hash, as if every page had just been written (benchmarks of a cold
   // Merkle root; the next merkle_root() rehashes everything).
   void forget_hashes();
+  // Drops the cached tree above pages only (page roots stay): the next merkle_root()
+  // recomputes every inner node, level by level (`levels`) or by the recursion that small
+  // flushes use (benchmarks of the upper tree).
+  void forget_tree(bool levels);
   // Leaf (the 32 bytes holding addr) and its 59 sibling hashes, bottom-up.
   MemProof proof(uint64_t addr);
 
-  size_t page_count() const { return m_pages.size(); }
-  uint64_t usage_bytes() const { return m_pages.size() * kPageSize; }
+  size_t page_count() const { return m_pages.size() + m_lazy_left; }
+  uint64_t usage_bytes() const { return page_count() * kPageSize; }
   // Page indices in ascending order.
   std::vector<uint64_t> sorted_page_indices() const;
 
@@ -219,11 +236,23 @@ private:
   Page* replace_page(Page* old, Page* fresh);  // `fresh` takes old's place; old is released
   void invalidate_path(uint64_t page_index);
   Hash32 node_hash(uint64_t gindex, unsigned depth);
+  // The root of page `index` without reading a lazy page's bytes (zero subtree when absent).
+  Hash32 page_root_of(uint64_t index);
+  // Recomputes every invalid inner node level by level, many Keccaks at once (large flushes).
+  void rehash_levels();
+  Page* load_lazy(uint64_t page_index) const;  // materialises one lazy page, or null
+  std::unique_ptr<Memory> share_pages() const;  // a memory over the same pages, no tree
+  void insert_page(uint64_t page_index, Page* p) const;
 
-  PageTable m_pages;
+  // Mutable: materialising a lazy page (a const read) adds it to the table, as the TLB caches.
+  mutable PageTable m_pages;
   MiMap<Node> m_nodes;  // gindex (< 2^52) -> cached inner node
   std::vector<Page*> m_dirty;
   uint64_t m_write_epoch = 0;
+  uint64_t m_invalid_hint = 0;  // inner nodes invalidated since the last full rehash (about)
+  std::shared_ptr<const LazyPages> m_lazy;  // lazy pages (null: none ever)
+  mutable uint64_t m_lazy_left = 0;  // lazy pages not in m_pages yet
+  bool m_no_tree = false;  // m_nodes left empty on purpose (share_without_tree)
   mutable std::array<TlbEntry, kTlbSize> m_tlb{};
 };
 

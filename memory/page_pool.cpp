@@ -144,6 +144,12 @@ void memory_exhausted(const std::string& what) {
   default_handler(msg);
 }
 
+void memory_fault(const std::string& message) {
+  MemoryExhaustedHandler h = g_handler.load();
+  if (h) h(message);
+  default_handler(message);
+}
+
 MemoryExhaustedHandler set_memory_exhausted_handler(MemoryExhaustedHandler h) { return g_handler.exchange(h); }
 
 void* pool_alloc(size_t size, bool zeroed) { return pool().alloc(size, zeroed); }

@@ -35,6 +35,10 @@ uint64_t pool_bytes_peak();
 
 // Never returns. `what` says what needed the memory.
 [[noreturn]] void memory_exhausted(const std::string& what);
+// Never returns: a page the run needs cannot be had for another reason than the budget (a
+// lazy page's file is damaged or gone, memory/lazy_pages.h). Goes to the same handler, with
+// `message` as it is (one line).
+[[noreturn]] void memory_fault(const std::string& message);
 using MemoryExhaustedHandler = void (*)(const std::string& message);  // must not return
 // Returns the previous handler. nullptr restores the default (print and exit 1).
 MemoryExhaustedHandler set_memory_exhausted_handler(MemoryExhaustedHandler h);

@@ -18,8 +18,9 @@ State clone_without_memory(const State& s) {
   return out;
 }
 
-Checkpoint::Checkpoint(State& live, const MemProof& proof2) : m_proof2(proof2) {
-  m_memory = live.memory->share();  // flushes the Merkle caches: hash() below is cheap
+Checkpoint::Checkpoint(State& live, const MemProof& proof2, bool keep_tree) : m_proof2(proof2) {
+  // Both flush the Merkle caches: hash() below is cheap.
+  m_memory = keep_tree ? live.memory->share() : live.memory->share_without_tree();
   m_hash = live.hash();
   m_step = live.step;
   m_meta = clone_without_memory(live);

@@ -20,7 +20,10 @@ class Checkpoint {
   // Freezes `live` (flushes its Merkle caches, shares its pages). `live` stays usable.
   // `proof2` is the running Vm's second memory-proof slot (Vm::proof2_slot): VM state
   // outside State that a later proof may repeat (see interp/vm.h set_track_proof2_always).
-  explicit Checkpoint(State& live, const MemProof& proof2 = MemProof{});
+  // `keep_tree` false: the checkpoint keeps no copy of the inner-node cache (most of its
+  // cost at GiB scale); restore() then rebuilds the tree from the page roots (trace: its
+  // checkpoints are written out and restored only to refresh the second proof slot).
+  explicit Checkpoint(State& live, const MemProof& proof2 = MemProof{}, bool keep_tree = true);
   // From a complete state that nothing else references (checkpoint loading).
   static std::shared_ptr<const Checkpoint> adopt(State&& state,
                                                  const MemProof& proof2 = MemProof{});

@@ -75,10 +75,11 @@ struct ZstdCtx {
   ~ZstdCtx() { ZSTD_freeCCtx(c); }
 };
 
-// Streams the payload through zstd into `sink` (no copy of the pages, no whole-payload
-// buffer), then writes the header; returns it.
+// Writes the blocks (each page streamed through zstd, one frame per block: no copy of the
+// pages), then the index frame, then the header; returns it. *raw_bytes: uncompressed bytes.
 CheckpointHeader encode_checkpoint_to(const Checkpoint& c, const Checkpoint* base, int zstd_level,
-                                      CheckpointSink& sink, uint64_t* page_count) {
+                                      CheckpointSink& sink, uint64_t* page_count,
+                                      uint64_t* raw_bytes) {
   // Which pages: all, or those whose Page object is not the base's (copy-on-write gives a
   // written page a new object; an untouched one stays shared).
   std::vector<std::pair<uint64_t, const Page*>> pages;
@@ -94,6 +95,50 @@ CheckpointHeader encode_checkpoint_to(const Checkpoint& c, const Checkpoint* bas
   std::sort(pages.begin(), pages.end(), [](auto& a, auto& b) { return a.first < b.first; });
   if (page_count) *page_count = pages.size();
 
+  ZstdCtx z;
+  std::vector<uint8_t> hdr(kCheckpointHeaderSize, 0);
+  sink.write(hdr);  // placeholder; the real header is written once sizes and CRC are known
+  std::vector<uint8_t> out(ZSTD_CStreamOutSize());
+  uint64_t payload = 0;
+  // One zstd frame of `raw` bytes fed by the caller; returns its size and CRC.
+  uint64_t frame_size = 0;
+  uint32_t frame_crc = 0;
+  auto begin_frame = [&](uint64_t raw) {
+    ZSTD_CCtx_reset(z.c, ZSTD_reset_session_only);
+    ZSTD_CCtx_setParameter(z.c, ZSTD_c_compressionLevel, zstd_level);
+    ZSTD_CCtx_setParameter(z.c, ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setPledgedSrcSize(z.c, raw);
+    frame_size = 0;
+    frame_crc = 0;
+  };
+  auto feed = [&](const uint8_t* p, size_t n, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{p, n, 0};
+    for (;;) {
+      ZSTD_outBuffer ob{out.data(), out.size(), 0};
+      size_t left = ZSTD_compressStream2(z.c, &ob, &in, mode);
+      if (ZSTD_isError(left))
+        throw CheckpointError(std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
+      if (ob.pos) {
+        frame_crc = crc32_gzip_refl(frame_crc, out.data(), ob.pos);
+        frame_size += ob.pos;
+        sink.write(std::span<const uint8_t>(out.data(), ob.pos));
+      }
+      if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
+    }
+  };
+  std::vector<uint8_t> blocks;  // the index's block table
+  for (size_t first = 0; first < pages.size(); first += kCheckpointPagesPerBlock) {
+    size_t n = std::min<size_t>(kCheckpointPagesPerBlock, pages.size() - first);
+    begin_frame(n * kPageSize);
+    for (size_t i = 0; i < n; ++i) feed(pages[first + i].second->data, kPageSize, ZSTD_e_continue);
+    feed(nullptr, 0, ZSTD_e_end);
+    append64(blocks, frame_size);
+    uint8_t b4[4];
+    put32(b4, frame_crc);
+    blocks.insert(blocks.end(), b4, b4 + 4);
+    payload += frame_size;
+  }
+
   std::vector<uint8_t> head;
   std::vector<uint8_t> meta = c.meta().serialize();  // memory is empty: page count 0
   append64(head, meta.size());
@@ -103,42 +148,18 @@ CheckpointHeader encode_checkpoint_to(const Checkpoint& c, const Checkpoint* bas
   append64(head, has_proof2 ? kMemProofSize : 0);
   if (has_proof2) head.insert(head.end(), c.proof2().begin(), c.proof2().end());
   append64(head, pages.size());
-  const uint64_t raw_size = head.size() + pages.size() * kCheckpointPageRecord;
-
-  ZstdCtx z;
-  ZSTD_CCtx_setParameter(z.c, ZSTD_c_compressionLevel, zstd_level);
-  ZSTD_CCtx_setParameter(z.c, ZSTD_c_checksumFlag, 1);
-  ZSTD_CCtx_setPledgedSrcSize(z.c, raw_size);
-  std::vector<uint8_t> hdr(kCheckpointHeaderSize, 0);
-  sink.write(hdr);  // placeholder; the real header is written once sizes and CRC are known
-  std::vector<uint8_t> out(ZSTD_CStreamOutSize());
-  uint64_t packed = 0;
-  uint32_t crc = 0;
-  auto feed = [&](const uint8_t* p, size_t n, ZSTD_EndDirective mode) {
-    ZSTD_inBuffer in{p, n, 0};
-    for (;;) {
-      ZSTD_outBuffer ob{out.data(), out.size(), 0};
-      size_t left = ZSTD_compressStream2(z.c, &ob, &in, mode);
-      if (ZSTD_isError(left))
-        throw CheckpointError(std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
-      if (ob.pos) {
-        crc = crc32_gzip_refl(crc, out.data(), ob.pos);
-        packed += ob.pos;
-        sink.write(std::span<const uint8_t>(out.data(), ob.pos));
-      }
-      if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) break;
-    }
-  };
-  feed(head.data(), head.size(), ZSTD_e_continue);
   for (auto& [index, p] : pages) {
-    uint8_t rec[40];
-    store_be64(rec, index);
+    append64(head, index);
     // Checkpoints are clean (Memory::clean()): every page's root is current.
-    std::memcpy(rec + 8, p->root_hash.data(), 32);
-    feed(rec, sizeof rec, ZSTD_e_continue);
-    feed(p->data, kPageSize, ZSTD_e_continue);
+    head.insert(head.end(), p->root_hash.begin(), p->root_hash.end());
   }
-  feed(nullptr, 0, ZSTD_e_end);
+  append64(head, kCheckpointPagesPerBlock);
+  append64(head, blocks.size() / kCheckpointBlockRecord);
+  head.insert(head.end(), blocks.begin(), blocks.end());
+  begin_frame(head.size());
+  feed(head.data(), head.size(), ZSTD_e_end);
+  payload += frame_size;
+  if (raw_bytes) *raw_bytes = head.size() + pages.size() * kPageSize;
 
   uint8_t* h = hdr.data();
   std::memcpy(h, kMagic, 8);
@@ -147,12 +168,12 @@ CheckpointHeader encode_checkpoint_to(const Checkpoint& c, const Checkpoint* bas
   store_be64(h + 16, c.step());
   store_be64(h + 24, base ? base->step() : c.step());
   std::memcpy(h + 32, c.hash().data(), 32);
-  store_be64(h + 64, raw_size);
-  store_be64(h + 72, packed);
-  put32(h + 80, crc);
+  store_be64(h + 64, frame_size);
+  store_be64(h + 72, payload);
+  put32(h + 80, frame_crc);
   put32(h + 84, crc32_of(h, 84));
   sink.overwrite_header(hdr);
-  return decode_checkpoint_header(hdr, kCheckpointHeaderSize + packed, "(new)");
+  return decode_checkpoint_header(hdr, kCheckpointHeaderSize + payload, "(new)");
 }
 
 }  // namespace
@@ -161,7 +182,7 @@ std::vector<uint8_t> encode_checkpoint(const Checkpoint& c, const Checkpoint* ba
                                        int zstd_level) {
   std::vector<uint8_t> out;
   VectorSink sink(out);
-  encode_checkpoint_to(c, base, zstd_level, sink, nullptr);
+  encode_checkpoint_to(c, base, zstd_level, sink, nullptr, nullptr);
   return out;
 }
 
@@ -186,14 +207,15 @@ CheckpointHeader decode_checkpoint_header(std::span<const uint8_t> file, uint64_
   c.step = load_be64(h + 16);
   c.base_step = load_be64(h + 24);
   std::memcpy(c.hash.data(), h + 32, 32);
-  c.raw_size = load_be64(h + 64);
-  c.packed_size = load_be64(h + 72);
-  c.payload_crc = get32(h + 80);
+  c.index_size = load_be64(h + 64);
+  c.payload_size = load_be64(h + 72);
+  c.index_crc = get32(h + 80);
   if (c.kind == 1 && c.base_step >= c.step) throw fail("delta base is not an earlier step");
-  if (c.packed_size != file_size - kCheckpointHeaderSize)
+  if (c.payload_size != file_size - kCheckpointHeaderSize)
     throw fail("truncated or padded: payload is " +
                std::to_string(file_size - kCheckpointHeaderSize) + " bytes, header says " +
-               std::to_string(c.packed_size));
+               std::to_string(c.payload_size));
+  if (c.index_size == 0 || c.index_size > c.payload_size) throw fail("bad index size");
   return c;
 }
 
@@ -280,16 +302,16 @@ void CheckpointWriter::loop() {
       wo.precompressed = true;
       AtomicFileWriter file(m_dir + "/" + checkpoint_file_name(c->step()), wo);
       FileSink sink(file);
-      uint64_t pages = 0;
-      CheckpointHeader h =
-          encode_checkpoint_to(*c, full ? nullptr : prev.get(), m_options.zstd_level, sink, &pages);
+      uint64_t pages = 0, raw = 0;
+      CheckpointHeader h = encode_checkpoint_to(*c, full ? nullptr : prev.get(),
+                                                m_options.zstd_level, sink, &pages, &raw);
       file.commit();
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::lock_guard<std::mutex> lock(m_mu);
       m_stats.files++;
       m_stats.full_files += full ? 1 : 0;
-      m_stats.bytes += kCheckpointHeaderSize + h.packed_size;
-      m_stats.raw_bytes += h.raw_size;
+      m_stats.bytes += kCheckpointHeaderSize + h.payload_size;
+      m_stats.raw_bytes += raw;
       m_stats.busy_seconds += secs;
       m_stats.pages += pages;
       since_full = full ? 0 : since_full + 1;
@@ -343,90 +365,129 @@ Hash32 CheckpointReader::recorded_hash(uint64_t step) const {
 
 namespace {
 
-// Streams one checkpoint payload: reads the file in 1 MiB pieces, checks the CRC of the
-// compressed bytes as they pass and inflates straight into the caller's buffers (pages).
-class PayloadReader {
+// Reads n bytes at `off`; false at a premature end of file. Throws on a read error.
+bool pread_all(int fd, uint8_t* dst, size_t n, uint64_t off, const std::string& name) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, dst + got, n - got, off_t(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw CheckpointError("cannot read checkpoint " + name + ": " + std::strerror(errno));
+    if (r == 0) return false;
+    got += size_t(r);
+  }
+  return true;
+}
+
+struct Fd {
+  int fd;
+  explicit Fd(const std::string& name) : fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Where one checkpoint file keeps its page blocks (from its index).
+struct BlockFile {
+  std::string path;
+  std::vector<uint64_t> offset, size;  // file offset and compressed size of each block
+  std::vector<uint32_t> crc, pages;    // CRC-32 and page count of each block
+};
+
+// A page's location: file (of the source's list) << 44 | block << 12 | slot in the block.
+constexpr unsigned kLocBlockShift = 12, kLocFileShift = 44;
+constexpr uint64_t kMaxChainFiles = uint64_t{1} << (64 - kLocFileShift);
+
+// The lazy pages of a loaded checkpoint chain read their bytes from here: a block is read,
+// checked (CRC, then zstd's own checksum and sizes) and inflated when one of its pages is
+// first needed; the last few inflated blocks are kept, as replays touch pages in runs.
+class CheckpointPageSource final : public PageSource {
 public:
-  PayloadReader(const std::string& name, const CheckpointHeader& h) : m_name(name), m_h(h) {
-    m_fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-    if (m_fd < 0) throw CheckpointError("cannot read checkpoint " + name + ": " + std::strerror(errno));
-    m_left = h.packed_size;
-    m_off = kCheckpointHeaderSize;
-    m_in.resize(size_t{1} << 20);
-  }
-  ~PayloadReader() {
-    ZSTD_freeDCtx(m_d);
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  CheckpointError fail(const std::string& why) const {
-    return CheckpointError("checkpoint " + m_name + " is damaged: " + why);
-  }
-  void read(uint8_t* dst, size_t n) {
-    ZSTD_outBuffer ob{dst, n, 0};
-    while (ob.pos < ob.size) {
-      if (m_frame_done || (step(ob) == 0 && ob.pos < ob.size)) throw fail("payload truncated");
+  explicit CheckpointPageSource(std::vector<std::shared_ptr<const BlockFile>> files)
+      : m_files(std::move(files)) {}
+  const std::vector<std::shared_ptr<const BlockFile>>& files() const { return m_files; }
+
+  void read_page(uint64_t loc, uint8_t* out) const override {
+    const uint64_t file = loc >> kLocFileShift;
+    const uint64_t block = (loc >> kLocBlockShift) & ((uint64_t{1} << (kLocFileShift - kLocBlockShift)) - 1);
+    const uint64_t slot = loc & ((uint64_t{1} << kLocBlockShift) - 1);
+    std::shared_ptr<const std::vector<uint8_t>> data;
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      for (const Cached& c : m_cache)
+        if (c.data && c.file == file && c.block == block) data = c.data;
     }
-    m_produced += n;
-    if (m_produced > m_h.raw_size) throw fail("payload size mismatch");
-  }
-  // The frame must end here (zstd checks its content checksum there), with nothing after it.
-  void finish() {
-    uint8_t extra;
-    while (!m_frame_done) {
-      ZSTD_outBuffer ob{&extra, 1, 0};
-      size_t r = step(ob);
-      if (ob.pos) throw fail("trailing bytes in payload");
-      if (r == 0) break;
+    if (!data) {
+      data = inflate(file, block);  // outside the lock: other threads' pages go on meanwhile
+      std::lock_guard<std::mutex> lock(m_mu);
+      m_cache[m_next++ % m_cache.size()] = Cached{file, block, data};
     }
-    if (m_ib.pos != m_ib.size || m_left != 0) throw fail("trailing bytes in payload");
-    if (m_produced != m_h.raw_size) throw fail("payload size mismatch");
-    if (m_crc != m_h.payload_crc) throw fail("payload checksum mismatch");
-  }
-  // After a decoding error: a damaged file is reported as such when its CRC says so.
-  bool crc_ok_to_end() {
-    m_ib.pos = m_ib.size;
-    while (refill()) m_ib.pos = m_ib.size;
-    return m_crc == m_h.payload_crc;
+    if ((slot + 1) * kPageSize > data->size()) memory_fault("checkpoint page location out of range");
+    std::memcpy(out, data->data() + slot * kPageSize, kPageSize);
   }
 
 private:
-  // One zstd call; reads more of the file when zstd made no progress for want of input.
-  size_t step(ZSTD_outBuffer& ob) {
-    const size_t out0 = ob.pos, in0 = m_ib.pos;
-    size_t r = ZSTD_decompressStream(m_d, &ob, &m_ib);
-    if (ZSTD_isError(r)) throw fail(std::string("zstd: ") + ZSTD_getErrorName(r));
-    if (r == 0) m_frame_done = true;
-    if (r != 0 && ob.pos == out0 && m_ib.pos == in0 && m_ib.pos == m_ib.size && !refill())
-      throw fail("payload truncated");
-    return r;
-  }
-  bool refill() {
-    if (m_left == 0) return false;
-    size_t want = size_t(std::min<uint64_t>(m_left, m_in.size()));
-    size_t got = 0;
-    while (got < want) {
-      ssize_t r = ::pread(m_fd, m_in.data() + got, want - got, off_t(m_off + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) throw CheckpointError("cannot read checkpoint " + m_name + ": " + std::strerror(errno));
-      if (r == 0) throw fail("payload truncated");
-      got += size_t(r);
+  std::shared_ptr<const std::vector<uint8_t>> inflate(uint64_t file, uint64_t block) const {
+    if (file >= m_files.size() || block >= m_files[file]->size.size())
+      memory_fault("checkpoint page location out of range");
+    const BlockFile& f = *m_files[file];
+    auto damaged = [&](const std::string& why) {
+      memory_fault("checkpoint " + f.path + " is damaged: block " + std::to_string(block) + " " + why);
+    };
+    std::vector<uint8_t> packed(f.size[block]);
+    {
+      Fd fd(f.path);
+      if (fd.fd < 0) memory_fault("cannot read checkpoint " + f.path + ": " + std::strerror(errno));
+      bool whole;
+      try {
+        whole = pread_all(fd.fd, packed.data(), packed.size(), f.offset[block], f.path);
+      } catch (const CheckpointError& e) {
+        memory_fault(e.what());
+      }
+      if (!whole) damaged("truncated");
     }
-    m_crc = crc32_gzip_refl(m_crc, m_in.data(), got);
-    m_off += got;
-    m_left -= got;
-    m_ib = ZSTD_inBuffer{m_in.data(), got, 0};
-    return true;
+    if (crc32_of(packed.data(), packed.size()) != f.crc[block]) damaged("checksum mismatch");
+    const uint64_t raw = uint64_t(f.pages[block]) * kPageSize;
+    if (ZSTD_findFrameCompressedSize(packed.data(), packed.size()) != packed.size() ||
+        ZSTD_getFrameContentSize(packed.data(), packed.size()) != raw)
+      damaged("is not one frame of its pages");
+    auto out = std::make_shared<std::vector<uint8_t>>(raw);
+    ZSTD_DCtx* d = ZSTD_createDCtx();
+    size_t r = ZSTD_decompressDCtx(d, out->data(), out->size(), packed.data(), packed.size());
+    ZSTD_freeDCtx(d);
+    if (ZSTD_isError(r)) damaged(std::string("zstd: ") + ZSTD_getErrorName(r));
+    if (r != raw) damaged("size mismatch");
+    return out;
   }
 
-  std::string m_name;
-  CheckpointHeader m_h;
-  int m_fd = -1;
-  uint64_t m_left = 0, m_off = 0, m_produced = 0;
-  uint32_t m_crc = 0;
-  bool m_frame_done = false;  // zstd reported the end of the frame
-  std::vector<uint8_t> m_in;
-  ZSTD_inBuffer m_ib{nullptr, 0, 0};
-  ZSTD_DCtx* m_d = ZSTD_createDCtx();
+  struct Cached {
+    uint64_t file = 0, block = 0;
+    std::shared_ptr<const std::vector<uint8_t>> data;
+  };
+  std::vector<std::shared_ptr<const BlockFile>> m_files;
+  mutable std::mutex m_mu;
+  mutable std::array<Cached, 8> m_cache{};
+  mutable size_t m_next = 0;
+};
+
+// Reads the fields of an inflated index, each read checked against its end.
+class IndexCursor {
+public:
+  IndexCursor(const std::vector<uint8_t>& b, std::function<CheckpointError(const std::string&)> fail)
+      : m_b(b), m_fail(std::move(fail)) {}
+  const uint8_t* take(uint64_t n) {
+    if (n > m_b.size() - m_pos) throw m_fail("index truncated");
+    const uint8_t* p = m_b.data() + m_pos;
+    m_pos += n;
+    return p;
+  }
+  uint64_t u64() { return load_be64(take(8)); }
+  uint32_t u32() { return get32(take(4)); }
+  uint64_t left() const { return m_b.size() - m_pos; }
+
+private:
+  const std::vector<uint8_t>& m_b;
+  size_t m_pos = 0;
+  std::function<CheckpointError(const std::string&)> m_fail;
 };
 
 }  // namespace
@@ -434,12 +495,12 @@ private:
 CheckpointPtr CheckpointReader::load(uint64_t step) {
   std::lock_guard<std::mutex> lock(m_mu);
   // Follow the base chain (headers only) down to a full checkpoint or a cached one, then
-  // build upwards, streaming each payload into the memory.
+  // build upwards from the indices: the pages stay in their blocks (lazy).
   std::vector<CheckpointHeader> chain;
-  CheckpointPtr base;
+  const Loaded* base = nullptr;
   for (uint64_t s = step;;) {
     if (auto it = m_cache.find(s); it != m_cache.end()) {
-      base = it->second;
+      base = &it->second;
       break;
     }
     std::string name = path(s);
@@ -456,62 +517,122 @@ CheckpointPtr CheckpointReader::load(uint64_t step) {
     if (h.kind == 0) break;
     s = h.base_step;
   }
-  if (chain.empty()) return base;  // cached
-  // The chain is applied to one memory in place (a delta's pages overwrite its base's): no
-  // copy of the page table per link; only the requested checkpoint is kept and cached, and
-  // its state hash, recomputed from the page roots, is checked against its header's.
-  std::unique_ptr<Memory> mem = base ? base->memory().share_clean() : nullptr;
+  if (chain.empty()) return base->checkpoint;  // cached
+  if (chain.size() + (base ? std::static_pointer_cast<const CheckpointPageSource>(base->pages->source)->files().size() : 0) >= kMaxChainFiles)
+    throw CheckpointError("checkpoint " + path(step) + " has too long a delta chain");
+
+  auto lazy = std::make_shared<LazyPages>();
+  std::vector<std::shared_ptr<const BlockFile>> files;
+  if (base) {
+    lazy->pages = base->pages->pages;
+    files = std::static_pointer_cast<const CheckpointPageSource>(base->pages->source)->files();
+  }
+  std::vector<uint64_t> changed;
   State s;
   MemProof proof2{};
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
     const CheckpointHeader& h = *it;
-    std::string name = path(h.step);
-    PayloadReader in(name, h);
-    proof2 = MemProof{};
+    const std::string name = path(h.step);
+    auto fail = [&](const std::string& why) {
+      return CheckpointError("checkpoint " + name + " is damaged: " + why);
+    };
+    // The index frame: the last index_size bytes.
+    std::vector<uint8_t> packed(h.index_size);
+    {
+      Fd fd(name);
+      if (fd.fd < 0) throw CheckpointError("cannot read checkpoint " + name + ": " + std::strerror(errno));
+      if (!pread_all(fd.fd, packed.data(), packed.size(),
+                     kCheckpointHeaderSize + h.payload_size - h.index_size, name))
+        throw fail("truncated");
+    }
+    if (crc32_of(packed.data(), packed.size()) != h.index_crc) throw fail("index checksum mismatch");
+    // Bounded by what the budget could hold: 52 index bytes per page, and the thread state.
+    const uint64_t limit = (uint64_t{2} << 30) + memory_budget() / kPageSize *
+                                                    (kCheckpointIndexRecord + kCheckpointBlockRecord);
+    unsigned long long raw = ZSTD_getFrameContentSize(packed.data(), packed.size());
+    if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > limit ||
+        ZSTD_findFrameCompressedSize(packed.data(), packed.size()) != packed.size())
+      throw fail("the index is not one zstd frame of a sensible size");
+    std::vector<uint8_t> index(raw);
+    {
+      ZSTD_DCtx* d = ZSTD_createDCtx();
+      size_t r = ZSTD_decompressDCtx(d, index.data(), index.size(), packed.data(), packed.size());
+      ZSTD_freeDCtx(d);
+      if (ZSTD_isError(r)) throw fail(std::string("zstd: ") + ZSTD_getErrorName(r));
+      if (r != raw) throw fail("index size mismatch");
+    }
+    IndexCursor in(index, fail);
+    uint64_t meta_len = in.u64();
+    if (meta_len > (uint64_t{1} << 30)) throw fail("index truncated");
+    const uint8_t* meta = in.take(meta_len);
     try {
-      uint8_t b8[8];
-      in.read(b8, 8);
-      uint64_t meta_len = load_be64(b8);
-      if (meta_len > h.raw_size || meta_len > (uint64_t{1} << 30)) throw in.fail("payload truncated");
-      std::vector<uint8_t> meta(meta_len);
-      in.read(meta.data(), meta.size());
-      try {
-        s = State::deserialize(meta);
-      } catch (const StateFormatError& e) {
-        throw in.fail(std::string("thread state: ") + e.what());
-      }
-      if (s.memory->page_count() != 0) throw in.fail("thread state carries memory pages");
-      if (s.step != h.step)
-        throw in.fail("state step " + std::to_string(s.step) + " differs from the header's");
-      if (h.kind == 0 || !mem) mem = std::move(s.memory);  // a full checkpoint starts afresh
-      in.read(b8, 8);
-      uint64_t k = load_be64(b8);
-      if (k != 0 && k != kMemProofSize) throw in.fail("bad VM register block size " + std::to_string(k));
-      if (k) in.read(proof2.data(), k);
-      in.read(b8, 8);
-      uint64_t n = load_be64(b8);
-      if (n > h.raw_size / kCheckpointPageRecord) throw in.fail("payload truncated");
-      if (!budget_allows(n))
-        throw CheckpointError("checkpoint " + name + " needs " + human_bytes(n * kPageSize) +
-                              " of pages, more than the memory budget (raise it with --max-memory)");
-      for (uint64_t i = 0; i < n; ++i) {
-        uint8_t rec[40];
-        in.read(rec, sizeof rec);
-        uint64_t index = load_be64(rec);
-        if (index >= (uint64_t{1} << kPageKeySize)) throw in.fail("invalid page index");
-        Page* p = mem->page_for_overwrite(index);
-        in.read(p->data, kPageSize);
-        // The recorded root stands for the page (the CRC and zstd's checksum guard the bytes);
-        // the state hash check below covers every root.
-        std::memcpy(p->root_hash.data(), rec + 8, 32);
-        p->dirty_chunks = 0;
-      }
-      in.finish();
-    } catch (const CheckpointError&) {
-      if (!in.crc_ok_to_end()) throw in.fail("payload checksum mismatch");
-      throw;
+      s = State::deserialize(std::span<const uint8_t>(meta, meta_len));
+    } catch (const StateFormatError& e) {
+      throw fail(std::string("thread state: ") + e.what());
+    }
+    if (s.memory->page_count() != 0) throw fail("thread state carries memory pages");
+    if (s.step != h.step)
+      throw fail("state step " + std::to_string(s.step) + " differs from the header's");
+    uint64_t k = in.u64();
+    if (k != 0 && k != kMemProofSize) throw fail("bad VM register block size " + std::to_string(k));
+    proof2 = MemProof{};
+    if (k) std::memcpy(proof2.data(), in.take(k), k);
+    uint64_t n = in.u64();
+    if (n > in.left() / kCheckpointIndexRecord) throw fail("index truncated");
+    if (!budget_allows(n))
+      throw CheckpointError("checkpoint " + name + " needs " + human_bytes(n * kPageSize) +
+                            " of pages, more than the memory budget (raise it with --max-memory)");
+    const uint8_t* recs = in.take(n * kCheckpointIndexRecord);
+    uint64_t per_block = in.u64();
+    if (per_block == 0 || per_block > (uint64_t{1} << kLocBlockShift)) throw fail("bad block size");
+    uint64_t blocks = in.u64();
+    if (blocks != (n + per_block - 1) / per_block) throw fail("block count mismatch");
+    if (blocks > in.left() / kCheckpointBlockRecord) throw fail("index truncated");
+    auto bf = std::make_shared<BlockFile>();
+    bf->path = name;
+    uint64_t off = kCheckpointHeaderSize;
+    for (uint64_t b = 0; b < blocks; ++b) {
+      uint64_t size = in.u64();
+      uint32_t crc = in.u32();
+      if (size > h.payload_size) throw fail("block sizes do not add up to the payload");
+      bf->offset.push_back(off);
+      bf->size.push_back(size);
+      bf->crc.push_back(crc);
+      bf->pages.push_back(uint32_t(std::min(per_block, n - b * per_block)));
+      off += size;
+    }
+    if (in.left() != 0) throw fail("trailing bytes in the index");
+    if (off != kCheckpointHeaderSize + h.payload_size - h.index_size)
+      throw fail("block sizes do not add up to the payload");
+    const uint64_t file_id = files.size();
+    files.push_back(std::move(bf));
+    if (h.kind == 0) lazy->pages.clear();  // a full checkpoint starts afresh
+    // A small delta grows the table in place; reserving would rehash it for nothing.
+    if (n > lazy->pages.size() / 4) lazy->pages.reserve(lazy->pages.size() + n);
+    uint64_t prev_index = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint8_t* r = recs + i * kCheckpointIndexRecord;
+      uint64_t index = load_be64(r);
+      if (index >= (uint64_t{1} << kPageKeySize)) throw fail("invalid page index");
+      if (i && index <= prev_index) throw fail("page indices not ascending");
+      prev_index = index;
+      LazyPage lp;
+      std::memcpy(lp.root.data(), r + 8, 32);
+      lp.location = file_id << kLocFileShift | (i / per_block) << kLocBlockShift | (i % per_block);
+      lazy->pages[index] = lp;
+      changed.push_back(index);
     }
   }
+  if (!budget_allows(lazy->pages.size()))
+    throw CheckpointError("checkpoint " + path(step) + " needs " +
+                          human_bytes(lazy->pages.size() * kPageSize) +
+                          " of pages, more than the memory budget (raise it with --max-memory)");
+  lazy->source = std::make_shared<CheckpointPageSource>(std::move(files));
+  // The recorded roots stand for the pages (the block CRCs and zstd's checksums guard the
+  // bytes when they are read); the state hash check below covers every root.
+  std::unique_ptr<Memory> mem =
+      base ? base->checkpoint->memory().share_clean() : std::make_unique<Memory>();
+  mem->attach_lazy(lazy, changed);
   const CheckpointHeader& h = chain.front();
   s.memory = std::move(mem);
   CheckpointPtr c = Checkpoint::adopt(std::move(s), proof2);
@@ -519,9 +640,8 @@ CheckpointPtr CheckpointReader::load(uint64_t step) {
     throw CheckpointError("checkpoint " + path(h.step) + " is damaged: its state hashes to " +
                           hex(c->hash()) + ", but " + hex(h.hash) +
                           " was recorded when it was taken");
-  m_cache[h.step] = c;
-  base = c;
-  return base;
+  m_cache[h.step] = Loaded{c, lazy};
+  return c;
 }
 
 }  // namespace cb

@@ -193,7 +193,9 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
       keeper->make_current(vm);
       sum.proof2_rerun_steps += keeper->rerun_steps();
     }
-    auto c = std::make_shared<const Checkpoint>(state, vm.proof2_slot());
+    // Without a copy of the inner-node cache: up to 6 checkpoints are alive at once (the
+    // writer's queue), and at 1 GiB each copy would be 58 MiB.
+    auto c = std::make_shared<const Checkpoint>(state, vm.proof2_slot(), false);
     keeper.emplace(RunOrigin::of(c), oracle, opt.jit, opt.proof2_window);
     hashes[c->step()] = c->hash();
     last_ckpt = c->step();
