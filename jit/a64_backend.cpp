@@ -10,6 +10,7 @@
 #include <map>
 #include <vector>
 
+#include "jit/asm_error.h"
 #include "jit/ir_uses.h"
 #include "memory/memory.h"
 
@@ -39,18 +40,6 @@ constexpr int32_t kIdOffset = int32_t(offsetof(Thread, id));
 constexpr int32_t kProfSteps = int32_t(offsetof(ProfileSlot, steps));
 constexpr int32_t kProfTag = int32_t(offsetof(ProfileSlot, tag));
 static_assert(kRegsOffset + 8 * 32 < 4096 && kLoOffset < 4096 && kHiOffset < 4096, "Thread fields reachable by ldr");
-
-class ErrorRecorder : public ErrorHandler {
-public:
-  void handleError(Error err, const char* message, BaseEmitter*) override {
-    if (m_err == kErrorOk) {
-      m_err = err;
-      m_msg = message;
-    }
-  }
-  Error m_err = kErrorOk;
-  std::string m_msg;
-};
 
 const Gp kThread = a64::x19, kCtx = a64::x20, kBudget = a64::x21, kBr = a64::x22, kAddr = a64::x23;
 constexpr unsigned kCacheFirst = 24;  // x24..x28

@@ -24,11 +24,6 @@
 
 namespace cb::jit {
 
-struct CompiledBlock {
-  void* entry = nullptr;  // RX address
-  size_t size = 0;
-};
-
 class A64Backend {
 public:
   A64Backend();
