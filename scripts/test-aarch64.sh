@@ -11,7 +11,7 @@
 #    fast-forwards with the JIT, the default), byte-identical to the reference files;
 #  - threads and compute with the JIT: every hashes.txt line of their first
 #    CB_JIT_PREFIX_STEPS = 300 M steps (SUBSET for time: the native long tests run all
-#    1.46 G / 3.45 G steps);
+#    1.46 G / 3.45 G steps; CB_JIT_PREFIX_STEPS=0 runs them to the end here too);
 #  - `run --jit-stats` on compute's first 100 M steps: fails when under 95% ran compiled.
 # Not here: the other unit tests (the native stages run them all), and the `oracle` guest's
 # runs (its vectors, in-process and CLI proofs): they need the pre-image server, and under
