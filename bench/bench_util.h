@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <string>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "interp/state.h"
 
 namespace cb::bench {

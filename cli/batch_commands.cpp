@@ -24,8 +24,9 @@
 #include "cli/commands.h"
 #include "cli/preimage_host.h"
 #include "cli/proof_json.h"
-#include "cli/step_pattern.h"
-#include "interp/file_io.h"
+#include "host/go_strconv.h"
+#include "scheduler/step_pattern.h"
+#include "host/file_io.h"
 #include "scheduler/bisect.h"
 #include "scheduler/trace.h"
 #include "scheduler/trace_jobs.h"
@@ -33,24 +34,6 @@
 namespace cb::cli {
 
 namespace {
-
-// argv split at the first "--": the flags, and the pre-image server command after it.
-struct SplitArgs {
-  int argc = 0;
-  char** argv = nullptr;
-  std::vector<std::string> host;
-};
-SplitArgs split_host(int argc, char** argv) {
-  SplitArgs s{argc, argv, {}};
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--") == 0) {
-      for (int k = i + 1; k < argc; ++k) s.host.emplace_back(argv[k]);
-      s.argc = i;
-      break;
-    }
-  }
-  return s;
-}
 
 std::optional<int> parse(CLI::App& app, const SplitArgs& a) { return parse_flags(app, a.argc, a.argv); }
 
@@ -158,6 +141,8 @@ int trace_main(int argc, char** argv) {
   uint32_t full_every = kFullEveryAuto;
   bool no_sync = false, guest_output = false;
   double progress_s = 5;
+  uint64_t proof2_window = kProof2Window;
+  add_proof2_window_flag(app, proof2_window);
   app.add_option("--input", input,
                  "initial state file (.bin or .bin.gz; read as far as the state extends, at most 10 GiB)");
   app.add_option("--dir", dir,
@@ -213,6 +198,7 @@ int trace_main(int argc, char** argv) {
       opt.stop_at = parse_step(stop_at_s[0] == '=' ? stop_at_s.substr(1) : stop_at_s, "--stop-at");
     }
     opt.jit = jit_s == "on";
+    opt.proof2_window = proof2_window;
     opt.writer.zstd_level = zstd_level;
     opt.writer.full_every = full_every;
     opt.writer.sync = !no_sync;
@@ -259,6 +245,8 @@ int prove_main(int argc, char** argv) {
                                                                       jit_s = "on";
   unsigned threads = 0;
   double progress_s = 2;
+  uint64_t proof2_window = kProof2Window;
+  add_proof2_window_flag(app, proof2_window);
   app.add_option("--dir", dir, "trace directory (cannonball trace)")->required();
   app.add_option("--steps", steps_s, "steps to prove (N,N,...): the proof of N -> N+1");
   app.add_option("--steps-file", steps_file,
@@ -302,6 +290,7 @@ int prove_main(int argc, char** argv) {
       o.batch_dir = batch_dir.empty() ? dir + "/batch" : batch_dir;
       o.threads = threads;
       o.jit = jit_s == "on";
+      o.proof2_window = proof2_window;
       o.progress_seconds = progress_s;
       o.host = a.host;
       o.proof_path = [&](uint32_t, uint64_t step) { return format_step(proof_fmt, step); };
@@ -334,7 +323,7 @@ int prove_main(int argc, char** argv) {
     std::set<uint64_t> want_proof(proofs.list.begin(), proofs.list.end());
     JobStats js = run_step_jobs(
         reqs, [&](uint64_t step) { return ckpts.at_or_before(step); }, oracle.get(),
-        JobOptions{threads, jit_s == "on"},
+        JobOptions{threads, jit_s == "on", proof2_window},
         [&](StepResult&& r) {
           done_n += (r.proof ? 1 : 0) + (r.hash ? 1 : 0);
           if (!r.error.empty()) {
@@ -385,6 +374,8 @@ int bisect_main(int argc, char** argv) {
                "bisect"};
   std::string dir, other, claims_path, proof_out, jit_s = "on";
   bool verbose = false;
+  uint64_t proof2_window = kProof2Window;
+  add_proof2_window_flag(app, proof2_window);
   app.add_option("--dir", dir, "our trace directory (re-executed and proved)")->required();
   auto* o1 = app.add_option("--other", other, "the other trace directory");
   auto* o2 = app.add_option("--claims", claims_path,
@@ -406,12 +397,12 @@ int bisect_main(int argc, char** argv) {
     auto host = start_host(a.host);
     SharedOracle oracle(host.get());
     bool jit = jit_s == "on";
-    TraceSide ours(ours_trace, oracle.get(), jit);
+    TraceSide ours(ours_trace, oracle.get(), jit, proof2_window);
     std::unique_ptr<TraceReader> other_trace;
     std::unique_ptr<BisectSide> theirs;
     if (!other.empty()) {
       other_trace = std::make_unique<TraceReader>(other);
-      theirs = std::make_unique<TraceSide>(*other_trace, oracle.get(), jit);
+      theirs = std::make_unique<TraceSide>(*other_trace, oracle.get(), jit, proof2_window);
     } else {
       theirs = std::make_unique<ClaimsSide>(read_step_hashes(claims_path));
     }

@@ -22,7 +22,7 @@
 #include "cli/preimage_host.h"
 #include "cli/proof_json.h"
 #include "cli/window_command.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "scheduler/trace.h"
 #include "scheduler/trace_jobs.h"
 
@@ -142,7 +142,7 @@ struct JobRun {
     std::set<std::string> made_dirs;
     JobStats js = run_step_jobs(
         reqs, [&](uint64_t step) { return ckpts.at_or_before(step); }, oracle,
-        JobOptions{options.threads, options.jit},
+        JobOptions{options.threads, options.jit, options.proof2_window},
         [&](StepResult&& r) {
           auto it = pending.upper_bound(r.step);
           if (it == pending.begin()) return;  // cannot happen: every request is in a unit
@@ -553,14 +553,9 @@ int batch_main(int argc, char** argv) {
     return kExitError;
   }
   std::string sub = argv[1];
-  std::vector<std::string> host;
-  int n = argc;
-  for (int i = 2; i < argc; ++i)
-    if (std::strcmp(argv[i], "--") == 0) {
-      for (int k = i + 1; k < argc; ++k) host.emplace_back(argv[k]);
-      n = i;
-      break;
-    }
+  SplitArgs split = split_host(argc, argv, 2);
+  std::vector<std::string> host = std::move(split.host);
+  const int n = split.argc;
   if (sub == "run") return batch_run(n - 1, argv + 1, std::move(host));
   if (sub == "window" && n == argc) return batch_window(argc - 1, argv + 1);
   if (!host.empty() || n != argc) {

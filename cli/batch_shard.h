@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "scheduler/run_session.h"
 #include "scheduler/shard.h"
 
 namespace cb::cli {
@@ -18,6 +19,7 @@ struct ShardRunOptions {
   ShardId shard;
   unsigned threads = 0;
   bool jit = true;
+  uint64_t proof2_window = kProof2Window;  // scheduler/run_session.h
   double progress_seconds = 2;
   std::vector<std::string> host;  // pre-image server command (empty: none)
   // Where the proof of `step` of job `job` goes.

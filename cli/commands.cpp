@@ -7,7 +7,7 @@
 #include "cli/common.h"
 #include "cli/console.h"
 #include "interp/elf_loader.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "interp/state.h"
 
 namespace cb::cli {

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <vector>
 
 #include "cli/commands.h"
-#include "cli/go_format.h"
-#include "interp/file_io.h"
-#include "interp/state_extent.h"
+#include "host/go_format.h"
+#include "host/file_io.h"
 #include "interp/state_io.h"
 
 namespace cb::cli {
@@ -95,6 +95,24 @@ std::optional<int> parse_flags(CLI::App& app, int argc, char** argv) {
     return kExitError;
   }
   return std::nullopt;
+}
+
+SplitArgs split_host(int argc, char** argv, int first) {
+  SplitArgs s{argc, argv, {}};
+  for (int i = first; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      for (int k = i + 1; k < argc; ++k) s.host.emplace_back(argv[k]);
+      s.argc = i;
+      break;
+    }
+  }
+  return s;
+}
+
+void add_proof2_window_flag(CLI::App& app, uint64_t& window) {
+  app.add_option("--proof2-window", window,
+                 "steps before a proof or checkpoint from which clock_gettime memory proofs are taken (tests)")
+      ->group("");
 }
 
 std::string format_step(std::string_view pattern, uint64_t step) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "interp/state.h"
@@ -17,9 +18,18 @@ namespace cb::cli {
 // "flag provided but not defined: -foo", "Required flag \"input\" not set").
 std::optional<int> parse_flags(CLI::App& app, int argc, char** argv);
 
+// argv split at the first "--" at or after argv[first]: the flags (argc counts only them),
+// and the pre-image server command after it (reference: run.go takes everything after "--").
+struct SplitArgs {
+  int argc = 0;
+  char** argv = nullptr;
+  std::vector<std::string> host;
+};
+SplitArgs split_host(int argc, char** argv, int first = 1);
+
 // Go's fmt.Sprintf(pattern, step) for every file-name pattern (--proof-fmt, --snapshot-fmt,
 // prove's --proof-fmt, bisect's --proof-out): exactly Go's output, or FileNamePatternError
-// (cli/go_format.h) when Go's would not be a usable name. The one expansion used everywhere.
+// (host/go_format.h) when Go's would not be a usable name. The one expansion used everywhere.
 std::string format_step(std::string_view pattern, uint64_t step);
 // Refuses, before any work, a pattern whose names could be refused later ("" and "-" pass).
 void check_name_pattern(std::string_view pattern);
@@ -28,6 +38,11 @@ void check_name_pattern(std::string_view pattern);
 inline constexpr uint64_t kMaxHostTimeoutMs = 86'400'000;  // --host-timeout-ms: one day
 inline constexpr unsigned kMaxThreads = 256;                 // prove -j
 inline constexpr double kMaxProgressSeconds = 86'400;        // --progress-every
+
+// The hidden --proof2-window flag (run, trace, prove, bisect): steps before a proof or
+// checkpoint in which clock_gettime memory proofs are taken (scheduler/run_session.h
+// kProof2Window); tests shrink it to force the re-runs that keep the second slot exact.
+void add_proof2_window_flag(CLI::App& app, uint64_t& window);
 
 // serialize.IsBinaryFile: ".bin" or ".bin.gz".
 bool is_binary_name(std::string_view path);

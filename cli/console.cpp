@@ -9,7 +9,7 @@
 #include <ctime>
 #include <mutex>
 
-#include "cli/step_pattern.h"  // go_quote
+#include "host/go_strconv.h"
 
 namespace cb::cli {
 
@@ -162,32 +162,6 @@ void Console::clear_status_locked() {
   if (!m_status_shown) return;
   std::fputs("\r\033[K", stderr);
   m_status_shown = false;
-}
-
-std::string group_thousands(uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
-  return s;
-}
-
-std::string human_rate(double r) {
-  char b[32];
-  if (r >= 1e9) std::snprintf(b, sizeof b, "%.2f G", r / 1e9);
-  else if (r >= 1e6) std::snprintf(b, sizeof b, "%.2f M", r / 1e6);
-  else if (r >= 1e3) std::snprintf(b, sizeof b, "%.1f k", r / 1e3);
-  else std::snprintf(b, sizeof b, "%.0f ", r);
-  return b;
-}
-
-std::string human_duration(double s) {
-  if (!(s >= 0) || s > 1e9) return "?";
-  uint64_t t = uint64_t(s + 0.5);
-  char b[32];
-  if (t >= 3600) std::snprintf(b, sizeof b, "%" "llu" "h%02llum%02llus", (unsigned long long)(t / 3600),
-                               (unsigned long long)(t / 60 % 60), (unsigned long long)(t % 60));
-  else if (t >= 60) std::snprintf(b, sizeof b, "%llum%02llus", (unsigned long long)(t / 60), (unsigned long long)(t % 60));
-  else std::snprintf(b, sizeof b, "%llus", (unsigned long long)t);
-  return b;
 }
 
 }  // namespace cb::cli

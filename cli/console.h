@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "host/human_format.h"  // group_thousands, human_rate, human_duration
+
 namespace cb::cli {
 
 struct LogAttr {
@@ -70,11 +72,5 @@ private:
   bool m_progress = false;
   bool m_status_shown = false;
 };
-
-// "1,234,567"
-std::string group_thousands(uint64_t v);
-// "12.3 M" style rate, "1h02m03s" style duration.
-std::string human_rate(double per_second);
-std::string human_duration(double seconds);
 
 }  // namespace cb::cli

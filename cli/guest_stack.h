@@ -18,17 +18,18 @@
 #include "interp/elf_loader.h"
 #include "interp/state.h"
 #include "interp/vm.h"
+#include "scheduler/run_session.h"
 
 namespace cb::cli {
 
-class GuestStackTracker {
+class GuestStackTracker final : public StepDriver {
 public:
   explicit GuestStackTracker(const Metadata& meta) : m_meta(meta) {}
   // Call before every step, with the state the step starts from.
-  void before_step(const State& s);
+  void before_step(const State& s) override;
   // Steps `vm` one step at a time (before_step each) to `target`, an exit or a panic; with
   // stop_on_preimage also right after a step that read a pre-image (Executor::run_until's rules).
-  StepStatus run_until(Vm& vm, uint64_t target, bool stop_on_preimage);
+  StepStatus run_until(Vm& vm, uint64_t target, bool stop_on_preimage) override;
   // The reference's Traceback() of the running thread.
   void traceback(const State& s, std::FILE* out);
 

@@ -11,6 +11,7 @@
 #include "cli/batch_commands.h"
 #include "cli/batch_shard.h"
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/verify_command.h"
 #include "cli/version.h"
 #include "cli/tools_commands.h"
@@ -114,15 +115,9 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   // Everything after the first "--" is the pre-image server command (reference: run.go).
-  std::vector<std::string> host;
-  int n = argc;
-  for (int i = 2; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--") == 0) {
-      for (int k = i + 1; k < argc; ++k) host.emplace_back(argv[k]);
-      n = i;
-      break;
-    }
-  }
+  cb::cli::SplitArgs split = cb::cli::split_host(argc, argv, 2);
+  const std::vector<std::string>& host = split.host;
+  const int n = split.argc;
   if (cmd == "load-elf") return cb::cli::load_elf_main(n - 1, argv + 1);
   if (cmd == "run") return cb::cli::run_main(n - 1, argv + 1, host);
   if (cmd == "witness") return cb::cli::witness_main(n - 1, argv + 1);

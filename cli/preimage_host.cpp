@@ -18,7 +18,8 @@
 #include <thread>
 #include <utility>
 
-#include "cli/step_pattern.h"  // go_quote
+#include "host/go_strconv.h"
+#include "host/hex.h"
 
 extern char** environ;
 
@@ -49,17 +50,6 @@ std::string go_signal_name(int sig) {
 std::string signal_abbrev(int sig) {
   const char* a = ::sigabbrev_np(sig);
   return a != nullptr ? std::string("SIG") + a : "signal " + std::to_string(sig);
-}
-
-std::string hex(std::span<const uint8_t> bytes) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "0x";
-  out.reserve(2 + bytes.size() * 2);
-  for (const uint8_t b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
 }
 
 // A hint for error messages: text when it is text (hints are "type 0xdata" strings), else hex.
@@ -132,27 +122,27 @@ bool set_nonblocking(int fd) {
 class SigpipeGuard {
 public:
   SigpipeGuard() {
-    sigemptyset(&pipe_set_);
-    sigaddset(&pipe_set_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set_, &old_);
+    sigemptyset(&m_pipe_set);
+    sigaddset(&m_pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &m_pipe_set, &m_old);
     sigset_t pending;
     sigpending(&pending);
-    pending_before_ = sigismember(&pending, SIGPIPE) == 1;
+    m_pending_before = sigismember(&pending, SIGPIPE) == 1;
   }
   ~SigpipeGuard() {
-    if (saw_epipe && !pending_before_) {
+    if (saw_epipe && !m_pending_before) {
       const timespec zero{};
-      while (sigtimedwait(&pipe_set_, nullptr, &zero) < 0 && errno == EINTR) {
+      while (sigtimedwait(&m_pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
       }
     }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    pthread_sigmask(SIG_SETMASK, &m_old, nullptr);
   }
   bool saw_epipe = false;
 
 private:
-  sigset_t pipe_set_{};
-  sigset_t old_{};
-  bool pending_before_ = false;
+  sigset_t m_pipe_set{};
+  sigset_t m_old{};
+  bool m_pending_before = false;
 };
 
 int ms_until(Clock::time_point now, Clock::time_point t) {
@@ -247,7 +237,7 @@ struct HostProcess::Request {
 };
 
 HostProcess::HostProcess(std::vector<std::string> argv, HostOptions options)
-    : argv_(std::move(argv)), options_(std::move(options)) {
+    : m_argv(std::move(argv)), m_options(std::move(options)) {
   start();
 }
 
@@ -255,13 +245,13 @@ HostProcess::~HostProcess() { stop(); }
 
 void HostProcess::start() {
   // NewProcessPreimageOracle: an empty name means no host at all.
-  if (argv_.empty() || argv_[0].empty()) return;
-  executable_ = look_path(argv_[0]);
+  if (m_argv.empty() || m_argv[0].empty()) return;
+  m_executable = look_path(m_argv[0]);
 
   // Everything the child needs is prepared here: between fork and execve only
   // async-signal-safe calls are allowed (other threads may hold the malloc lock).
   std::vector<char*> child_argv;
-  for (std::string& a : argv_) child_argv.push_back(a.data());
+  for (std::string& a : m_argv) child_argv.push_back(a.data());
   child_argv.push_back(nullptr);
   // cmd.Env = append([]string{"NO_COLOR=1"}, os.Environ()...): Go keeps the last duplicate.
   std::vector<std::string> env_store;
@@ -282,7 +272,7 @@ void HostProcess::start() {
     }
     close_fd(null_fd);
   };
-  const bool capture = static_cast<bool>(options_.on_output);
+  const bool capture = static_cast<bool>(m_options.on_output);
   bool ok = ::pipe2(hint_p, O_CLOEXEC) == 0 && ::pipe2(ack_p, O_CLOEXEC) == 0 &&
             ::pipe2(key_p, O_CLOEXEC) == 0 && ::pipe2(value_p, O_CLOEXEC) == 0 &&
             ::pipe2(exec_p, O_CLOEXEC) == 0;
@@ -305,7 +295,7 @@ void HostProcess::start() {
   if (pid < 0) {
     const int err = errno;
     close_all();
-    start_failed("fork/exec " + executable_ + ": " + go_errno(err));
+    start_failed("fork/exec " + m_executable + ": " + go_errno(err));
   }
   if (pid == 0) {
     // Child. Die with us, also when we are SIGKILLed; if we are already gone, give up.
@@ -346,7 +336,7 @@ void HostProcess::start() {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(executable_.c_str(), child_argv.data(), child_env.data());
+    ::execve(m_executable.c_str(), child_argv.data(), child_env.data());
     child_fail(errno);
   }
 
@@ -375,30 +365,30 @@ void HostProcess::start() {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     close_all();
-    start_failed("fork/exec " + executable_ + ": " +
+    start_failed("fork/exec " + m_executable + ": " +
                  (got == sizeof child_errno ? go_errno(child_errno) : "unknown error"));
   }
 
-  pid_ = pid;
-  exit_.started = true;
+  m_pid = pid;
+  m_exit.started = true;
 #if defined(SYS_pidfd_open) && !defined(CB_HOST_NO_PIDFD)  // the latter: to test the fallback
-  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // -1: waitpid polling instead
+  m_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // -1: waitpid polling instead
 #endif
-  hint_w_ = std::exchange(hint_p[1], -1);
-  ack_r_ = std::exchange(ack_p[0], -1);
-  key_w_ = std::exchange(key_p[1], -1);
-  value_r_ = std::exchange(value_p[0], -1);
-  for (int fd : {hint_w_, ack_r_, key_w_, value_r_}) set_nonblocking(fd);
+  m_hint_w = std::exchange(hint_p[1], -1);
+  m_ack_r = std::exchange(ack_p[0], -1);
+  m_key_w = std::exchange(key_p[1], -1);
+  m_value_r = std::exchange(value_p[0], -1);
+  for (int fd : {m_hint_w, m_ack_r, m_key_w, m_value_r}) set_nonblocking(fd);
   if (capture) {
-    pump_ = std::make_unique<OutputPump>();
-    pump_->fds[0] = std::exchange(out_p[0], -1);
-    pump_->fds[1] = std::exchange(err_p[0], -1);
-    pump_->wake_r = std::exchange(wake_p[0], -1);
-    pump_->wake_w = std::exchange(wake_p[1], -1);
-    pump_->sink = options_.on_output;
-    set_nonblocking(pump_->fds[0]);
-    set_nonblocking(pump_->fds[1]);
-    pump_->start();
+    m_pump = std::make_unique<OutputPump>();
+    m_pump->fds[0] = std::exchange(out_p[0], -1);
+    m_pump->fds[1] = std::exchange(err_p[0], -1);
+    m_pump->wake_r = std::exchange(wake_p[0], -1);
+    m_pump->wake_w = std::exchange(wake_p[1], -1);
+    m_pump->sink = m_options.on_output;
+    set_nonblocking(m_pump->fds[0]);
+    set_nonblocking(m_pump->fds[1]);
+    m_pump->start();
   }
   close_all();  // nothing left but already-moved (-1) entries
 }
@@ -406,30 +396,30 @@ void HostProcess::start() {
 // ---------------------------------------------------------------------------------------------
 
 bool HostProcess::poll_exited(int timeout_ms) {
-  if (exit_.reaped) return true;
-  if (pid_ <= 0) return false;
+  if (m_exit.reaped) return true;
+  if (m_pid <= 0) return false;
   // block: the pidfd said the child has exited, so waitpid() returns at once (WNOHANG could
   // still race the kernel's exit bookkeeping and report "not yet").
   const auto reap = [&](bool block = false) -> bool {
     int status = 0;
     pid_t r;
-    while ((r = ::waitpid(pid_, &status, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {
+    while ((r = ::waitpid(m_pid, &status, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {
     }
     if (r == 0) return false;
-    exit_.reaped = true;
+    m_exit.reaped = true;
     if (r < 0) {
-      exit_.unknown = true;  // ECHILD: someone else reaped it (or SIGCHLD is ignored)
+      m_exit.unknown = true;  // ECHILD: someone else reaped it (or SIGCHLD is ignored)
     } else if (WIFSIGNALED(status)) {
-      exit_.signal = WTERMSIG(status);
-      exit_.core_dumped = WCOREDUMP(status);
+      m_exit.signal = WTERMSIG(status);
+      m_exit.core_dumped = WCOREDUMP(status);
     } else {
-      exit_.exit_code = WEXITSTATUS(status);
+      m_exit.exit_code = WEXITSTATUS(status);
     }
-    close_fd(pidfd_);
+    close_fd(m_pidfd);
     return true;
   };
-  if (pidfd_ >= 0) {
-    pollfd p{pidfd_, POLLIN, 0};
+  if (m_pidfd >= 0) {
+    pollfd p{m_pidfd, POLLIN, 0};
     const auto end = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
       const int r = ::poll(&p, 1, ms_until(Clock::now(), end));
@@ -451,7 +441,7 @@ bool HostProcess::wait_exit(uint64_t timeout_ms) {
     }
     return true;
   }
-  while (timeout_ms > 0 && !exit_.reaped) {
+  while (timeout_ms > 0 && !m_exit.reaped) {
     const int slice = static_cast<int>(std::min<uint64_t>(timeout_ms, 1u << 30));
     poll_exited(slice);
     timeout_ms -= static_cast<uint64_t>(slice);
@@ -460,34 +450,34 @@ bool HostProcess::wait_exit(uint64_t timeout_ms) {
 }
 
 void HostProcess::close_channels() {
-  close_fd(hint_w_);
-  close_fd(ack_r_);
-  close_fd(key_w_);
-  close_fd(value_r_);
+  close_fd(m_hint_w);
+  close_fd(m_ack_r);
+  close_fd(m_key_w);
+  close_fd(m_value_r);
 }
 
 HostExit HostProcess::stop() {
-  if (stopped_) return exit_;
-  stopped_ = true;
-  if (pid_ > 0) {
-    const HostStopPolicy& p = options_.stop;
+  if (m_stopped) return m_exit;
+  m_stopped = true;
+  if (m_pid > 0) {
+    const HostStopPolicy& p = m_options.stop;
     // ProcessPreimageOracle.Close, step by step.
-    if (!exit_.reaped) wait_exit(p.exit_grace_ms);  // "time to exit cleanly"
+    if (!m_exit.reaped) wait_exit(p.exit_grace_ms);  // "time to exit cleanly"
     close_channels();                                // "encourage it to exit"
-    if (!exit_.reaped) wait_exit(p.close_grace_ms);
-    if (!exit_.reaped) {
-      ::kill(pid_, SIGINT);  // "politely ask": os.Interrupt (not reaped, so the pid is ours)
+    if (!m_exit.reaped) wait_exit(p.close_grace_ms);
+    if (!m_exit.reaped) {
+      ::kill(m_pid, SIGINT);  // "politely ask": os.Interrupt (not reaped, so the pid is ours)
       wait_exit(p.interrupt_grace_ms);
     }
-    if (!exit_.reaped) {
-      ::kill(pid_, SIGKILL);  // "just terminate the process"
+    if (!m_exit.reaped) {
+      ::kill(m_pid, SIGKILL);  // "just terminate the process"
       wait_exit(UINT64_MAX);
     }
-    close_fd(pidfd_);
+    close_fd(m_pidfd);
   }
   close_channels();
-  if (pump_) pump_->finish();
-  return exit_;
+  if (m_pump) m_pump->finish();
+  return m_exit;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,8 +491,8 @@ void HostProcess::fail(Request& req, const std::string& what) {
     activity = req.sending ? "sent hint " + describe_hint(req.hint)
                            : "waited for the ack of hint " + describe_hint(req.hint);
   }
-  broken_ = "pre-image host " + what + " while cannonball " + activity;
-  throw OracleError(broken_);
+  m_broken = "pre-image host " + what + " while cannonball " + activity;
+  throw OracleError(m_broken);
 }
 
 namespace {
@@ -519,37 +509,37 @@ void HostProcess::wait_ready(int fd, short events, Request& req) {
   for (;;) {
     const Clock::time_point now = Clock::now();
     if (now >= req.deadline) {
-      fail(req, "gave no answer within " + std::to_string(options_.timeout_ms) + " ms");
+      fail(req, "gave no answer within " + std::to_string(m_options.timeout_ms) + " ms");
     }
-    if (options_.on_waiting && now >= req.next_notice) {
+    if (m_options.on_waiting && now >= req.next_notice) {
       const double waited = std::chrono::duration<double>(now - req.start).count();
-      req.next_notice = now + std::chrono::milliseconds(std::max<uint32_t>(1, options_.notice_every_ms));
+      req.next_notice = now + std::chrono::milliseconds(std::max<uint32_t>(1, m_options.notice_every_ms));
       try {
-        options_.on_waiting(waited);
+        m_options.on_waiting(waited);
       } catch (const std::exception& e) {
         fail(req, std::string("request abandoned (") + e.what() + ")");
       }
     }
-    if (options_.should_abort && options_.should_abort()) fail(req, "request interrupted");
+    if (m_options.should_abort && m_options.should_abort()) fail(req, "request interrupted");
 
     int timeout = -1;
     const auto bound = [&](int ms) { timeout = timeout < 0 ? ms : std::min(timeout, ms); };
     if (req.deadline != Clock::time_point::max()) bound(ms_until(now, req.deadline));
-    if (options_.on_waiting) bound(ms_until(now, req.next_notice));
-    if (pidfd_ < 0) bound(kPollSliceNoPidfdMs);
-    if (options_.should_abort) bound(kPollSliceAbortMs);
+    if (m_options.on_waiting) bound(ms_until(now, req.next_notice));
+    if (m_pidfd < 0) bound(kPollSliceNoPidfdMs);
+    if (m_options.should_abort) bound(kPollSliceAbortMs);
 
-    pollfd p[2] = {{fd, events, 0}, {pidfd_, POLLIN, 0}};
-    const int r = ::poll(p, pidfd_ >= 0 ? 2 : 1, timeout);
+    pollfd p[2] = {{fd, events, 0}, {m_pidfd, POLLIN, 0}};
+    const int r = ::poll(p, m_pidfd >= 0 ? 2 : 1, timeout);
     if (r < 0) {
       if (errno == EINTR) continue;  // should_abort() is asked at the top
       fail(req, "could not be waited for (poll: " + go_errno(errno) + ")");
     }
     // The channel first: a host that answered and then exited has still answered.
     if (p[0].revents != 0) return;
-    if ((pidfd_ >= 0 && p[1].revents != 0) || (pidfd_ < 0 && poll_exited(0))) {
+    if ((m_pidfd >= 0 && p[1].revents != 0) || (m_pidfd < 0 && poll_exited(0))) {
       poll_exited(0);
-      fail(req, exit_phrase(exit_));
+      fail(req, exit_phrase(m_exit));
     }
   }
 }
@@ -572,7 +562,7 @@ void HostProcess::write_all(int fd, const uint8_t* p, size_t n, Request& req) {
     if (err == EPIPE) {
       guard.saw_epipe = true;
       // The host's read end is gone: it exited, or it closed that fd.
-      if (poll_exited(kExitLingerMs)) fail(req, exit_phrase(exit_));
+      if (poll_exited(kExitLingerMs)) fail(req, exit_phrase(m_exit));
       fail(req, "closed its fd " + std::to_string(req.host_fd) + " (it is still running)");
     }
     fail(req, "channel broke (write to its fd " + std::to_string(req.host_fd) + ": " + go_errno(err) + ")");
@@ -599,7 +589,7 @@ void HostProcess::read_exact(int fd, uint8_t* p, size_t n, Request& req, size_t 
                   : " after sending " + std::to_string(have) + " of the " + std::to_string(total) +
                         " " + req.part + " bytes";
     if (r == 0) {
-      if (poll_exited(kExitLingerMs)) fail(req, exit_phrase(exit_) + detail);
+      if (poll_exited(kExitLingerMs)) fail(req, exit_phrase(m_exit) + detail);
       fail(req, "closed its fd " + std::to_string(req.host_fd) + detail + " (it is still running)");
     }
     fail(req, "channel broke (read from its fd " + std::to_string(req.host_fd) + ": " +
@@ -609,19 +599,19 @@ void HostProcess::read_exact(int fd, uint8_t* p, size_t n, Request& req, size_t 
 
 void HostProcess::finish_request(Request& req) {
   const double took = std::chrono::duration<double>(Clock::now() - req.start).count();
-  stats_.wait_seconds += took;
-  stats_.longest_wait_seconds = std::max(stats_.longest_wait_seconds, took);
+  m_stats.wait_seconds += took;
+  m_stats.longest_wait_seconds = std::max(m_stats.longest_wait_seconds, took);
 }
 
 void HostProcess::hint(std::span<const uint8_t> hint) {
-  if (pid_ <= 0) return;  // ProcessPreimageOracle.Hint: "no hint processor"
-  if (!broken_.empty()) throw OracleError("pre-image host unusable after an earlier failure: " + broken_);
+  if (m_pid <= 0) return;  // ProcessPreimageOracle.Hint: "no hint processor"
+  if (!m_broken.empty()) throw OracleError("pre-image host unusable after an earlier failure: " + m_broken);
   Request req;
   req.start = Clock::now();
-  if (options_.timeout_ms != 0) req.deadline = req.start + std::chrono::milliseconds(options_.timeout_ms);
-  if (options_.on_waiting) req.next_notice = req.start + std::chrono::milliseconds(options_.notice_after_ms);
+  if (m_options.timeout_ms != 0) req.deadline = req.start + std::chrono::milliseconds(m_options.timeout_ms);
+  if (m_options.on_waiting) req.next_notice = req.start + std::chrono::milliseconds(m_options.notice_after_ms);
   req.hint = hint;
-  if (stopped_) fail(req, "was already stopped");
+  if (m_stopped) fail(req, "was already stopped");
   if (hint.size() > UINT32_MAX) fail(req, "cannot take a hint over 4 GiB (4-byte length prefix)");
 
   // HintWriter.Hint: 4-byte big-endian length, the hint, then read one ack byte.
@@ -632,47 +622,47 @@ void HostProcess::hint(std::span<const uint8_t> hint) {
     uint8_t frame[4096];  // one write(2) for the usual small hint
     std::memcpy(frame, prefix, 4);
     if (!hint.empty()) std::memcpy(frame + 4, hint.data(), hint.size());
-    write_all(hint_w_, frame, 4 + hint.size(), req);
+    write_all(m_hint_w, frame, 4 + hint.size(), req);
   } else {
-    write_all(hint_w_, prefix, 4, req);
-    write_all(hint_w_, hint.data(), hint.size(), req);
+    write_all(m_hint_w, prefix, 4, req);
+    write_all(m_hint_w, hint.data(), hint.size(), req);
   }
   req.sending = false;
   req.host_fd = 4;
   req.part = "ack";
   uint8_t ack = 0;
-  read_exact(ack_r_, &ack, 1, req, 0, 1);
-  ++stats_.hints;
-  stats_.hint_bytes += hint.size();
+  read_exact(m_ack_r, &ack, 1, req, 0, 1);
+  ++m_stats.hints;
+  m_stats.hint_bytes += hint.size();
   finish_request(req);
 }
 
 std::vector<uint8_t> HostProcess::get_preimage(const Hash32& key) {
-  if (pid_ <= 0 && !exit_.started) {
+  if (m_pid <= 0 && !m_exit.started) {
     // ProcessPreimageOracle.GetPreimage without a host: panic("no pre-image retriever available")
     throw OracleError("no pre-image retriever available: no pre-image host command was given (after --)");
   }
-  if (!broken_.empty()) throw OracleError("pre-image host unusable after an earlier failure: " + broken_);
+  if (!m_broken.empty()) throw OracleError("pre-image host unusable after an earlier failure: " + m_broken);
   Request req;
   req.start = Clock::now();
-  if (options_.timeout_ms != 0) req.deadline = req.start + std::chrono::milliseconds(options_.timeout_ms);
-  if (options_.on_waiting) req.next_notice = req.start + std::chrono::milliseconds(options_.notice_after_ms);
+  if (m_options.timeout_ms != 0) req.deadline = req.start + std::chrono::milliseconds(m_options.timeout_ms);
+  if (m_options.on_waiting) req.next_notice = req.start + std::chrono::milliseconds(m_options.notice_after_ms);
   req.key = &key;
-  if (stopped_) fail(req, "was already stopped");
+  if (m_stopped) fail(req, "was already stopped");
 
   // OracleClient.Get: write the key, read an 8-byte big-endian length, then that many bytes.
   req.host_fd = 5;
-  write_all(key_w_, key.data(), key.size(), req);
+  write_all(m_key_w, key.data(), key.size(), req);
   req.sending = false;
   req.host_fd = 6;
   req.part = "length";
   uint8_t len_be[8];
-  read_exact(value_r_, len_be, 8, req, 0, 8);
+  read_exact(m_value_r, len_be, 8, req, 0, 8);
   uint64_t len = 0;
   for (const uint8_t b : len_be) len = len << 8 | b;
-  if (len > options_.max_preimage_size) {
+  if (len > m_options.max_preimage_size) {
     fail(req, "announced a value of " + std::to_string(len) + " bytes, over the cap of " +
-                  std::to_string(options_.max_preimage_size) + " bytes");
+                  std::to_string(m_options.max_preimage_size) + " bytes");
   }
   req.part = "value";
   std::vector<uint8_t> value;
@@ -681,11 +671,11 @@ std::vector<uint8_t> HostProcess::get_preimage(const Hash32& key) {
   while (got < total) {
     // Grow as bytes arrive rather than trusting the announced length with memory up front.
     if (value.size() == got) value.resize(std::min(total, std::max<size_t>(got * 2, 64 * 1024)));
-    read_exact(value_r_, value.data() + got, value.size() - got, req, got, total);
+    read_exact(m_value_r, value.data() + got, value.size() - got, req, got, total);
     got = value.size();
   }
-  ++stats_.preimages;
-  stats_.preimage_bytes += len;
+  ++m_stats.preimages;
+  m_stats.preimage_bytes += len;
   finish_request(req);
   return value;
 }

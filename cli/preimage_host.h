@@ -121,14 +121,14 @@ public:
   HostExit stop();
   // Replaces the waits stop() uses (e.g. shorter ones once a request has failed: the channel
   // is out of step then and nothing is gained by the reference's 30 s grace periods).
-  void set_stop_policy(const HostStopPolicy& policy) { options_.stop = policy; }
+  void set_stop_policy(const HostStopPolicy& policy) { m_options.stop = policy; }
 
-  bool has_host() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }  // stays set after the host is reaped (for tests/logs)
-  const HostStats& stats() const { return stats_; }
+  bool has_host() const { return m_pid > 0; }
+  pid_t pid() const { return m_pid; }  // stays set after the host is reaped (for tests/logs)
+  const HostStats& stats() const { return m_stats; }
   // The resolved executable and the arguments, for logs.
-  const std::string& executable() const { return executable_; }
-  const std::vector<std::string>& argv() const { return argv_; }
+  const std::string& executable() const { return m_executable; }
+  const std::vector<std::string>& argv() const { return m_argv; }
 
 private:
   struct Request;
@@ -144,20 +144,20 @@ private:
   bool wait_exit(uint64_t timeout_ms);
   void close_channels();
 
-  std::vector<std::string> argv_;
-  std::string executable_;
-  HostOptions options_;
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int hint_w_ = -1;   // our end of the host's fd 3
-  int ack_r_ = -1;    // our end of the host's fd 4
-  int key_w_ = -1;    // our end of the host's fd 5
-  int value_r_ = -1;  // our end of the host's fd 6
-  std::unique_ptr<OutputPump> pump_;
-  HostExit exit_;
-  bool stopped_ = false;
-  std::string broken_;  // first request failure
-  HostStats stats_;
+  std::vector<std::string> m_argv;
+  std::string m_executable;
+  HostOptions m_options;
+  pid_t m_pid = -1;
+  int m_pidfd = -1;
+  int m_hint_w = -1;   // our end of the host's fd 3
+  int m_ack_r = -1;    // our end of the host's fd 4
+  int m_key_w = -1;    // our end of the host's fd 5
+  int m_value_r = -1;  // our end of the host's fd 6
+  std::unique_ptr<OutputPump> m_pump;
+  HostExit m_exit;
+  bool m_stopped = false;
+  std::string m_broken;  // first request failure
+  HostStats m_stats;
 };
 
 }  // namespace cb

@@ -1,10 +1,8 @@
 // `cannonball run`: the reference's `cannon run` (cannon/cmd/run.go) — same flags, defaults,
-// loop order, files and exit codes — on the canonical VM plus the JIT through the Executor.
-//
-// Loop (per step, exactly the reference's order): info log, stop check, snapshot of the
-// state before the step, then either a proof step (writes the proof of step N -> N+1) or
-// plain steps; then the --stop-at-preimage* checks. Plain steps are run in batches up to the
-// next step where anything can happen, so no engine ever runs past an event.
+// loop order, files and exit codes. This file is the flags and the printing; the loop (per
+// step, exactly the reference's order: info log, stop check, snapshot of the state before
+// the step, then a proof step or plain steps, then the --stop-at-preimage* checks) and the
+// second memory-proof slot are scheduler/run_session.h's RunSession.
 //
 // Exit codes (reference: cannon/main.go and Go's runtime; op-challenger's vm/executor.go maps
 // exit code 2 to ErrVMPanic, anything else non-zero to a plain failure):
@@ -28,12 +26,15 @@
 #include "cli/guest_stack.h"
 #include "cli/preimage_host.h"
 #include "cli/proof_json.h"
-#include "cli/step_pattern.h"
+#include "host/go_strconv.h"
+#include "scheduler/step_pattern.h"
 #include "interp/elf_loader.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
+#include "host/hex.h"
 #include "interp/state.h"
 #include "interp/vm.h"
 #include "scheduler/executor.h"
+#include "scheduler/run_session.h"
 
 namespace cb::cli {
 
@@ -85,14 +86,8 @@ std::vector<uint8_t> from_hex_loose(std::string h) {
   // go-ethereum common.FromHex: optional 0x, odd length gets a leading 0, invalid -> empty.
   if (h.rfind("0x", 0) == 0 || h.rfind("0X", 0) == 0) h = h.substr(2);
   if (h.size() % 2) h = "0" + h;
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i < h.size(); i += 2) {
-    unsigned v;
-    if (std::sscanf(h.substr(i, 2).c_str(), "%2x", &v) != 1 || !std::isxdigit(uint8_t(h[i])) ||
-        !std::isxdigit(uint8_t(h[i + 1])))
-      return {};
-    out.push_back(uint8_t(v));
-  }
+  std::vector<uint8_t> out(h.size() / 2);
+  if (!parse_hex_digits(h, out)) return {};
   return out;
 }
 
@@ -149,9 +144,6 @@ std::span<const uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// Steps run between two looks at the clock / the interrupt flag: adapted so that a batch
-// takes roughly 10-50 ms whatever the engine's speed.
-constexpr uint64_t kMinBatch = uint64_t{1} << 14, kMaxBatch = uint64_t{1} << 28;
 
 }  // namespace
 
@@ -163,7 +155,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   StepPattern proof_at, snapshot_at, stop_at, info_at = StepPattern::parse("%1000000000");
   std::string stop_preimage, stop_preimage_type, jit_s = "on", stop_larger_s;
   uint64_t host_timeout_ms = 0;
-  uint64_t proof2_window = uint64_t{1} << 24;
+  uint64_t proof2_window = kProof2Window;
   bool debug = false, pprof = false, progress_flag = true, jit_stats = false;
   const std::string pattern_help =
       "'never' (default), 'always', '=123' at exactly step 123, '%123' for every 123 steps";
@@ -193,9 +185,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
                  "fail a pre-image request the host has not answered after this long (0 = wait forever; "
                  "at most 86400000, one day)")
       ->check(CLI::Range(uint64_t{0}, kMaxHostTimeoutMs));
-  app.add_option("--proof2-window", proof2_window,
-                 "steps before a proof step from which clock_gettime memory proofs are taken (tests)")
-      ->group("");
+  add_proof2_window_flag(app, proof2_window);
   app.add_option("--progress", progress_flag, "show a progress line when stderr is a terminal (default true)");
   if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
@@ -226,10 +216,7 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
           "invalid --snapshot-fmt file format. Only binary file formats (ending in .bin or bin.gz) are supported");
 
     // --stop-at-preimage / --stop-at-preimage-type / --stop-at-preimage-larger-than.
-    bool stop_any = false;
-    std::vector<uint8_t> stop_prefix;
-    uint64_t stop_offset = 0, stop_step = 0;
-    int64_t stop_larger = 0;
+    PreimageStop preimage_stop;
     if (app.count("--stop-at-preimage") > 0) {
       std::vector<std::string> parts;
       std::stringstream ss(stop_preimage);
@@ -237,11 +224,11 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       if (!stop_preimage.empty() && stop_preimage.back() == '@') parts.push_back("");
       if (parts.empty()) parts.push_back("");
       if (parts.size() > 3) throw std::runtime_error("invalid stop-at-preimage: " + stop_preimage);
-      stop_prefix = from_hex_loose(parts[0]);
+      preimage_stop.prefix = from_hex_loose(parts[0]);
       std::string err;
-      if (parts.size() >= 2 && !parse_dec_u64(parts[1], &stop_offset, &err))
+      if (parts.size() >= 2 && !parse_dec_u64(parts[1], &preimage_stop.offset, &err))
         throw std::runtime_error("invalid preimage offset: " + err);
-      if (parts.size() == 3 && !parse_dec_u64(parts[2], &stop_step, &err))
+      if (parts.size() == 3 && !parse_dec_u64(parts[2], &preimage_stop.from_step, &err))
         throw std::runtime_error("invalid preimage offset: " + err);
     } else {
       static const std::pair<const char*, uint8_t> kTypes[] = {
@@ -249,10 +236,10 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       bool ok = stop_preimage_type.empty();
       for (auto& [n, b] : kTypes)
         if (stop_preimage_type == n) {
-          stop_prefix = {b};
+          preimage_stop.prefix = {b};
           ok = true;
         }
-      if (stop_preimage_type == "any") stop_any = ok = true;
+      if (stop_preimage_type == "any") preimage_stop.any = ok = true;
       if (!ok) throw std::runtime_error("invalid preimage type " + go_quote(stop_preimage_type));
     }
     if (!stop_larger_s.empty()) {
@@ -262,9 +249,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       if (!parse_go_uint64(neg ? stop_larger_s.substr(1) : stop_larger_s, &v, &err) || v > uint64_t(INT64_MAX))
         throw std::runtime_error("invalid value " + go_quote(stop_larger_s) +
                                  " for flag -stop-at-preimage-larger-than: parse error");
-      stop_larger = neg ? -int64_t(v) : int64_t(v);
+      preimage_stop.larger_than = neg ? -int64_t(v) : int64_t(v);
     }
-    const bool stop_on_preimage = stop_any || !stop_prefix.empty() || stop_larger != 0;
 
     Metadata meta;
     if (meta_path.empty()) {
@@ -327,192 +313,145 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       }
     }
 
-    bool mute_guest = false;  // while re-running steps already run (see redo_for_proof2)
-    Vm vm(state, host.get(), [&con, &mute_guest](int fd, const uint8_t* d, size_t n) {
-      if (mute_guest) return;
+    Vm vm(state, host.get(), [&con](int fd, const uint8_t* d, size_t n) {
       std::vector<LogAttr> base{LogAttr::str("module", "guest"), LogAttr::str("stream", fd == 1 ? "stdout" : "stderr")};
       con.info("", output_attrs(base, std::string_view(reinterpret_cast<const char*>(d), n)));
     });
     // Statistics only for --debug-info (the reference's EnableStats): a plain run pays nothing.
     if (!debug_info.empty()) vm.enable_stats();
-    const ExecutorOptions exec_opts{jit_s == "on", jit_stats};
-    auto exec = std::make_unique<Executor>(vm, exec_opts);
 
-    // The second memory-proof slot of a proof is the proof taken at the last clock_gettime
-    // before it (see Vm::set_track_proof2_from). Taking one at every clock_gettime slows a
-    // long run several-fold, so they are taken only within proof2_window steps before the
-    // next proof step. When the last clock_gettime came earlier than that, the proof step is
-    // redone: the input is reloaded and re-run (guest output muted) with the window opened at
-    // that clock_gettime. Rare for Go guests (they read the clock far more often), and exact.
-    auto open_proof2_window = [&](uint64_t from_step) {
-      const uint64_t np = proof_at.next_match(from_step);
-      vm.set_track_proof2_from(np == StepPattern::kNoMatch && !proof_at.matches(np) ? StepPattern::kNoMatch
-                               : np > proof2_window                                 ? np - proof2_window
-                                                                                    : 0);
-    };
-    auto redo_for_proof2 = [&](uint64_t p, StepWitness& w) -> StepStatus {
-      const uint64_t k = vm.last_track2_step();
-      vlog("re-running to the proof step for the reference's second memory proof",
-           {LogAttr::num("step", p), LogAttr::num("clock_gettime_step", k - 1)});
-      exec.reset();  // the engine must not outlive the memory it compiled against
+    RunPlan plan;
+    plan.stop_at = stop_at;
+    plan.proof_at = proof_at;
+    plan.snapshot_at = snapshot_at;
+    plan.info_at = info_at;
+    plan.preimage_stop = preimage_stop;
+    plan.exec = ExecutorOptions{jit_s == "on", jit_stats};
+    plan.proof2_window = proof2_window;
+    // A re-run for the second memory-proof slot (scheduler/run_session.h) starts from the
+    // input, reloaded: rare for Go guests, and no second copy of memory is kept meanwhile.
+    RunOrigin origin;
+    origin.step = state.step;
+    origin.restore = [&input] {
       try {
-        state = load_state(input);
+        return load_state(input);
       } catch (const std::exception& e) {
         throw std::runtime_error(std::string("failed to reload state: ") + e.what());
       }
-      // The first slot is kept: the non-proof steps of the re-run do not touch it, so the
-      // redone step sees the same one as the first attempt.
-      vm.set_track_proof2_from(k);
-      // The re-run repeats steps already counted: count them afresh from the input state.
-      if (vm.stats()) vm.enable_stats();
-      StepStatus st;
-      {
-        Executor again(vm, exec_opts);
-        mute_guest = true;
-        st = again.run_until(p);
-        mute_guest = false;
-      }
-      if (st == StepStatus::kOk && state.step != p)
-        throw std::runtime_error("re-run for the proof of step " + std::to_string(p) + " ended at step " +
-                                 std::to_string(state.step));
-      if (st == StepStatus::kOk) st = vm.step_with_proof(w);
-      if (st == StepStatus::kOk && !vm.proof2_current())
-        throw std::runtime_error("internal: second memory proof of step " + std::to_string(p) + " still stale");
-      exec = std::make_unique<Executor>(vm, exec_opts);
-      return st;
     };
+    RunSession session(vm, plan, std::move(origin), host.get(), stacks.get());
 
-    const auto start = std::chrono::steady_clock::now();
-    auto last_draw = start;
-    const uint64_t start_step = state.step;
-    auto progress = [&](bool force) {
-      if (!con.progress_enabled()) return;
-      auto now = std::chrono::steady_clock::now();
-      if (!force && now - last_draw < std::chrono::milliseconds(250)) return;
-      last_draw = now;
-      double secs = std::chrono::duration<double>(now - start).count();
-      double ips = secs > 0 ? double(state.step - start_step) / secs : 0;
-      std::string line = "step " + group_thousands(state.step) + "  " + human_rate(ips) + "steps/s";
-      if (stop_at.kind() == StepPattern::Kind::kExact && stop_at.value() > state.step && ips > 0) {
-        double left = double(stop_at.value() - state.step) / ips;
-        line += "  " + std::to_string(int(100.0 * double(state.step - start_step) /
-                                          double(stop_at.value() - start_step))) +
-                "%  ETA " + human_duration(left);
+    // The CLI's side of the run: logs, files, the progress line.
+    struct Printer final : RunEvents {
+      State& state;
+      const Metadata& meta;
+      const StepPattern& stop_at;
+      std::function<void(std::string_view, std::vector<LogAttr>)> vlog;
+      const std::string &snapshot_fmt, &proof_fmt;
+      Console& con;
+      std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last_draw = start;
+      uint64_t start_step = state.step;
+
+      Printer(State& s, const Metadata& m, const StepPattern& stop,
+              std::function<void(std::string_view, std::vector<LogAttr>)> log, const std::string& snap,
+              const std::string& proof, Console& c)
+          : state(s), meta(m), stop_at(stop), vlog(std::move(log)), snapshot_fmt(snap), proof_fmt(proof), con(c) {}
+
+      bool interrupted() override { return g_interrupted != 0; }
+      void info(uint64_t step) override {
+        double secs = std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        uint64_t pc = state.active().empty() ? 0 : state.current().cpu.pc;
+        uint32_t insn = fetch_insn(*state.memory, pc & ~uint64_t{3});
+        vlog("processing", {LogAttr::num("step", step), LogAttr::str("pc", hex_u32(pc)),
+                            LogAttr::str("insn", hex_u32(insn)), LogAttr::flt("ips", double(step - start_step) / secs),
+                            LogAttr::num("pages", state.memory->page_count()),
+                            LogAttr::str("mem", human_bytes(state.memory->usage_bytes())),
+                            LogAttr::str("name", meta.lookup(pc))});
       }
-      con.status(line);
-    };
+      void snapshot(uint64_t step) override {
+        try {
+          write_state(format_step(snapshot_fmt, step), state);
+        } catch (const std::exception& e) {
+          throw std::runtime_error(std::string("failed to write state snapshot: ") + e.what());
+        }
+      }
+      void proof(uint64_t step, const StepWitness& w) override {
+        std::string j = proof_json(step, w, state.hash());
+        try {
+          write_output(format_step(proof_fmt, step), bytes_of(j));
+        } catch (const std::exception& e) {
+          throw std::runtime_error(std::string("failed to write proof data: ") + e.what());
+        }
+      }
+      void proof2_rerun(uint64_t step, uint64_t clock_gettime_step) override {
+        vlog("re-running from the input to the last clock_gettime for the reference's second memory proof",
+             {LogAttr::num("step", step), LogAttr::num("clock_gettime_step", clock_gettime_step)});
+      }
+      void progress() override {
+        if (!con.progress_enabled()) return;
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_draw < std::chrono::milliseconds(250)) return;
+        last_draw = now;
+        double secs = std::chrono::duration<double>(now - start).count();
+        double ips = secs > 0 ? double(state.step - start_step) / secs : 0;
+        std::string line = "step " + group_thousands(state.step) + "  " + human_rate(ips) + "steps/s";
+        if (stop_at.kind() == StepPattern::Kind::kExact && stop_at.value() > state.step && ips > 0) {
+          double left = double(stop_at.value() - state.step) / ips;
+          line += "  " +
+                  std::to_string(int(100.0 * double(state.step - start_step) / double(stop_at.value() - start_step))) +
+                  "%  ETA " + human_duration(left);
+        }
+        con.status(line);
+      }
+    } printer(state, meta, stop_at, vlog, snapshot_fmt, proof_fmt, con);
 
-    uint64_t batch = uint64_t{1} << 20;
-    uint64_t fail_step = 0;  // the step being executed when an error struck
-    const char* fail_what = "failed at step";
-    try {
-      while (!state.exited) {
-        if (g_interrupted) throw Interrupted{};
-        const uint64_t step = state.step;
-        if (info_at.matches(step)) {
-          double secs = std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-          uint64_t pc = state.active().empty() ? 0 : state.current().cpu.pc;
-          uint32_t insn = fetch_insn(*state.memory, pc & ~uint64_t{3});
-          vlog("processing", {LogAttr::num("step", step), LogAttr::str("pc", hex_u32(pc)),
-                              LogAttr::str("insn", hex_u32(insn)), LogAttr::flt("ips", double(step - start_step) / secs),
-                              LogAttr::num("pages", state.memory->page_count()),
-                              LogAttr::str("mem", human_bytes(state.memory->usage_bytes())),
-                              LogAttr::str("name", meta.lookup(pc))});
-        }
-        if (stop_at.matches(step)) {
-          vlog("Reached stop at");
-          break;
-        }
-        if (snapshot_at.matches(step)) {
-          try {
-            write_state(format_step(snapshot_fmt, step), state);
-          } catch (const std::exception& e) {
-            throw std::runtime_error(std::string("failed to write state snapshot: ") + e.what());
-          }
-        }
-        fail_step = step;
-        open_proof2_window(step);
-        StepStatus st;
-        if (proof_at.matches(step)) {
-          fail_what = "failed at proof-gen step";
-          StepWitness w;
-          if (stacks) stacks->before_step(state);
-          st = vm.step_with_proof(w);
-          if (st == StepStatus::kOk && !vm.proof2_current()) st = redo_for_proof2(step, w);
-          if (st == StepStatus::kOk) {
-            std::string j = proof_json(step, w, state.hash());
-            try {
-              write_output(format_step(proof_fmt, step), bytes_of(j));
-            } catch (const std::exception& e) {
-              throw std::runtime_error(std::string("failed to write proof data: ") + e.what());
-            }
-          }
-        } else {
-          fail_what = "failed at step";
-          uint64_t next = std::min({stop_at.next_match(step + 1), snapshot_at.next_match(step + 1),
-                                    proof_at.next_match(step + 1), info_at.next_match(step + 1),
-                                    step + batch});
-          const auto t0 = std::chrono::steady_clock::now();
-          st = stacks ? stacks->run_until(vm, next, stop_on_preimage) : exec->run_until(next, stop_on_preimage);
-          if (next == step + batch && state.step == next) {
-            const auto took = std::chrono::steady_clock::now() - t0;
-            if (took < std::chrono::milliseconds(10)) batch = std::min(batch * 2, kMaxBatch);
-            else if (took > std::chrono::milliseconds(50)) batch = std::max(batch / 2, kMinBatch);
-          }
-          if (st != StepStatus::kOk) fail_step = state.step - 1;
-          progress(false);
-        }
-        if (st != StepStatus::kOk) {
-          uint64_t pc = state.active().empty() ? 0 : state.current().cpu.pc;
-          char b[160];
-          std::snprintf(b, sizeof b, "%s %" PRIu64 " (PC: %08" PRIx64 "): vm panic: ", fail_what, fail_step, pc);
-          con.clear_status();
-          // The reference prints the traceback before panicking on an unknown syscall.
-          if (stacks && vm.panic_message().rfind("unrecognized syscall", 0) == 0) stacks->traceback(state, stdout);
-          print_error(b + vm.panic_message());
-          rc = kExitVmPanic;
-          break;
-        }
-        if (stop_on_preimage && vm.last_step_read_preimage()) {
-          const uint64_t read_step = state.step - 1;
-          const Hash32& key = vm.last_preimage_key();
-          const int64_t size = int64_t(vm.last_preimage().size());
-          const uint64_t offset = vm.last_preimage_offset();
-          if (stop_any) {
+    const RunResult res = session.run(printer);
+    const char* fail_what = res.fail_in_proof ? "failed at proof-gen step" : "failed at step";
+    const uint64_t fail_pc = state.active().empty() ? 0 : state.current().cpu.pc;
+    char where[160];
+    std::snprintf(where, sizeof where, "%s %" PRIu64 " (PC: %08" PRIx64 "): ", fail_what, res.fail_step, fail_pc);
+    switch (res.end) {
+      case RunResult::End::kInterrupted:
+        throw Interrupted{};
+      case RunResult::End::kOracleError:
+        throw std::runtime_error(where + res.error);
+      case RunResult::End::kPanic:
+        con.clear_status();
+        // The reference prints the traceback before panicking on an unknown syscall.
+        if (stacks && res.error.rfind("unrecognized syscall", 0) == 0) stacks->traceback(state, stdout);
+        print_error(where + std::string("vm panic: ") + res.error);
+        rc = kExitVmPanic;
+        break;
+      case RunResult::End::kStopAt:
+        vlog("Reached stop at");
+        break;
+      case RunResult::End::kPreimageStop: {
+        const PreimageStopHit& h = res.preimage;
+        const std::string prefix_hex = hex(std::span<const uint8_t>(preimage_stop.prefix), false);
+        const std::string min = std::to_string(preimage_stop.larger_than);
+        switch (h.rule) {
+          case PreimageStopHit::Rule::kAny:
             vlog("Stopping at preimage read");
             break;
-          }
-          bool prefix_ok = !stop_prefix.empty() && stop_prefix.size() <= key.size() &&
-                           std::equal(stop_prefix.begin(), stop_prefix.end(), key.begin());
-          bool size_ok = stop_larger != 0 && size > stop_larger;
-          std::string prefix_hex = hex(std::span<const uint8_t>(stop_prefix), false);
-          if (prefix_ok && size_ok) {
-            vlog("Stopping at preimage read", {LogAttr::str("keyPrefix", prefix_hex), LogAttr::num("size", uint64_t(size)),
-                                               LogAttr::raw("min", std::to_string(stop_larger))});
-            break;
-          }
-          if (prefix_ok && stop_larger == 0 && stop_offset == offset && read_step >= stop_step) {
-            vlog("Stopping at preimage read", {LogAttr::str("keyPrefix", prefix_hex), LogAttr::num("offset", offset),
-                                               LogAttr::num("step", read_step)});
-            break;
-          }
-          if (size_ok && stop_prefix.empty()) {
+          case PreimageStopHit::Rule::kPrefixAndSize:
             vlog("Stopping at preimage read",
-                 {LogAttr::num("size", uint64_t(size)), LogAttr::raw("min", std::to_string(stop_larger))});
+                 {LogAttr::str("keyPrefix", prefix_hex), LogAttr::num("size", h.size), LogAttr::raw("min", min)});
             break;
-          }
+          case PreimageStopHit::Rule::kPrefixAtOffset:
+            vlog("Stopping at preimage read",
+                 {LogAttr::str("keyPrefix", prefix_hex), LogAttr::num("offset", h.offset), LogAttr::num("step", h.step)});
+            break;
+          case PreimageStopHit::Rule::kSize:
+            vlog("Stopping at preimage read", {LogAttr::num("size", h.size), LogAttr::raw("min", min)});
+            break;
         }
+        break;
       }
-    } catch (const OracleError& e) {
-      // The step that made the request (the VM counts a step before executing it).
-      if (state.step > fail_step) fail_step = state.step - 1;
-      uint64_t pc = state.active().empty() ? 0 : state.current().cpu.pc;
-      char b[160];
-      std::snprintf(b, sizeof b, "%s %" PRIu64 " (PC: %08" PRIx64 "): ", fail_what, fail_step, pc);
-      throw std::runtime_error(b + std::string(e.what()));
+      case RunResult::End::kExited:
+        break;
     }
     con.clear_status();
-    if (jit_stats) std::fputs(exec->jit_stats_report().c_str(), stderr);
+    if (jit_stats) std::fputs(session.executor().jit_stats_report().c_str(), stderr);
     if (rc == kExitOk) {
       vlog("Execution stopped",
            {LogAttr::raw("exited", state.exited ? "true" : "false"), LogAttr::num("code", state.exit_code)});

@@ -8,9 +8,9 @@
 #include "cli/common.h"
 #include "cli/console.h"
 #include "interp/elf_loader.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "cli/preimage_host.h"
-#include "cli/step_pattern.h"
+#include "scheduler/step_pattern.h"
 #include "tools/elf_check.h"
 #include "tools/profile.h"
 

@@ -12,7 +12,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
+#include "host/hex.h"
 #include "interp/witness_step.h"
 
 namespace cb::cli {
@@ -22,13 +23,6 @@ namespace {
 constexpr uint64_t kMaxProofFileSize = uint64_t{64}
                                        << 20;  // a proof is ~13 KB; large pre-images fit
 
-int hex_nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // "0x" + an even number of hex digits -> bytes; "" on success, else the problem.
 std::string parse_hex_bytes(const nlohmann::json& v, std::vector<uint8_t>& out) {
   if (!v.is_string()) return "not a string";
@@ -36,11 +30,7 @@ std::string parse_hex_bytes(const nlohmann::json& v, std::vector<uint8_t>& out) 
   if (s.size() < 2 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return "not 0x-prefixed hex";
   if (s.size() % 2) return "odd number of hex digits";
   out.resize((s.size() - 2) / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    int hi = hex_nibble(s[2 + 2 * i]), lo = hex_nibble(s[3 + 2 * i]);
-    if (hi < 0 || lo < 0) return "not hex";
-    out[i] = uint8_t(hi << 4 | lo);
-  }
+  if (!parse_hex_digits(std::string_view(s).substr(2), out)) return "not hex";
   return "";
 }
 

@@ -6,7 +6,7 @@ namespace cb {
 
 namespace {
 constexpr InsnInfo kInfo[] = {
-#define INSN(name, kind, opcode, sel, format, cls) \
+#define INSN(name, kind, opcode, sel, format, cls, jit) \
   {#name, InsnKind::kind, opcode, sel, InsnFormat::format, InsnClass::cls},
 #include "interp/isa.def"
 #undef INSN

@@ -6,7 +6,7 @@
 namespace cb {
 
 enum class Op : uint8_t {
-#define INSN(name, kind, opcode, sel, format, cls) name,
+#define INSN(name, kind, opcode, sel, format, cls, jit) name,
 #include "interp/isa.def"
 #undef INSN
   invalid,

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "interp/go_json.h"
+#include "host/go_json.h"
 
 namespace cb {
 

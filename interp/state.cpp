@@ -274,15 +274,4 @@ State State::deserialize(StateSource& src) {
   return s;
 }
 
-std::string hex(std::span<const uint8_t> bytes, bool prefix) {
-  static const char* d = "0123456789abcdef";
-  std::string s = prefix ? "0x" : "";
-  s.reserve(s.size() + 2 * bytes.size());
-  for (uint8_t b : bytes) {
-    s.push_back(d[b >> 4]);
-    s.push_back(d[b & 15]);
-  }
-  return s;
-}
-
 }  // namespace cb

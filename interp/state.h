@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "host/hex.h"
 #include "interp/constants.h"
 #include "memory/memory.h"
 
@@ -96,7 +97,6 @@ Hash32 thread_stack_root(std::span<const Thread> stack);
 Hash32 state_hash_from_witness(std::span<const uint8_t, kStateWitnessSize> witness);
 uint8_t vm_status(bool exited, uint8_t exit_code);
 
-std::string hex(std::span<const uint8_t> bytes, bool prefix = true);
 inline std::string hex(const Hash32& h) { return hex(std::span<const uint8_t>(h.data(), h.size())); }
 
 }  // namespace cb

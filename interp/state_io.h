@@ -18,7 +18,7 @@
 #include <memory>
 #include <string>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "interp/state.h"
 
 namespace cb {

@@ -1,5 +1,6 @@
 // The canonical MT-Cannon v5 state transition: one step function, instantiated for three
-// state-access policies (vm.cpp): fast (plain run), recording (also collects the memory proofs
+// state-access policies (step_policy.h; the step and instructions in vm.cpp, the syscalls in
+// syscalls.cpp): fast (plain run), recording (also collects the memory proofs
 // of what the step touched, for the witness and proof) and witness-only (memory and thread
 // stacks only through a step witness's Merkle proofs and thread witness, as the on-chain
 // MIPS64.step does; interp/witness_step.h). This is the authority; the JIT only ever
@@ -63,8 +64,8 @@ public:
   // That costs a Merkle proof per clock_gettime, so the plain (non-proof) path computes it
   // only for steps >= `step` (0 = always, UINT64_MAX = never, the default); the step of the
   // latest clock_gettime is always noted, and proof2_current() says whether the slot holds
-  // its proof (a caller that finds it stale after a proof step can redo the run from an
-  // earlier state with the threshold at last_track2_step()).
+  // its proof (when it is stale, a re-run from an earlier state with the threshold at
+  // last_track2_step() recomputes it: scheduler/run_session.h Proof2Keeper, the one user).
   void set_track_proof2_from(uint64_t step) { m_proof2_from = step; }
   void set_track_proof2_always(bool on) { m_proof2_from = on ? 0 : ~uint64_t{0}; }
   bool proof2_current() const { return m_track2_step == m_proof2_step; }

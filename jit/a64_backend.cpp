@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "jit/asm_error.h"
-#include "jit/ir_uses.h"
 #include "memory/memory.h"
 
 namespace cb::jit {
@@ -47,6 +46,8 @@ constexpr unsigned kCacheCount = 5;
 // The enter trampoline's frame: [sp, 0..15] scratch, then the callee-saved registers.
 constexpr int32_t kFrameSize = 112;
 constexpr int32_t kScratchPage = 0;  // a merging store's host address across its helper call
+
+using irdef::bit;  // guest register r as a mask bit ($zero: none), as ir_reads / ir_writes use
 
 Mem reg_mem(unsigned r) { return a64::ptr(kThread, int32_t(kRegsOffset + 8 * r)); }
 Mem cpu_mem(size_t off) { return a64::ptr(kThread, int32_t(off)); }
@@ -92,7 +93,7 @@ private:
   void allocate() {
     unsigned uses[32] = {};
     for (const IrInsn& in : m_ir.insns) {
-      const uint32_t r = reads_of(in), w = writes_of(in);
+      const uint32_t r = ir_reads(in), w = ir_writes(in);  // from jit/ir.def
       for (unsigned g = 1; g < 32; ++g)
         uses[g] += ((r & bit(g)) ? 1 : 0) + ((w & bit(g)) ? 1 : 0);
     }

@@ -412,6 +412,11 @@ std::string JitEngine::stats_report() const {
   out += "jit-stats: syscalls:";
   for (unsigned i = 0; i < 8; ++i) add(" %s %llu", kSyscallBuckets[i], ull(st.syscalls[i]));
   out += "\n";
+  // Every isa.def row the JIT cannot compile, counted or not, so a new one shows up here.
+  out += "jit-stats: interpreted for want of a JIT lowering (isa.def NONE):";
+  for (size_t i = 0; i < kOpCount; ++i)
+    if (!has_lowering(Op(i))) add(" %s %llu", mnemonic(Op(i)).c_str(), ull(st.no_lowering[i]));
+  out += "\n";
   add("jit-stats: compiles %llu (%zu live blocks, %llu KiB of code), invalidations %llu, TLB flushes %llu, "
       "block re-checks %llu\n",
       ull(st.compiles), m_blocks.size(), ull(st.code_bytes >> 10), ull(m_invalidations), ull(st.tlb_flushes),
@@ -498,11 +503,14 @@ StepStatus JitEngine::run(uint64_t target) {
     if (m_observer) m_observer->on_interp_step(s);
     Clock::time_point t0;
     if (stats) {
-      if (t && !t->exited && s.steps_since_switch < kSchedQuantum && (pc & 3) == 0 &&
-          insn_info(decode(fetch_insn(*s.memory, pc))).cls == InsnClass::SYSCALL) {
+      const Op op = t && !t->exited && s.steps_since_switch < kSchedQuantum && (pc & 3) == 0
+                        ? decode(fetch_insn(*s.memory, pc))
+                        : Op::invalid;
+      if (op != Op::invalid && insn_info(op).cls == InsnClass::SYSCALL) {
         cause = &m_stats.interp_syscall;
         ++m_stats.syscalls[syscall_bucket(t->regs[kRegV0])];
       }
+      if (op != Op::invalid && !has_lowering(op)) ++m_stats.no_lowering[static_cast<size_t>(op)];
       ++*cause;
       t0 = Clock::now();
     }
@@ -523,7 +531,8 @@ StepStatus JitEngine::run(uint64_t target) {
     if (!m_graveyard.empty()) free_graveyard();
     if (st != StepStatus::kOk) break;
     // A block may start after a jump, and right after an instruction that ends blocks
-    // (syscall, LL/SC), not in the middle of a block that merely did not fit the budget.
+    // (syscall, LL/SC with statistics on, an invalid word), not in the middle of a block that
+    // merely did not fit the budget.
     boundary = marker || s.active().empty() || s.current().cpu.pc != pc + 4;
   }
   m_last_step = s.step;

@@ -1,7 +1,9 @@
 // The JIT engine: a block cache keyed by guest pc, hotness counting, chaining, invalidation
 // of blocks whose code is overwritten, and the dispatcher that mixes compiled blocks with
 // the canonical interpreter (which stays the authority: it takes every step a block cannot
-// take exactly — syscalls, LL/SC, preemption steps, the steps before a stop target, panics).
+// take exactly — syscalls and any other isa.def row without a JIT lowering, preemption steps,
+// the steps before a stop target, panics, and LL/SC while the --debug-info statistics count
+// them).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -10,6 +12,7 @@
 
 #include <tsl/robin_map.h>
 
+#include "interp/decoder.h"
 #include "interp/vm.h"
 #include "jit/context.h"
 #include "jit/ir.h"
@@ -28,6 +31,8 @@ struct JitStats {
   uint64_t interp_syscall = 0, interp_preempt = 0, interp_budget = 0, interp_cold = 0,
            interp_uncompilable = 0, interp_other = 0;
   uint64_t syscalls[8] = {};  // by kind: see JitEngine::stats_report
+  // Interpreted steps of isa.def rows lowered to NONE (jit/frontend.h has_lowering), by Op.
+  uint64_t no_lowering[kOpCount] = {};
   uint64_t compiles = 0, invalidations = 0, tlb_flushes = 0, verifies = 0;
   uint64_t code_bytes = 0;  // machine code emitted (all blocks ever compiled)
   double compile_s = 0, compiled_s = 0, interp_s = 0;  // time in compile(), enter(), step()

@@ -8,12 +8,110 @@ namespace cb::jit {
 
 namespace {
 constexpr uint64_t kJumpRegionMask = 0xFFFFFFFFF0000000ULL;  // j/jal keep these bits of pc+4
+
+// The `jit` column of interp/isa.def as data: how each row becomes one IrInsn.
+enum class Form : uint8_t {
+  kNone,      // never compiled (the interpreter's)
+  kRR,        // d = rd
+  kRRSa32,    // d = rd, sa + 32
+  kRI,        // d = rt, imm from the word (see Imm)
+  kHiLo,      // writes HI/LO, zero_d = rd
+  kMem,       // load / store / atomic: imm = simm; d = rt for loads
+  kBranch,    // target = pc + 4 + simm * 4
+  kJump,      // target in the 256 MiB region of pc + 4
+  kJumpReg,   // target = s; link into rd (jalr) or nowhere (jr)
+};
+enum class Imm : uint8_t { kSIMM, kUIMM, kLUI };  // named as in the isa.def column
+
+struct Lowering {
+  Form form = Form::kNone;
+  IrOp op = IrOp::kNop;
+  MemKind mem = MemKind::k64;
+  Cond cond = Cond::kEq;
+  Imm imm = Imm::kSIMM;
+  uint8_t link = 0;  // kBranch / kJump: the register linked into (0 = none); kJumpReg: 1 = rd
+};
+
+// The lowering forms of the isa.def `jit` column (CB_LOWER_ is pasted onto the column).
+#define CB_LOWER_NONE Lowering{}
+#define CB_LOWER_RR(o) Lowering{Form::kRR, IrOp::k##o}
+#define CB_LOWER_RR_SA32(o) Lowering{Form::kRRSa32, IrOp::k##o}
+#define CB_LOWER_RI(o, i) Lowering{Form::kRI, IrOp::k##o, MemKind::k64, Cond::kEq, Imm::k##i}
+#define CB_LOWER_HILO(o) Lowering{Form::kHiLo, IrOp::k##o}
+#define CB_LOWER_LOAD(kind) Lowering{Form::kMem, IrOp::kLoad, MemKind::k##kind}
+#define CB_LOWER_STORE(kind) Lowering{Form::kMem, IrOp::kStore, MemKind::k##kind}
+#define CB_LOWER_ATOMIC(kind) Lowering{Form::kMem, IrOp::kAtomic, MemKind::k##kind}
+#define CB_LOWER_BRANCH(c) Lowering{Form::kBranch, IrOp::kBranch, MemKind::k64, Cond::k##c}
+#define CB_LOWER_BRANCH_LINK(c) Lowering{Form::kBranch, IrOp::kBranch, MemKind::k64, Cond::k##c, Imm::kSIMM, 31}
+#define CB_LOWER_JUMP Lowering{Form::kJump, IrOp::kJump}
+#define CB_LOWER_JUMP_LINK Lowering{Form::kJump, IrOp::kJump, MemKind::k64, Cond::kEq, Imm::kSIMM, 31}
+#define CB_LOWER_JUMP_REG Lowering{Form::kJumpReg, IrOp::kJumpReg}
+#define CB_LOWER_JUMP_REG_LINK Lowering{Form::kJumpReg, IrOp::kJumpReg, MemKind::k64, Cond::kEq, Imm::kSIMM, 1}
+constexpr Lowering kLowering[] = {
+#define INSN(name, kind, opcode, sel, format, cls, jit) CB_LOWER_##jit,
+#include "interp/isa.def"
+#undef INSN
+};
+#undef CB_LOWER_NONE
+#undef CB_LOWER_RR
+#undef CB_LOWER_RR_SA32
+#undef CB_LOWER_RI
+#undef CB_LOWER_HILO
+#undef CB_LOWER_LOAD
+#undef CB_LOWER_STORE
+#undef CB_LOWER_ATOMIC
+#undef CB_LOWER_BRANCH
+#undef CB_LOWER_BRANCH_LINK
+#undef CB_LOWER_JUMP
+#undef CB_LOWER_JUMP_LINK
+#undef CB_LOWER_JUMP_REG
+#undef CB_LOWER_JUMP_REG_LINK
+static_assert(sizeof kLowering / sizeof kLowering[0] == kOpCount, "one lowering per isa.def row");
+
+// The jit column agrees with the class column, row by row (a row moved to another class,
+// or lowered to the wrong kind of op, fails to compile).
+constexpr InsnClass kClass[] = {
+#define INSN(name, kind, opcode, sel, format, cls, jit) InsnClass::cls,
+#include "interp/isa.def"
+#undef INSN
+};
+constexpr bool consistent(InsnClass c, const Lowering& l) {
+  switch (c) {
+    case InsnClass::SYSCALL: return l.form == Form::kNone;  // changes VM state beyond registers and memory
+    case InsnClass::LOAD:
+      return l.form == Form::kMem && l.op == IrOp::kLoad && l.mem < MemKind::kLl &&
+             (is_merging_load(l.mem) || !merges(l.mem));
+    case InsnClass::STORE:
+      return l.form == Form::kMem && l.op == IrOp::kStore &&
+             (l.mem == MemKind::kU8 || l.mem == MemKind::kU16 || l.mem == MemKind::kU32 || l.mem == MemKind::k64 ||
+              (merges(l.mem) && !is_merging_load(l.mem)));
+    case InsnClass::RMW: return l.form == Form::kMem && l.op == IrOp::kAtomic && l.mem >= MemKind::kLl;
+    case InsnClass::BRANCH: return l.form == Form::kBranch;
+    case InsnClass::JUMP: return l.form == Form::kJump || l.form == Form::kJumpReg;
+    case InsnClass::HILO:
+      return l.form == Form::kHiLo || (l.form == Form::kRR && (l.op == IrOp::kMfhi || l.op == IrOp::kMflo));
+    case InsnClass::ALU:
+    case InsnClass::SHIFT:
+    case InsnClass::NOP:
+      return (l.form == Form::kRR || l.form == Form::kRRSa32 || l.form == Form::kRI) && !is_control(l.op) &&
+             l.op != IrOp::kLoad && l.op != IrOp::kStore && l.op != IrOp::kAtomic;
+  }
+  return false;
 }
+constexpr bool all_consistent() {
+  for (size_t i = 0; i < kOpCount; ++i)
+    if (!consistent(kClass[i], kLowering[i])) return false;
+  return true;
+}
+static_assert(all_consistent(), "an isa.def row's jit column does not fit its class");
+}  // namespace
+
+bool has_lowering(Op op) { return op < Op::invalid && kLowering[static_cast<size_t>(op)].form != Form::kNone; }
 
 bool translate(uint32_t word, uint64_t pc, IrInsn& ir) {
   const Op op = decode(word);
   if (op == Op::invalid) return false;
-  const InsnInfo& info = insn_info(op);
+  const Lowering& l = kLowering[static_cast<size_t>(op)];
   const uint8_t rs = (word >> 21) & 31, rt = (word >> 16) & 31, rd = (word >> 11) & 31;
   const uint8_t sa = (word >> 6) & 31;
   const int64_t simm = int64_t(sem::simm(word));
@@ -24,141 +122,39 @@ bool translate(uint32_t word, uint64_t pc, IrInsn& ir) {
   ir.t = rt;
   ir.d = rd;
   ir.sa = sa;
-  auto rr = [&](IrOp o) { ir.op = o; };  // d = rd
-  auto ri = [&](IrOp o, int64_t imm) {  // d = rt
-    ir.op = o;
-    ir.d = rt;
-    ir.imm = imm;
-  };
-  auto hilo = [&](IrOp o) {
-    ir.op = o;
-    ir.zero_d = rd;
-    ir.d = 0;
-  };
-  auto mem = [&](IrOp o, MemKind k) {
-    ir.op = o;
-    ir.mem = k;
-    ir.imm = simm;
-    ir.d = o == IrOp::kLoad ? rt : 0;
-  };
-  auto branch = [&](Cond c, uint8_t link) {
-    ir.op = IrOp::kBranch;
-    ir.cond = c;
-    ir.d = link;
-    ir.target = pc + 4 + uint64_t(simm << 2);
-  };
-  // Syscalls change VM state beyond registers and memory: the interpreter's.
-  if (info.cls == InsnClass::SYSCALL) return false;
-
-  switch (op) {
-    case Op::j:
-    case Op::jal:
-      ir.op = IrOp::kJump;
-      ir.d = op == Op::jal ? 31 : 0;
+  ir.op = l.op;
+  switch (l.form) {
+    case Form::kNone: return false;
+    case Form::kRR: break;
+    case Form::kRRSa32: ir.sa = sa + 32; break;
+    case Form::kRI:
+      ir.d = rt;
+      ir.imm = l.imm == Imm::kSIMM ? simm : l.imm == Imm::kUIMM ? uimm : int64_t(sem::sext32(uint64_t(uimm) << 16));
+      break;
+    case Form::kHiLo:
+      ir.zero_d = rd;
+      ir.d = 0;
+      break;
+    case Form::kMem:
+      ir.mem = l.mem;
+      ir.imm = simm;
+      ir.d = l.op == IrOp::kLoad ? rt : 0;
+      break;
+    case Form::kBranch:
+      ir.cond = l.cond;
+      ir.d = l.link;
+      ir.target = pc + 4 + uint64_t(simm << 2);
+      break;
+    case Form::kJump:
+      ir.d = l.link;
       ir.target = ((pc + 4) & kJumpRegionMask) | uint64_t((word & 0x03FFFFFF) << 2);
       break;
-    case Op::beq: branch(Cond::kEq, 0); break;
-    case Op::bne: branch(Cond::kNe, 0); break;
-    case Op::blez: branch(Cond::kLez, 0); break;
-    case Op::bgtz: branch(Cond::kGtz, 0); break;
-    case Op::bltz: branch(Cond::kLtz, 0); break;
-    case Op::bgez: branch(Cond::kGez, 0); break;
-    case Op::bltzal: branch(Cond::kLtz, 31); break;
-    case Op::bgezal: branch(Cond::kGez, 31); break;
-    case Op::regimm_never: branch(Cond::kNever, 0); break;
-    case Op::addi:
-    case Op::addiu: ri(IrOp::kAddImm32, simm); break;
-    case Op::slti: ri(IrOp::kSltImm, simm); break;
-    case Op::sltiu: ri(IrOp::kSltuImm, simm); break;
-    case Op::andi: ri(IrOp::kAndImm, uimm); break;
-    case Op::ori: ri(IrOp::kOrImm, uimm); break;
-    case Op::xori: ri(IrOp::kXorImm, uimm); break;
-    case Op::lui: ri(IrOp::kConst, int64_t(sem::sext32(uint64_t(uimm) << 16))); break;
-    case Op::daddi:
-    case Op::daddiu: ri(IrOp::kAddImm64, simm); break;
-    case Op::lb: mem(IrOp::kLoad, MemKind::kS8); break;
-    case Op::lbu: mem(IrOp::kLoad, MemKind::kU8); break;
-    case Op::lh: mem(IrOp::kLoad, MemKind::kS16); break;
-    case Op::lhu: mem(IrOp::kLoad, MemKind::kU16); break;
-    case Op::lw: mem(IrOp::kLoad, MemKind::kS32); break;
-    case Op::lwu: mem(IrOp::kLoad, MemKind::kU32); break;
-    case Op::ld: mem(IrOp::kLoad, MemKind::k64); break;
-    case Op::lwl: mem(IrOp::kLoad, MemKind::kLwl); break;
-    case Op::lwr: mem(IrOp::kLoad, MemKind::kLwr); break;
-    case Op::ldl: mem(IrOp::kLoad, MemKind::kLdl); break;
-    case Op::ldr: mem(IrOp::kLoad, MemKind::kLdr); break;
-    case Op::sb: mem(IrOp::kStore, MemKind::kU8); break;
-    case Op::sh: mem(IrOp::kStore, MemKind::kU16); break;
-    case Op::sw: mem(IrOp::kStore, MemKind::kU32); break;
-    case Op::sd: mem(IrOp::kStore, MemKind::k64); break;
-    case Op::swl: mem(IrOp::kStore, MemKind::kSwl); break;
-    case Op::swr: mem(IrOp::kStore, MemKind::kSwr); break;
-    case Op::sdl: mem(IrOp::kStore, MemKind::kSdl); break;
-    case Op::sdr: mem(IrOp::kStore, MemKind::kSdr); break;
-    // LL/SC: compiled inline with the rules of ll_reserve/sc_consume (interp/vm.h).
-    case Op::ll: mem(IrOp::kAtomic, MemKind::kLl); break;
-    case Op::lld: mem(IrOp::kAtomic, MemKind::kLld); break;
-    case Op::sc: mem(IrOp::kAtomic, MemKind::kSc); break;
-    case Op::scd: mem(IrOp::kAtomic, MemKind::kScd); break;
-    case Op::sll: rr(IrOp::kSll32); break;
-    case Op::srl: rr(IrOp::kSrl32); break;
-    case Op::sra: rr(IrOp::kSra32); break;
-    case Op::sllv: rr(IrOp::kSllv32); break;
-    case Op::srlv: rr(IrOp::kSrlv32); break;
-    case Op::srav: rr(IrOp::kSrav32); break;
-    case Op::dsllv: rr(IrOp::kSllv64); break;
-    case Op::dsrlv: rr(IrOp::kSrlv64); break;
-    case Op::dsrav: rr(IrOp::kSrav64); break;
-    case Op::dsll: rr(IrOp::kSll64); break;
-    case Op::dsrl: rr(IrOp::kSrl64); break;
-    case Op::dsra: rr(IrOp::kSra64); break;
-    case Op::dsll32: rr(IrOp::kSll64); ir.sa = sa + 32; break;
-    case Op::dsrl32: rr(IrOp::kSrl64); ir.sa = sa + 32; break;
-    case Op::dsra32: rr(IrOp::kSra64); ir.sa = sa + 32; break;
-    case Op::jr: ir.op = IrOp::kJumpReg; ir.d = 0; break;
-    case Op::jalr: ir.op = IrOp::kJumpReg; break;  // links into rd (none when rd == 0)
-    case Op::movz: rr(IrOp::kMovz); break;
-    case Op::movn: rr(IrOp::kMovn); break;
-    case Op::sync: rr(IrOp::kOrImm); ir.imm = 0; break;  // the reference writes rs to rd
-    case Op::mfhi: rr(IrOp::kMfhi); break;
-    case Op::mflo: rr(IrOp::kMflo); break;
-    case Op::mthi: hilo(IrOp::kMthi); break;
-    case Op::mtlo: hilo(IrOp::kMtlo); break;
-    case Op::mult: hilo(IrOp::kMult); break;
-    case Op::multu: hilo(IrOp::kMultu); break;
-    case Op::dmult: hilo(IrOp::kDmult); break;
-    case Op::dmultu: hilo(IrOp::kDmultu); break;
-    case Op::div: hilo(IrOp::kDiv); break;
-    case Op::divu: hilo(IrOp::kDivu); break;
-    case Op::ddiv: hilo(IrOp::kDdiv); break;
-    case Op::ddivu: hilo(IrOp::kDdivu); break;
-    case Op::add:
-    case Op::addu: rr(IrOp::kAdd32); break;
-    case Op::sub:
-    case Op::subu: rr(IrOp::kSub32); break;
-    case Op::and_: rr(IrOp::kAnd); break;
-    case Op::or_: rr(IrOp::kOr); break;
-    case Op::xor_: rr(IrOp::kXor); break;
-    case Op::nor: rr(IrOp::kNor); break;
-    case Op::slt: rr(IrOp::kSlt); break;
-    case Op::sltu: rr(IrOp::kSltu); break;
-    case Op::dadd:
-    case Op::daddu: rr(IrOp::kAdd64); break;
-    case Op::dsub:
-    case Op::dsubu: rr(IrOp::kSub64); break;
-    case Op::mul: rr(IrOp::kMul32); break;
-    case Op::clz: rr(IrOp::kClz32); break;
-    case Op::clo: rr(IrOp::kClo32); break;
-    case Op::dclz: rr(IrOp::kClz64); break;
-    case Op::dclo: rr(IrOp::kClo64); break;
-    default: return false;
+    case Form::kJumpReg:
+      if (!l.link) ir.d = 0;  // jalr links into rd (none when rd == 0)
+      break;
   }
   // A write to $zero is dropped by the interpreter (set_rd); loads have no other effect.
-  const bool writes_only_d = ir.op != IrOp::kStore && ir.op != IrOp::kAtomic && !is_control(ir.op) && ir.zero_d == 0 &&
-                             ir.op != IrOp::kMthi && ir.op != IrOp::kMtlo && ir.op != IrOp::kMult &&
-                             ir.op != IrOp::kMultu && ir.op != IrOp::kDmult && ir.op != IrOp::kDmultu &&
-                             !may_exit_before(ir.op);
-  if (writes_only_d && ir.d == 0) ir.op = IrOp::kNop;
+  if (writes_only_d(ir.op) && ir.zero_d == 0 && ir.d == 0) ir.op = IrOp::kNop;
   return true;
 }
 

@@ -1,10 +1,12 @@
-// JIT frontend: MIPS64 words -> BlockIr. Decides which instructions a compiled block may
-// contain (everything the interpreter does without side effects beyond registers, HI/LO and
-// plain memory, and LL/SC unless statistics are on); the rest (syscalls, invalid words, branches in
-// delay slots) ends the block so that the interpreter executes it.
+// JIT frontend: MIPS64 words -> BlockIr. Each isa.def row's `jit` column says how it lowers
+// to one IR op (jit/ir.def); a row lowered to NONE (syscall: it changes VM state beyond
+// registers and memory), an invalid word, or a branch whose delay slot may not follow it ends
+// the block, so that the interpreter executes it. LL/SC are compiled inline, except with the
+// --debug-info statistics on (then the interpreter counts them).
 #pragma once
 #include <cstdint>
 
+#include "interp/decoder.h"
 #include "jit/ir.h"
 #include "memory/memory.h"
 
@@ -20,10 +22,8 @@ bool build_block(const Memory& mem, uint64_t pc, BlockIr& out, bool atomics = tr
 // Translates one instruction; false when a block may not contain it.
 bool translate(uint32_t word, uint64_t pc, IrInsn& out);
 
-inline bool is_control(IrOp op) { return op == IrOp::kBranch || op == IrOp::kJump || op == IrOp::kJumpReg; }
-// Instructions that may leave the block before themselves (data-dependent panics).
-inline bool may_exit_before(IrOp op) {
-  return op == IrOp::kDiv || op == IrOp::kDivu || op == IrOp::kDdiv || op == IrOp::kDdivu;
-}
+// False for the rows of interp/isa.def lowered to NONE (and Op::invalid): the interpreter
+// always executes those.
+bool has_lowering(Op op);
 
 }  // namespace cb::jit

@@ -1,7 +1,9 @@
 // The block description the frontend hands to a backend: one IrInsn per guest instruction
 // (so the index of an instruction in the block is exactly its step offset), with operands
 // already decoded. Backends see no MIPS encodings, only these operations, whose semantics are
-// those of interp/vm.cpp (the authority) for the guest instruction they stand for.
+// those of interp/vm.cpp (the authority) for the guest instruction they stand for. The
+// operations and their traits (which registers they read and write, which end or may leave a
+// block) are listed once, in jit/ir.def; the functions below are generated from it.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -9,34 +11,15 @@
 namespace cb::jit {
 
 enum class IrOp : uint8_t {
-  kNop,
-  // d = f(s, t) on 64-bit guest registers; "32" forms sign-extend a 32-bit result.
-  kAdd32, kSub32, kAdd64, kSub64, kAnd, kOr, kXor, kNor, kSlt, kSltu, kMul32,
-  // d = f(s, imm)
-  kAddImm32, kAddImm64, kSltImm, kSltuImm, kAndImm, kOrImm, kXorImm,
-  kConst,  // d = imm
-  // Shifts: by `sa` (immediate, 0..63) or by s (variable); 32-bit forms sign-extend.
-  kSll32, kSrl32, kSra32, kSll64, kSrl64, kSra64,
-  kSllv32, kSrlv32, kSrav32, kSllv64, kSrlv64, kSrav64,
-  kMovz, kMovn,  // if (t == 0 / t != 0) d = s
-  kClz32, kClo32, kClz64, kClo64,
-  // HI/LO; `zero_d` (when non-zero) names a register the instruction sets to 0 as well.
-  kMfhi, kMflo, kMthi, kMtlo, kMult, kMultu, kDmult, kDmultu,
-  kDiv, kDivu, kDdiv, kDdivu,  // exit *before* the instruction on a zero divisor
-  kLoad,   // d = load(s + imm), see MemKind
-  kStore,  // store t at s + imm
-  kAtomic,  // ll/lld/sc/scd at s + imm (MemKind kLl..kScd), result into t
-  // Control transfer (the block's last-but-one instruction; the delay slot follows).
-  kBranch,   // if cond(s, t) goto target; link into d (bltzal/bgezal) whatever the outcome
-  kJump,     // goto target; link into d
-  kJumpReg,  // goto s; link into d
+#define IR_OP(name, reads, writes, traits) k##name,
+#include "jit/ir.def"
+#undef IR_OP
 };
 
 enum class MemKind : uint8_t {
-  kS8, kU8, kS16, kU16, kS32, kU32, k64,  // plain loads (stores use kU8/kU16/kU32/k64)
-  kLwl, kLwr, kLdl, kLdr,                 // merging loads (need the old d)
-  kSwl, kSwr, kSdl, kSdr,                 // merging stores
-  kLl, kLld, kSc, kScd,                   // LL/SC (reservation in the State)
+#define MEM_KIND(name, merge) k##name,
+#include "jit/ir.def"
+#undef MEM_KIND
 };
 
 enum class Cond : uint8_t { kEq, kNe, kLez, kGtz, kLtz, kGez, kNever };
@@ -51,6 +34,54 @@ struct IrInsn {
   uint64_t pc = 0;
   uint64_t target = 0;  // kBranch / kJump
 };
+
+// The columns of jit/ir.def as data (IrOpTraits per op; see ir.def for their meaning).
+namespace irdef {
+constexpr uint8_t S = 1, T = 2, D = 4, DM = 8;                 // reads / writes
+constexpr uint8_t ONLY_D = 1, CONTROL = 2, EXIT_BEFORE = 4;  // traits
+constexpr uint8_t L = 1, ST = 2;                               // MEM_KIND merge
+struct IrOpTraits {
+  uint8_t reads, writes, traits;
+};
+constexpr IrOpTraits kOps[] = {
+#define IR_OP(name, reads, writes, traits) {reads, writes, traits},
+#include "jit/ir.def"
+#undef IR_OP
+};
+constexpr uint8_t kMerge[] = {
+#define MEM_KIND(name, merge) merge,
+#include "jit/ir.def"
+#undef MEM_KIND
+};
+constexpr const IrOpTraits& of(IrOp op) { return kOps[static_cast<size_t>(op)]; }
+constexpr uint32_t bit(unsigned r) { return r ? uint32_t{1} << r : 0; }
+}  // namespace irdef
+
+constexpr size_t kIrOpCount = sizeof irdef::kOps / sizeof irdef::kOps[0];
+
+// Control transfers: the block's last-but-one instruction, a delay slot follows.
+constexpr bool is_control(IrOp op) { return irdef::of(op).traits & irdef::CONTROL; }
+// May leave the block before itself (data-dependent panics): never in a delay slot.
+constexpr bool may_exit_before(IrOp op) { return irdef::of(op).traits & irdef::EXIT_BEFORE; }
+// Its only effect is writing d (so with d == $zero it does nothing: the interpreter drops
+// writes to $zero).
+constexpr bool writes_only_d(IrOp op) { return irdef::of(op).traits & irdef::ONLY_D; }
+// The access combines the memory word with the old register (a merging load: lwl, lwr, ldl,
+// ldr) or the register with the old memory word (a merging store: swl, swr, sdl, sdr).
+constexpr bool merges(MemKind k) { return irdef::kMerge[static_cast<size_t>(k)] != 0; }
+constexpr bool is_merging_load(MemKind k) { return irdef::kMerge[static_cast<size_t>(k)] == irdef::L; }
+
+// Guest registers an instruction reads (a conditional or merging write counts as a read: the
+// old value must be there) and writes, as bit masks (bit r = guest register r; $zero never).
+constexpr uint32_t ir_reads(const IrInsn& in) {
+  const uint8_t r = irdef::of(in.op).reads;
+  return (r & irdef::S ? irdef::bit(in.s) : 0) | (r & irdef::T ? irdef::bit(in.t) : 0) |
+         (r & irdef::D || (r & irdef::DM && is_merging_load(in.mem)) ? irdef::bit(in.d) : 0);
+}
+constexpr uint32_t ir_writes(const IrInsn& in) {
+  const uint8_t w = irdef::of(in.op).writes;
+  return irdef::bit(in.zero_d) | (w & irdef::D ? irdef::bit(in.d) : 0) | (w & irdef::T ? irdef::bit(in.t) : 0);
+}
 
 enum class EndKind : uint8_t {
   kFallthrough,  // stopped before an instruction a block may not contain (or max length)

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "jit/asm_error.h"
-#include "jit/ir_uses.h"
 #include "memory/memory.h"
 
 namespace cb::jit {
@@ -53,6 +52,8 @@ constexpr int32_t kScratchAddr = 16;  // [rsp + 16]: the effective address acros
 Mem mem_q(unsigned r) { return x86::qword_ptr(kThread, int32_t(kRegsOffset + 8 * r)); }
 Mem mem_d(unsigned r) { return x86::dword_ptr(kThread, int32_t(kRegsOffset + 8 * r)); }
 Mem cpu_q(size_t off) { return x86::qword_ptr(kThread, int32_t(off)); }
+
+using irdef::bit;  // guest register r as a mask bit ($zero: none), as ir_reads / ir_writes use
 
 // Emits one block. Guest registers: the (up to kCacheCount) most used in the block live in
 // host registers from the block's entry (all loaded there) to its exits, which store back the
@@ -101,7 +102,7 @@ private:
   void allocate() {
     unsigned uses[32] = {};
     for (const IrInsn& in : m_ir.insns) {
-      const uint32_t r = reads_of(in), w = writes_of(in);
+      const uint32_t r = ir_reads(in), w = ir_writes(in);  // from jit/ir.def
       for (unsigned g = 1; g < 32; ++g) {
         if (!((r | w) & bit(g))) continue;
         uses[g] += ((r & bit(g)) ? 1 : 0) + ((w & bit(g)) ? 1 : 0);

@@ -6,8 +6,8 @@
 
 namespace cb {
 
-TraceSide::TraceSide(TraceReader& trace, PreimageOracle* oracle, bool jit)
-    : m_trace(trace), m_oracle(oracle), m_jit(jit) {}
+TraceSide::TraceSide(TraceReader& trace, PreimageOracle* oracle, bool jit, uint64_t proof2_window)
+    : m_trace(trace), m_oracle(oracle), m_jit(jit), m_proof2_window(proof2_window) {}
 
 std::optional<Hash32> TraceSide::known(uint64_t step) {
   // Past the end of an exited trace every claim is its final state (op-challenger pads the
@@ -38,8 +38,9 @@ Hash32 TraceSide::hash_at(uint64_t step) {
   CheckpointPtr from = nearest(step);
   State state = from->restore();
   Vm vm(state, m_oracle, [](int, const uint8_t*, size_t) {});
-  vm.set_proof2_slot(from->proof2());
-  vm.set_track_proof2_from(proof2_window_start(step));
+  Proof2Keeper keeper(RunOrigin::of(from), m_oracle, m_jit, m_proof2_window);
+  keeper.start(vm);
+  keeper.aim(vm, step);
   Executor exec(vm, ExecutorOptions{m_jit});
   StepStatus st = exec.run_until(step);
   m_executed += state.step - from->step();
@@ -47,7 +48,8 @@ Hash32 TraceSide::hash_at(uint64_t step) {
     throw CheckpointError("guest panic while re-executing the trace: " + vm.panic_message());
   if (state.step != step)
     throw CheckpointError("the trace exited at step " + std::to_string(state.step));
-  refresh_proof2(vm, *from, m_oracle, m_jit, &m_executed);  // snapshots carry a current slot
+  keeper.make_current(vm);  // snapshots carry a current slot
+  m_executed += keeper.rerun_steps();
   auto snap = std::make_shared<const Checkpoint>(state, vm.proof2_slot());
   m_snapshots[step] = snap;
   return snap->hash();
@@ -60,7 +62,7 @@ StepResult TraceSide::prove(uint64_t step) {
   CheckpointPtr from = nearest(step);
   JobStats js = run_step_jobs(
       {StepRequest{step, true, false}}, [&](uint64_t) { return from; }, m_oracle,
-      JobOptions{1, m_jit}, [&](StepResult&& r) { out = std::move(r); });
+      JobOptions{1, m_jit, m_proof2_window}, [&](StepResult&& r) { out = std::move(r); });
   m_executed += js.steps_executed;
   return out;
 }
@@ -87,7 +89,7 @@ std::map<uint64_t, Hash32> TraceSide::hashes_at(const std::vector<uint64_t>& ste
         auto it = from.upper_bound(step);
         return std::prev(it)->second;
       },
-      m_oracle, JobOptions{0, m_jit}, [&](StepResult&& r) {
+      m_oracle, JobOptions{0, m_jit, m_proof2_window}, [&](StepResult&& r) {
         if (!r.error.empty() && error.empty()) error = "step " + std::to_string(r.step) + ": " + r.error;
         if (r.error.empty()) out[r.step] = r.state_hash;
       });

@@ -36,7 +36,8 @@ class BisectSide {
 // A recorded trace that can be re-executed from its checkpoints.
 class TraceSide final : public BisectSide {
  public:
-  TraceSide(TraceReader& trace, PreimageOracle* oracle, bool jit);
+  TraceSide(TraceReader& trace, PreimageOracle* oracle, bool jit,
+            uint64_t proof2_window = kProof2Window);
   std::optional<Hash32> known(uint64_t step) override;
   Hash32 hash_at(uint64_t step) override;
   uint64_t steps_executed() const override { return m_executed; }
@@ -52,6 +53,7 @@ class TraceSide final : public BisectSide {
   TraceReader& m_trace;
   PreimageOracle* m_oracle;
   bool m_jit;
+  uint64_t m_proof2_window;
   std::map<uint64_t, CheckpointPtr> m_snapshots;  // probes reached so far
   uint64_t m_executed = 0;
 };

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "memory/page_pool.h"
 
 #include <fcntl.h>

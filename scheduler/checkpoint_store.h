@@ -24,7 +24,7 @@
 // Pages are never freed in Cannon memory, so base + changed pages is the full memory.
 //
 // Crash safety: every file is written to a temporary name, fsynced, and renamed into place
-// (interp/file_io.h), so after a SIGKILL a checkpoint file is either complete or absent.
+// (host/file_io.h), so after a SIGKILL a checkpoint file is either complete or absent.
 // Loading checks both CRCs, the zstd checksum, the base chain, and finally recomputes the
 // state hash and compares it with the recorded one: a damaged checkpoint is an error naming
 // the file, never a silently wrong state.

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "scheduler/trace.h"
 
 namespace cb {

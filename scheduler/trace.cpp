@@ -11,7 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
+#include "host/hex.h"
 #include "interp/vm.h"
 #include "scheduler/executor.h"
 #include "scheduler/trace_jobs.h"
@@ -124,19 +125,7 @@ StepSelection game_positions(unsigned depth, unsigned max_depth) {
 bool parse_hash(const std::string& text, Hash32& out) {
   std::string h = text;
   if (h.rfind("0x", 0) == 0 || h.rfind("0X", 0) == 0) h = h.substr(2);
-  if (h.size() != 64) return false;
-  for (size_t i = 0; i < 32; ++i) {
-    auto nib = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    int a = nib(h[2 * i]), b = nib(h[2 * i + 1]);
-    if (a < 0 || b < 0) return false;
-    out[i] = uint8_t(a << 4 | b);
-  }
-  return true;
+  return parse_hex_digits(h, out);
 }
 
 std::map<uint64_t, Hash32> read_step_hashes(const std::string& path) {
@@ -197,12 +186,15 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
   Vm vm(state, oracle, sink);
   Executor exec(vm, ExecutorOptions{opt.jit});
   uint64_t last_ckpt = UINT64_MAX;
-  CheckpointPtr prev;
+  std::optional<Proof2Keeper> keeper;  // the run from the last checkpoint
   auto take = [&] {
-    // Checkpoints carry the reference's second proof slot, current (trace_jobs.h).
-    if (prev) refresh_proof2(vm, *prev, oracle, opt.jit, &sum.proof2_rerun_steps);
+    // Checkpoints carry the reference's second proof slot, current (run_session.h).
+    if (keeper) {
+      keeper->make_current(vm);
+      sum.proof2_rerun_steps += keeper->rerun_steps();
+    }
     auto c = std::make_shared<const Checkpoint>(state, vm.proof2_slot());
-    prev = c;
+    keeper.emplace(RunOrigin::of(c), oracle, opt.jit, opt.proof2_window);
     hashes[c->step()] = c->hash();
     last_ckpt = c->step();
     ++sum.checkpoints;
@@ -213,7 +205,7 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
   take();
   sum.start_hash = hashes[state.step];
   uint64_t next_ckpt = (state.step / every + 1) * every;
-  vm.set_track_proof2_from(proof2_window_start(std::min(next_ckpt, opt.stop_at)));
+  keeper->aim(vm, std::min(next_ckpt, opt.stop_at));
   auto last_report = clock::now();
   uint64_t last_report_step = state.step;
   while (!state.exited && state.step < opt.stop_at) {
@@ -230,7 +222,7 @@ TraceSummary record_trace(State state, PreimageOracle* oracle, const std::string
     if (state.step == next_ckpt) {
       if (!state.exited && state.step < opt.stop_at) take();
       next_ckpt += every;
-      vm.set_track_proof2_from(proof2_window_start(std::min(next_ckpt, opt.stop_at)));
+      keeper->aim(vm, std::min(next_ckpt, opt.stop_at));
     }
     if (opt.progress && opt.progress_seconds > 0) {
       auto now = clock::now();

@@ -19,6 +19,7 @@
 #include "interp/oracle.h"
 #include "interp/state.h"
 #include "scheduler/checkpoint_store.h"
+#include "scheduler/run_session.h"
 
 namespace cb {
 
@@ -45,6 +46,7 @@ struct TraceOptions {
   StepSelection hash_at;
   uint64_t stop_at = UINT64_MAX;  // stop at this step (exclusive) even if the VM has not exited
   bool jit = true;
+  uint64_t proof2_window = kProof2Window;  // scheduler/run_session.h
   CheckpointWriterOptions writer;
   std::string input_label;  // recorded in trace.json
   // Called about every `progress_seconds` (0: never) with the current step.

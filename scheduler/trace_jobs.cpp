@@ -28,32 +28,6 @@ std::vector<uint8_t> SharedOracle::get_preimage(const Hash32& key) {
 }
 
 namespace {
-std::atomic<uint64_t> g_proof2_window{kProof2Window};
-}
-uint64_t proof2_window() { return g_proof2_window.load(std::memory_order_relaxed); }
-void set_proof2_window(uint64_t steps) { g_proof2_window.store(steps, std::memory_order_relaxed); }
-
-void refresh_proof2(Vm& vm, const Checkpoint& from, PreimageOracle* oracle, bool jit,
-                    uint64_t* steps) {
-  if (vm.proof2_current()) return;
-  const uint64_t t = vm.last_track2_step();  // state.step after that clock_gettime step
-  if (t <= from.step())
-    throw std::runtime_error("internal error: stale proof slot predates its checkpoint");
-  State s = from.restore();
-  Vm v(s, oracle, [](int, const uint8_t*, size_t) {});
-  v.set_proof2_slot(from.proof2());
-  v.set_track_proof2_from(t);
-  Executor e(v, ExecutorOptions{jit});
-  StepStatus st = e.run_until(t);
-  if (steps) *steps += s.step - from.step();
-  if (st != StepStatus::kOk || s.step != t || !v.proof2_current() || v.last_track2_step() != t)
-    throw std::runtime_error("re-running to the clock_gettime of step " + std::to_string(t) +
-                             " failed" +
-                             (v.panic_message().empty() ? "" : ": " + v.panic_message()));
-  vm.set_proof2_slot(v.proof2_slot());
-}
-
-namespace {
 
 struct Group {
   CheckpointPtr from;
@@ -108,10 +82,10 @@ JobStats run_step_jobs(const std::vector<StepRequest>& requests, const Checkpoin
     State state = g->from->restore();
     auto discard = [](int, const uint8_t*, size_t) {};
     Vm vm(state, oracle, discard);
-    vm.set_proof2_slot(g->from->proof2());
+    Proof2Keeper keeper(RunOrigin::of(g->from), oracle, options.jit, options.proof2_window);
+    keeper.start(vm);
     Executor exec(vm, ExecutorOptions{options.jit});
     const uint64_t start = state.step;
-    uint64_t extra = 0;   // re-runs for the second proof slot
     std::string failure;  // once set, every later item of the group fails with it
     for (const StepRequest& it : g->items) {
       StepResult res;
@@ -120,7 +94,8 @@ JobStats run_step_jobs(const std::vector<StepRequest>& requests, const Checkpoin
       res.hash = it.hash;
       try {
         if (failure.empty()) {
-          vm.set_track_proof2_from(it.proof ? proof2_window_start(it.step) : ~uint64_t{0});
+          if (it.proof) keeper.aim(vm, it.step);
+          else Proof2Keeper::aim_nowhere(vm);
           StepStatus st = exec.run_until(it.step);
           if (st != StepStatus::kOk)
             failure =
@@ -136,14 +111,10 @@ JobStats run_step_jobs(const std::vector<StepRequest>& requests, const Checkpoin
             } else {
               // A fresh Vm: its first proof slot is zero as in a single-proof run; the second
               // holds what the reference's tracker carries (last clock_gettime's proof).
-              refresh_proof2(vm, *g->from, oracle, options.jit, &extra);
-              Vm pv(state, oracle, discard);
-              pv.set_proof2_slot(vm.proof2_slot());
-              StepStatus st = pv.step_with_proof(res.witness);
-              vm.set_proof2_slot(pv.proof2_slot());
+              std::string panic;
+              StepStatus st = prove_step(vm, keeper, true, res.witness, &panic);
               if (st != StepStatus::kOk) {
-                failure =
-                    "guest panic at step " + std::to_string(it.step) + ": " + pv.panic_message();
+                failure = "guest panic at step " + std::to_string(it.step) + ": " + panic;
               } else {
                 res.post_hash = state.hash();
               }
@@ -156,8 +127,8 @@ JobStats run_step_jobs(const std::vector<StepRequest>& requests, const Checkpoin
       if (!failure.empty() && res.error.empty()) res.error = failure;
       report(std::move(res));
     }
-    vm.set_track_proof2_from(~uint64_t{0});
-    executed += state.step - start + extra;
+    Proof2Keeper::aim_nowhere(vm);
+    executed += state.step - start + keeper.rerun_steps();
   };
 
   tbb::task_arena arena(options.threads ? int(options.threads) : tbb::task_arena::automatic);

@@ -1,7 +1,7 @@
 // Batch jobs on a recorded trace: proofs and state hashes at many steps, each reached from
 // the nearest earlier checkpoint by fast-forward (Executor: JIT when built, else the
-// interpreter) and, for a proof, one canonical step_with_proof on a fresh Vm, so the proof
-// is byte-identical to a single-proof `run` (the Vm's two memory-proof slots start at zero).
+// interpreter) and, for a proof, one canonical step on a fresh Vm with a current second slot
+// (scheduler/run_session.h prove_step), so the proof is byte-identical to a single-proof `run`.
 // Steps are grouped by checkpoint; groups run in parallel as TBB tasks, and within a group
 // the requested steps are visited in order by one forward run.
 #pragma once
@@ -15,6 +15,7 @@
 
 #include "interp/vm.h"
 #include "scheduler/checkpoint.h"
+#include "scheduler/run_session.h"
 
 namespace cb {
 
@@ -59,6 +60,7 @@ struct StepResult {
 struct JobOptions {
   unsigned threads = 0;  // 0: TBB's default
   bool jit = true;
+  uint64_t proof2_window = kProof2Window;  // scheduler/run_session.h
 };
 
 struct JobStats {
@@ -66,25 +68,6 @@ struct JobStats {
   uint64_t groups = 0;
   double seconds = 0;
 };
-
-// The reference's second memory-proof slot (see Vm::set_track_proof2_from) costs a Merkle
-// proof per clock_gettime when tracked, about 4x the time of a JIT run of `compute`. So runs
-// track it only in the last kProof2Window steps before a point where it is needed (a
-// checkpoint, a proof); when the last clock_gettime came earlier, refresh_proof2() recomputes
-// its proof by re-running from the checkpoint the run started from.
-constexpr uint64_t kProof2Window = uint64_t{1} << 20;
-// The window in use: kProof2Window unless a test shrinks it to exercise refresh_proof2().
-uint64_t proof2_window();
-void set_proof2_window(uint64_t steps);
-inline uint64_t proof2_window_start(uint64_t target) {
-  uint64_t w = proof2_window();
-  return target > w ? target - w : 0;
-}
-// Makes vm.proof2_slot() current (Vm::proof2_current) for a vm that ran from `from` (whose
-// slot was current when taken, and was loaded into vm): re-runs from `from` to the last
-// clock_gettime with tracking on. Adds the steps executed to *steps. Throws on failure.
-void refresh_proof2(Vm& vm, const Checkpoint& from, PreimageOracle* oracle, bool jit,
-                    uint64_t* steps);
 
 // Where a job's states come from: the latest checkpoint at or before a step (thread-safe).
 using CheckpointLookup = std::function<CheckpointPtr(uint64_t step)>;

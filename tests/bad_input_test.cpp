@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "interp/elf_loader.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "interp/state.h"
 #include "test_util.h"
 

@@ -45,9 +45,9 @@ class BisectIsa : public ::testing::Test {
     }
     return path;
   }
-  static BisectResult run_bisect(const std::string& claims) {
+  static BisectResult run_bisect(const std::string& claims, uint64_t proof2_window = kProof2Window) {
     TraceReader tr(*dir + "/trace");
-    TraceSide ours(tr, nullptr, true);
+    TraceSide ours(tr, nullptr, true, proof2_window);
     ClaimsSide theirs(read_step_hashes(claims));
     return bisect(ours, theirs);
   }
@@ -57,14 +57,14 @@ std::string* BisectIsa::dir = nullptr;
 
 TEST_F(BisectIsa, FindsThePlantedFirstDifferenceAndWritesItsProof) {
   const uint64_t final_step = 418812;
-  set_proof2_window(2000);  // exercise refresh_proof2 (see scheduler/trace_jobs.h)
-  struct Restore {
-    ~Restore() { set_proof2_window(kProof2Window); }
-  } restore;
+  // A second-slot window of 2,000 steps makes re-runs to an earlier clock_gettime
+  // (Proof2Keeper::make_current, scheduler/run_session.h) frequent.
+  const uint64_t window = 2000;
   // The hash before the last step is not in hashes.txt: take it from the trace.
   ASSERT_EQ(call_main(cli::prove_main, "prove",
                       {"--dir", *dir + "/trace", "--hash-at", std::to_string(final_step - 1),
-                       "--hashes-out", *dir + "/pre-final.txt", "--progress-every", "0"}),
+                       "--hashes-out", *dir + "/pre-final.txt", "--progress-every", "0",
+                       "--proof2-window", std::to_string(window)}),
             0);
   auto pre_final = read_step_hashes(*dir + "/pre-final.txt");
   std::map<uint64_t, std::string> extra{{final_step - 1, hex(pre_final.at(final_step - 1))}};
@@ -73,7 +73,7 @@ TEST_F(BisectIsa, FindsThePlantedFirstDifferenceAndWritesItsProof) {
        {uint64_t{1}, uint64_t{2}, uint64_t{761}, uint64_t{31337}, uint64_t{50000}, final_step}) {
     SCOPED_TRACE("K = " + std::to_string(k));
     std::string claims = claims_from(k, extra);
-    BisectResult r = run_bisect(claims);
+    BisectResult r = run_bisect(claims, window);
     ASSERT_EQ(r.outcome, BisectResult::Outcome::kFound);
     EXPECT_EQ(r.differ_step, k);
     EXPECT_EQ(r.agree_step, k - 1);
@@ -84,7 +84,7 @@ TEST_F(BisectIsa, FindsThePlantedFirstDifferenceAndWritesItsProof) {
     std::string out = *dir + "/out-" + std::to_string(k);
     ASSERT_EQ(call_main(cli::bisect_main, "bisect",
                         {"--dir", *dir + "/trace", "--claims", claims, "--proof-out",
-                         out + "/proof-%d.json"}),
+                         out + "/proof-%d.json", "--proof2-window", std::to_string(window)}),
               0);
     std::string got = test::read_text(out + "/proof-" + std::to_string(k - 1) + ".json");
     ASSERT_EQ(test::single_proof_run(reference_dir() + "/vectors/isa/initial.bin.gz", k - 1,

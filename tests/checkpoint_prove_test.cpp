@@ -26,11 +26,9 @@ class ProveFromCheckpoints : public ::testing::TestWithParam<Case> {};
 TEST_P(ProveFromCheckpoints, MatchesSingleProofRunsAndReference) {
   CB_REQUIRE_REFERENCE();
   // Track the second proof slot only in the last 3,000 steps before a checkpoint or proof,
-  // so that re-running to an earlier clock_gettime (refresh_proof2) is exercised often.
-  set_proof2_window(3000);
-  struct Restore {
-    ~Restore() { set_proof2_window(kProof2Window); }
-  } restore;
+  // so that re-running to an earlier clock_gettime (Proof2Keeper::make_current) is exercised
+  // often, in trace and in prove.
+  const std::string window = "3000";
   const std::string g = GetParam().guest;
   const std::string vec = reference_dir() + "/vectors/" + g;
   const std::string initial = vec + "/initial.bin.gz";
@@ -42,7 +40,7 @@ TEST_P(ProveFromCheckpoints, MatchesSingleProofRunsAndReference) {
   ASSERT_EQ(call_main(cli::trace_main, "trace",
                       {"--input", initial, "--dir", dir + "/trace", "--checkpoint-every",
                        std::to_string(GetParam().checkpoint_every), "--no-sync", "--progress-every",
-                       "0", "--full-every", "4"},
+                       "0", "--full-every", "4", "--proof2-window", window},
                       host),
             0);
   TraceReader tr(dir + "/trace");
@@ -68,7 +66,8 @@ TEST_P(ProveFromCheckpoints, MatchesSingleProofRunsAndReference) {
   ASSERT_EQ(call_main(cli::prove_main, "prove",
                       {"--dir", dir + "/trace", "--steps", test::join_steps(all), "--proof-fmt",
                        dir + "/got/proof-%d.json", "--hash-at-file", hash_file, "--hashes-out",
-                       dir + "/hashes.out", "--progress-every", "0", "-j", "2"},
+                       dir + "/hashes.out", "--progress-every", "0", "-j", "2", "--proof2-window",
+                       window},
                       host),
             0);
 

@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "cli_helpers.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "test_util.h"
 
 namespace cb {

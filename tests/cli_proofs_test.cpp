@@ -83,8 +83,9 @@ TEST_P(ProofGuest, CliSingleProofCommandWritesTheReferenceFile) {
 }
 
 // The CLI takes the clock_gettime memory proofs only within a window before the proof step;
-// when the last clock_gettime is older it reloads the input and redoes the run. Forcing that
-// path with a tiny window must still give the reference's bytes.
+// when the last clock_gettime is older it reloads the input and re-runs to that clock_gettime
+// (scheduler/run_session.h). Forcing that path with a tiny window must still give the
+// reference's bytes.
 TEST_P(ProofGuest, CliProofRedoneFromTheInputIsByteIdentical) {
   CB_REQUIRE_REFERENCE();
   const std::string g = GetParam();
@@ -95,7 +96,7 @@ TEST_P(ProofGuest, CliProofRedoneFromTheInputIsByteIdentical) {
   for (uint64_t n : picks) {
     CmdResult r = run_cmd(single_proof_cmd(g, n, dir, " --proof2-window 50"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    redone |= r.err.find("re-running to the proof step") != std::string::npos;
+    redone |= r.err.find("re-running from the input to the last clock_gettime") != std::string::npos;
     std::string out = dir + "/proof-" + std::to_string(n) + ".json";
     EXPECT_TRUE(read_text(out) == read_text(reference_proof_path(g, n))) << g << " proof-" << n << ".json differs";
     std::filesystem::remove(out);

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "cli_helpers.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "test_util.h"
 
 namespace cb {

@@ -1,6 +1,6 @@
 // read_file / write_output: gzip by name as the reference's ioutil, atomic writes, and clean
 // errors for every broken gzip (never short data).
-#include "interp/file_io.h"
+#include "host/file_io.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -28,13 +28,13 @@ protected:
   void SetUp() override {
     std::string templ = ::testing::TempDir() + "/cb_file_io_XXXXXX";
     ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    m_dir = templ;
   }
   void TearDown() override {
-    ::chmod(dir_.c_str(), 0755);
-    std::system(("rm -rf '" + dir_ + "'").c_str());
+    ::chmod(m_dir.c_str(), 0755);
+    std::system(("rm -rf '" + m_dir + "'").c_str());
   }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string path(const std::string& name) const { return m_dir + "/" + name; }
   std::vector<std::string> list_dir(const std::string& d) const {
     std::vector<std::string> names;
     if (DIR* dp = ::opendir(d.c_str())) {
@@ -54,7 +54,7 @@ protected:
     std::ifstream in(p, std::ios::binary);
     return Bytes(std::istreambuf_iterator<char>(in), {});
   }
-  std::string dir_;
+  std::string m_dir;
 };
 
 Bytes sample(size_t n, uint32_t seed = 1) {
@@ -208,7 +208,7 @@ TEST_F(FileIo, OpenErrors) {
   EXPECT_EQ(error_of([&] { read_file(""); }), "no path specified");
   const std::string err = error_of([&] { read_file(path("missing.bin.gz")); });
   EXPECT_EQ(err, "failed to open file \"" + path("missing.bin.gz") + "\": No such file or directory");
-  EXPECT_NE(error_of([&] { read_file(dir_); }).find("Is a directory"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_file(m_dir); }).find("Is a directory"), std::string::npos);
 }
 
 TEST_F(FileIo, ModeIsThePermNotTheUmask) {
@@ -232,7 +232,7 @@ TEST_F(FileIo, FailedWriteLeavesNothing) {
   // runs in a child that dropped to "nobody".
   ::mkdir(path("ro").c_str(), 0555);
   ::chmod(path("ro").c_str(), 0555);
-  ::chmod(dir_.c_str(), 0755);
+  ::chmod(m_dir.c_str(), 0755);
   auto try_read_only = [&] {
     const std::string e = error_of([&] { write_file_atomic(path("ro/x.bin"), sample(10)); });
     return e.find("Permission denied") != std::string::npos &&
@@ -258,7 +258,7 @@ TEST_F(FileIo, FailedWriteLeavesNothing) {
   ::mkdir(path("target.bin").c_str(), 0755);
   err = error_of([&] { write_file_atomic(path("target.bin"), sample(10)); });
   EXPECT_NE(err.find("failed to rename"), std::string::npos) << err;
-  const auto names = list_dir(dir_);
+  const auto names = list_dir(m_dir);
   EXPECT_EQ(names.size(), 2u) << "only ro/ and target.bin/ may remain";
 }
 
@@ -272,15 +272,15 @@ TEST_F(FileIo, AbandonedWriterKeepsTheOldFile) {
     w.write(sample(5000, 4));
     if (temp.empty()) {
       // An anonymous O_TMPFILE: nothing is visible in the directory while writing.
-      EXPECT_EQ(list_dir(dir_).size(), 1u);
+      EXPECT_EQ(list_dir(m_dir).size(), 1u);
     } else {
-      EXPECT_EQ(temp.rfind(dir_ + "/keep.bin.gz.tmp.", 0), 0u) << temp;  // same directory
+      EXPECT_EQ(temp.rfind(m_dir + "/keep.bin.gz.tmp.", 0), 0u) << temp;  // same directory
       EXPECT_EQ(::access(temp.c_str(), F_OK), 0);
     }
   }  // no commit: as if an error unwound the stack
   if (!temp.empty()) EXPECT_NE(::access(temp.c_str(), F_OK), 0);
   EXPECT_EQ(read_file(path("keep.bin.gz")), old_data);
-  EXPECT_EQ(list_dir(dir_).size(), 1u);
+  EXPECT_EQ(list_dir(m_dir).size(), 1u);
 }
 
 TEST_F(FileIo, StreamingWriterMatchesOneShot) {
@@ -297,7 +297,7 @@ TEST_F(FileIo, StreamingWriterMatchesOneShot) {
 
 TEST_F(FileIo, OutputTargets) {
   EXPECT_FALSE(write_output("", sample(10)));  // NoOutputStream
-  EXPECT_TRUE(list_dir(dir_).empty());
+  EXPECT_TRUE(list_dir(m_dir).empty());
   EXPECT_TRUE(write_output(path("o.bin"), sample(10)));
   EXPECT_EQ(read_file(path("o.bin")), sample(10));
 

@@ -17,11 +17,11 @@
 #include <thread>
 #include <vector>
 
-#include "cli/go_format.h"
+#include "host/go_format.h"
 #include "cli_helpers.h"
 #include "interp/elf_loader.h"
-#include "interp/file_io.h"
-#include "interp/state_extent.h"
+#include "host/file_io.h"
+#include "interp/state_io.h"
 #include "test_util.h"
 
 namespace cb {
@@ -134,10 +134,21 @@ TEST(HostileInput, EndlessStateInputsEndInOneErrorLine) {
   // trace and witness read states the same way.
   expect_one_error(cannonball() + " trace --input /dev/zero --dir " + dir + "/T", "state version 0 (singlethreaded) is not supported", 10);
   expect_one_error(cannonball() + " witness --input /dev/zero", "state version 0 (singlethreaded) is not supported", 10);
-  // The extent of a real state is its size.
+  // The streaming reader stops exactly at the end of a real state (bytes after it are never
+  // read), and a state cut short is an error, not a partial state.
   std::vector<uint8_t> bytes = read_bytes(hello());
-  EXPECT_EQ(state_extent(bytes), bytes.size());
-  EXPECT_EQ(state_extent(std::span(bytes).first(100)), 0u);
+  {
+    std::vector<uint8_t> padded = bytes;
+    padded.resize(bytes.size() + 1000, 0xAB);
+    write_file_atomic(dir + "/padded.bin", padded);
+    InputStream in(dir + "/padded.bin");
+    State s = read_state(in);
+    EXPECT_EQ(in.remaining_hint(), 1000u);
+    EXPECT_EQ(s.serialize(), bytes);
+  }
+  write_file_atomic(dir + "/cut.bin", std::span<const uint8_t>(bytes).first(100));
+  InputStream cut(dir + "/cut.bin");
+  EXPECT_THROW(read_state(cut), std::exception);
 }
 
 TEST(HostileInput, SigtermWhileWaitingForInputEndsTheRun) {

@@ -124,7 +124,8 @@ public:
     if (chance(30)) {
       s.ll_status = uint8_t(1 + below(2));
       s.ll_address = t.regs[1 + below(kAddrRegs)] + (chance(50) ? 0 : below(8));
-      s.ll_owner = t.id;
+      // Sometimes another thread's reservation (sc must fail on the owner check alone).
+      s.ll_owner = chance(75) ? t.id : t.id + 1 + below(3);
     }
     if (words_out) *words_out = words;
     return s;

@@ -1,7 +1,7 @@
 // Table-driven unit tests for every MIPS64 instruction of the MT-Cannon v5 VM.
 //
-// Every expected value below was derived by hand from the reference semantics
-// (/tmp/ref/cannon/mipsevm/exec/mips_instructions.go: ExecMipsCoreStepLogic,
+// Every expected value below was derived by hand from the reference semantics (the Go
+// reference in the OP monorepo, cannon/mipsevm/exec/mips_instructions.go: ExecMipsCoreStepLogic,
 // ExecuteMipsInstruction, HandleBranch, HandleHiLo, HandleJump, HandleRd, SelectSubWord,
 // UpdateSubWord; multithreaded/mips.go: doMipsStep, handleRMWOps, handleMemoryUpdate) — never
 // from cannonball's output. Each row carries its derivation as its description.

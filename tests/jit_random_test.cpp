@@ -60,6 +60,7 @@ std::string report(const std::vector<uint32_t>& words, const State& init, State&
   for (int r = 0; r < 32; ++r) line("r" + std::to_string(r), t0.regs[r], a.regs[r], b.regs[r]);
   line("ll_status", init.ll_status, want.ll_status, got.ll_status);
   line("ll_address", init.ll_address, want.ll_address, got.ll_address);
+  line("ll_owner", init.ll_owner, want.ll_owner, got.ll_owner);
   return o.str();
 }
 
@@ -127,7 +128,7 @@ void check_programs(uint64_t seed, uint64_t count, bool movbe, bool profiled = f
     bool same = sw == sg && (sw == StepStatus::kOk || vm.panic_message() == jit_vm.panic_message()) &&
                 want.step == jit_state.step && want.exited == jit_state.exited &&
                 want.current() == jit_state.current() && want.ll_address == jit_state.ll_address &&
-                want.ll_status == jit_state.ll_status &&
+                want.ll_status == jit_state.ll_status && want.ll_owner == jit_state.ll_owner &&
                 (hashed ? want.hash() == jit_state.hash() : same_memory(*want.memory, *jit_state.memory));
     ASSERT_TRUE(same) << "program " << i << " (seed " << seed << ") differs:\n"
                       << report(words, init, want, jit_state, sw, sg, vm.panic_message(), jit_vm.panic_message());

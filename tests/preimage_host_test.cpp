@@ -124,22 +124,22 @@ protected:
   void SetUp() override {
     std::string templ = ::testing::TempDir() + "/cb_host_XXXXXX";
     ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-    host_py_ = write_script("host.py", kHostPy, 0644);
+    m_dir = templ;
+    m_host_py = write_script("host.py", kHostPy, 0644);
   }
   void TearDown() override {
     expect_no_children();
-    std::system(("rm -rf '" + dir_ + "'").c_str());
+    std::system(("rm -rf '" + m_dir + "'").c_str());
   }
 
   std::string write_script(const std::string& name, const std::string& text, mode_t mode) {
-    const std::string p = dir_ + "/" + name;
+    const std::string p = m_dir + "/" + name;
     std::ofstream(p) << text;
     ::chmod(p.c_str(), mode);
     return p;
   }
 
-  std::vector<std::string> py(const std::string& mode) const { return {"python3", host_py_, mode}; }
+  std::vector<std::string> py(const std::string& mode) const { return {"python3", m_host_py, mode}; }
 
   static HostOptions fast_stop() {
     HostOptions o;
@@ -199,8 +199,8 @@ protected:
   static std::string str(const Bytes& b) { return std::string(b.begin(), b.end()); }
   static Bytes bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
-  std::string dir_;
-  std::string host_py_;
+  std::string m_dir;
+  std::string m_host_py;
 };
 
 TEST_F(HostTest, WellBehavedHost) {
@@ -212,7 +212,7 @@ TEST_F(HostTest, WellBehavedHost) {
     (s == HostStream::kStdout ? out : err).append(chunk);
   };
   ::unsetenv("NO_COLOR");
-  HostProcess h({"python3", host_py_, "echo", "extra arg"}, o);
+  HostProcess h({"python3", m_host_py, "echo", "extra arg"}, o);
   ASSERT_TRUE(h.has_host());
   EXPECT_EQ(h.executable().front(), '/');  // found through $PATH
 
@@ -418,7 +418,7 @@ TEST_F(HostTest, StartFailures) {
   EXPECT_EQ(error_of([] { HostProcess h({"cb-no-such-host-program"}); }),
             "failed to start pre-image oracle server: exec: \"cb-no-such-host-program\": executable "
             "file not found in $PATH");
-  const std::string missing = dir_ + "/missing";
+  const std::string missing = m_dir + "/missing";
   EXPECT_EQ(error_of([&] { HostProcess h({missing}); }),
             "failed to start pre-image oracle server: exec: \"" + missing + "\": stat " + missing +
                 ": no such file or directory");
@@ -428,8 +428,8 @@ TEST_F(HostTest, StartFailures) {
   const std::string junk = write_script("junk", "\x01\x02\x03 not a program\n", 0755);
   EXPECT_EQ(error_of([&] { HostProcess h({junk}); }),
             "failed to start pre-image oracle server: fork/exec " + junk + ": exec format error");
-  EXPECT_EQ(error_of([&] { HostProcess h({dir_}); }),
-            "failed to start pre-image oracle server: exec: \"" + dir_ + "\": is a directory");
+  EXPECT_EQ(error_of([&] { HostProcess h({m_dir}); }),
+            "failed to start pre-image oracle server: exec: \"" + m_dir + "\": is a directory");
 }
 
 TEST_F(HostTest, NoHostCommand) {
@@ -515,7 +515,7 @@ TEST_F(HostTest, SharedReferenceServer) {
   }
   ASSERT_GE(table.size(), 3u);
 
-  const std::string log = dir_ + "/hints.log";
+  const std::string log = m_dir + "/hints.log";
   ::setenv("PREIMAGE_SERVER_HINT_LOG", log.c_str(), 1);
   HostProcess h({"python3", server, data}, fast_stop());
   ::unsetenv("PREIMAGE_SERVER_HINT_LOG");

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint_test_util.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 
 namespace cb {
 namespace {

@@ -12,7 +12,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "memory/page_pool.h"
 #include "test_util.h"
 
@@ -51,8 +51,8 @@ State sample_state(uint64_t pages, uint32_t seed) {
 
 class StateIo : public ::testing::Test {
 protected:
-  void SetUp() override { dir_ = test::temp_dir("state_io"); }
-  std::string dir_;
+  void SetUp() override { m_dir = test::temp_dir("state_io"); }
+  std::string m_dir;
 };
 
 TEST_F(StateIo, StreamingReaderEqualsWholeBufferDecoderOnReferenceStates) {
@@ -74,7 +74,7 @@ TEST_F(StateIo, ParallelGzipIsOneStreamReadByZlib) {
   State s = sample_state(3000, 7);  // ~12 MiB: more than one 8 MiB member
   std::vector<uint8_t> raw = s.serialize();
   for (const char* name : {"/s.bin.gz", "/s.bin"}) {
-    std::string p = dir_ + name;
+    std::string p = m_dir + name;
     ASSERT_TRUE(save_state_file(p, s));
     std::vector<uint8_t> file = slurp(p);
     std::vector<uint8_t> back = is_gzip_path(p) ? gunzip_bytes(file, p) : file;
@@ -82,12 +82,12 @@ TEST_F(StateIo, ParallelGzipIsOneStreamReadByZlib) {
     EXPECT_EQ(cb::load_state_file(p).serialize(), raw) << name;
   }
   // Several members, each with the reference's header; deterministic bytes.
-  std::vector<uint8_t> gz = slurp(dir_ + "/s.bin.gz");
+  std::vector<uint8_t> gz = slurp(m_dir + "/s.bin.gz");
   ASSERT_GE(gz.size(), 10u);
   const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
   EXPECT_TRUE(std::equal(header, header + 10, gz.begin()));
-  ASSERT_TRUE(save_state_file(dir_ + "/t.bin.gz", s));
-  EXPECT_EQ(slurp(dir_ + "/t.bin.gz"), gz);
+  ASSERT_TRUE(save_state_file(m_dir + "/t.bin.gz", s));
+  EXPECT_EQ(slurp(m_dir + "/t.bin.gz"), gz);
   // gzip_parallel at small segments: many members, still one stream.
   std::vector<uint8_t> small = gzip_parallel(raw, 64 * 1024);
   EXPECT_EQ(gunzip_bytes(small, "x"), raw);
@@ -108,13 +108,13 @@ TEST_F(StateIo, ParallelGzipIsOneStreamReadByZlib) {
 
 TEST_F(StateIo, BrokenGzipAndTruncatedStatesAreErrors) {
   State s = sample_state(40, 3);
-  std::string p = dir_ + "/s.bin.gz";
+  std::string p = m_dir + "/s.bin.gz";
   ASSERT_TRUE(save_state_file(p, s));
   std::vector<uint8_t> gz = slurp(p);
   auto error_of = [&](const std::vector<uint8_t>& bytes, const std::string& name) -> std::string {
-    spit(dir_ + "/" + name, bytes);
+    spit(m_dir + "/" + name, bytes);
     try {
-      cb::load_state_file(dir_ + "/" + name);
+      cb::load_state_file(m_dir + "/" + name);
     } catch (const std::exception& e) {
       return e.what();
     }
@@ -138,9 +138,9 @@ TEST_F(StateIo, BrokenGzipAndTruncatedStatesAreErrors) {
   for (size_t pos = 10; pos + 8 < gz.size(); pos += 97) {
     b = gz;
     b[pos] ^= 0x55;
-    spit(dir_ + "/flip.bin.gz", b);
+    spit(m_dir + "/flip.bin.gz", b);
     try {
-      EXPECT_EQ(cb::load_state_file(dir_ + "/flip.bin.gz").serialize(), want) << pos;
+      EXPECT_EQ(cb::load_state_file(m_dir + "/flip.bin.gz").serialize(), want) << pos;
     } catch (const std::exception&) {
     }
   }
@@ -160,7 +160,7 @@ TEST_F(StateIo, BrokenGzipAndTruncatedStatesAreErrors) {
 
 TEST_F(StateIo, PageCountBeyondTheBudgetIsRefusedBeforeReading) {
   State s = sample_state(300, 5);
-  std::string p = dir_ + "/s.bin";
+  std::string p = m_dir + "/s.bin";
   ASSERT_TRUE(save_state_file(p, s));
   uint64_t old = memory_budget();
   set_memory_budget(pool_bytes_in_use() + 100 * sizeof(Page));
@@ -203,11 +203,11 @@ TEST_F(StateIo, CliMaxMemoryStopsWithOneErrorLine) {
   // do, the pages the guest writes later do not (interpreter and JIT).
   for (std::string flags : {"--max-memory 1MiB", "--max-memory=1.6MiB --jit=off", "-max-memory 1.6MiB --jit=on"}) {
     auto r = test::run_cmd(test::cannonball() + " run " + flags + " --input " + in +
-                           " --output " + dir_ + "/out.bin.gz --meta ''");
+                           " --output " + m_dir + "/out.bin.gz --meta ''");
     EXPECT_EQ(r.exit_code, 1) << flags << r.err;
     EXPECT_NE(r.err.find("error: "), std::string::npos) << flags << r.err;
     EXPECT_NE(r.err.find("memory budget"), std::string::npos) << flags << r.err;
-    EXPECT_FALSE(std::filesystem::exists(dir_ + "/out.bin.gz"));
+    EXPECT_FALSE(std::filesystem::exists(m_dir + "/out.bin.gz"));
   }
   test::CmdResult r;
   r = test::run_cmd(test::cannonball() + " witness --max-memory lots --input " + in);

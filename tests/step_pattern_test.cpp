@@ -1,5 +1,6 @@
 // StepPattern against the reference's matcher.go grammar and Go's strconv.ParseUint(s, 0, 64).
-#include "cli/step_pattern.h"
+#include "host/go_strconv.h"
+#include "scheduler/step_pattern.h"
 
 #include <gtest/gtest.h>
 

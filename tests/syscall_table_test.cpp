@@ -1,7 +1,7 @@
 // Table-driven unit tests for every syscall of the MT-Cannon v5 VM and for the scheduler rules
 // of doMipsStep (forced preemption, popping exited threads).
 //
-// Expected values are derived by hand from the reference (/tmp/ref/cannon/mipsevm/
+// Expected values are derived by hand from the Go reference (OP monorepo, cannon/mipsevm/:
 // multithreaded/mips.go: handleSyscall, syscallGetRandom, syscallYield, preemptThread,
 // pushThread, popThread, doMipsStep; exec/mips_syscalls.go: HandleSysMmap, HandleSysRead,
 // HandleSysWrite, HandleSysFcntl, HandleSyscallUpdates; exec/preimage.go), not from

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "interp/file_io.h"
+#include "host/file_io.h"
 
 namespace cb::test {
 

@@ -20,7 +20,7 @@
 
 #include "cli/verify_command.h"
 #include "cli_helpers.h"
-#include "interp/file_io.h"
+#include "host/file_io.h"
 #include "interp/witness_step.h"
 #include "test_util.h"
 

@@ -1,4 +1,4 @@
-#include "interp/go_json.h"
+#include "host/go_json.h"
 
 #include <cstdint>
 #include <cstdio>

@@ -1,5 +1,5 @@
 // See file_io.h for the reference behaviour followed here.
-#include "interp/file_io.h"
+#include "host/file_io.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -36,25 +36,25 @@ std::string quoted(const std::string& path) { return "\"" + path + "\""; }
 class Inflater {
 public:
   Inflater(const std::string& name, uint64_t max_size, const ReadLimits* limits = nullptr)
-      : name_(name), max_size_(max_size), limits_(limits) {
-    std::memset(&zs_, 0, sizeof zs_);
-    if (inflateInit2(&zs_, kGzipWindowBits) != Z_OK) {
-      throw IoError("cannot decompress " + quoted(name_) + ": zlib initialisation failed");
+      : m_name(name), m_max_size(max_size), m_limits(limits) {
+    std::memset(&m_zs, 0, sizeof m_zs);
+    if (inflateInit2(&m_zs, kGzipWindowBits) != Z_OK) {
+      throw IoError("cannot decompress " + quoted(m_name) + ": zlib initialisation failed");
     }
   }
-  ~Inflater() { inflateEnd(&zs_); }
+  ~Inflater() { inflateEnd(&m_zs); }
   Inflater(const Inflater&) = delete;
   Inflater& operator=(const Inflater&) = delete;
 
-  void reserve(uint64_t n) { out_.reserve(static_cast<size_t>(std::min(n, max_size_))); }
-  bool done() const { return done_; }
+  void reserve(uint64_t n) { m_out.reserve(static_cast<size_t>(std::min(n, m_max_size))); }
+  bool done() const { return m_done; }
 
   void feed(const uint8_t* data, size_t n) {
-    while (n > 0 && !done_) {
+    while (n > 0 && !m_done) {
       // zlib's avail_in is 32-bit; feed huge spans in pieces.
       const size_t piece = std::min<size_t>(n, 1u << 30);
-      zs_.next_in = const_cast<Bytef*>(data);
-      zs_.avail_in = static_cast<uInt>(piece);
+      m_zs.next_in = const_cast<Bytef*>(data);
+      m_zs.avail_in = static_cast<uInt>(piece);
       drain();
       data += piece;
       n -= piece;
@@ -62,99 +62,99 @@ public:
   }
 
   std::vector<uint8_t> finish() {
-    if (done_) {
-      out_.resize(static_cast<size_t>(total_));
-      out_.shrink_to_fit();
-      return std::move(out_);
+    if (m_done) {
+      m_out.resize(static_cast<size_t>(m_total));
+      m_out.shrink_to_fit();
+      return std::move(m_out);
     }
-    if (in_member_ || members_ == 0) {
+    if (m_in_member || m_members == 0) {
       // Go reports io.ErrUnexpectedEOF ("unexpected EOF") or, for an empty file, io.EOF.
-      throw IoError("cannot decompress " + quoted(name_) + ": truncated gzip data (" +
-                    (members_ == 0 && zs_.total_in == 0 && consumed_ == 0
+      throw IoError("cannot decompress " + quoted(m_name) + ": truncated gzip data (" +
+                    (m_members == 0 && m_zs.total_in == 0 && m_consumed == 0
                          ? std::string("no data")
-                         : "unexpected end after " + std::to_string(consumed_ + zs_.total_in) +
+                         : "unexpected end after " + std::to_string(m_consumed + m_zs.total_in) +
                                " compressed bytes") +
                     ")");
     }
     // io.LimitedReader: reaching the cap exactly is already an error in the reference.
-    if (produced_ >= max_size_) too_big();
-    out_.resize(produced_);
-    out_.shrink_to_fit();
-    return std::move(out_);
+    if (m_produced >= m_max_size) too_big();
+    m_out.resize(m_produced);
+    m_out.shrink_to_fit();
+    return std::move(m_out);
   }
 
 private:
   // After each inflate() call: ask the extent function whether the content is complete.
   void check_extent() {
-    if (limits_ == nullptr) return;
-    if (limits_->should_abort && limits_->should_abort())
-      throw IoError("interrupted while reading " + quoted(name_));
-    if (!limits_->extent) return;
-    if (total_ == 0) total_ = limits_->extent(std::span<const uint8_t>(out_.data(), produced_));
-    if (total_ > max_size_) too_big();
-    if (total_ != 0 && produced_ >= total_) done_ = true;
+    if (m_limits == nullptr) return;
+    if (m_limits->should_abort && m_limits->should_abort())
+      throw IoError("interrupted while reading " + quoted(m_name));
+    if (!m_limits->extent) return;
+    if (m_total == 0) m_total = m_limits->extent(std::span<const uint8_t>(m_out.data(), m_produced));
+    if (m_total > m_max_size) too_big();
+    if (m_total != 0 && m_produced >= m_total) m_done = true;
   }
 
   void drain() {
-    while (zs_.avail_in > 0 && !done_) {
-      in_member_ = true;
-      const uint64_t limit = total_ != 0 ? total_ : max_size_;
-      if (produced_ >= max_size_) too_big();
-      if (out_.size() - produced_ < 64 * 1024 && out_.size() < limit) {
+    while (m_zs.avail_in > 0 && !m_done) {
+      m_in_member = true;
+      const uint64_t limit = m_total != 0 ? m_total : m_max_size;
+      if (m_produced >= m_max_size) too_big();
+      if (m_out.size() - m_produced < 64 * 1024 && m_out.size() < limit) {
         // Double (amortised), but within a reserve() hint grow only to the hint.
-        uint64_t grown = std::max<uint64_t>(uint64_t(out_.size()) * 2, produced_ + 64 * 1024);
-        if (out_.capacity() > out_.size()) grown = std::max<uint64_t>(out_.capacity(), produced_ + 64 * 1024);
-        out_.resize(static_cast<size_t>(std::min(grown, limit)));
+        uint64_t grown = std::max<uint64_t>(uint64_t(m_out.size()) * 2, m_produced + 64 * 1024);
+        if (m_out.capacity() > m_out.size()) grown = std::max<uint64_t>(m_out.capacity(), m_produced + 64 * 1024);
+        m_out.resize(static_cast<size_t>(std::min(grown, limit)));
       }
       // At most 4 MiB per call, so the extent function sees the content early.
-      const uint64_t room = std::min<uint64_t>(out_.size() - produced_, 4u << 20);
-      zs_.next_out = out_.data() + produced_;
-      zs_.avail_out = static_cast<uInt>(room);
-      const int ret = inflate(&zs_, Z_NO_FLUSH);
-      produced_ += room - zs_.avail_out;
+      const uint64_t room = std::min<uint64_t>(m_out.size() - m_produced, 4u << 20);
+      m_zs.next_out = m_out.data() + m_produced;
+      m_zs.avail_out = static_cast<uInt>(room);
+      const int ret = inflate(&m_zs, Z_NO_FLUSH);
+      m_produced += room - m_zs.avail_out;
       check_extent();
-      if (done_) return;
+      if (m_done) return;
       if (ret == Z_STREAM_END) {
         // One member done; another may follow (Go's multistream gzip.Reader).
-        in_member_ = false;
-        ++members_;
-        consumed_ += zs_.total_in;
-        if (inflateReset(&zs_) != Z_OK) corrupt("zlib reset failed");
+        m_in_member = false;
+        ++m_members;
+        m_consumed += m_zs.total_in;
+        if (inflateReset(&m_zs) != Z_OK) corrupt("zlib reset failed");
         continue;
       }
       if (ret == Z_OK) continue;
-      if (ret == Z_BUF_ERROR && zs_.avail_out == 0) {
-        if (produced_ >= max_size_) too_big();
+      if (ret == Z_BUF_ERROR && m_zs.avail_out == 0) {
+        if (m_produced >= m_max_size) too_big();
         continue;  // needs more room: the next round grows the buffer
       }
       if (ret == Z_MEM_ERROR) corrupt("out of memory");
-      corrupt(zs_.msg != nullptr ? zs_.msg : "invalid data");
+      corrupt(m_zs.msg != nullptr ? m_zs.msg : "invalid data");
     }
   }
 
   [[noreturn]] void corrupt(const char* why) {
-    const bool header = members_ > 0 && zs_.total_in < 10;
-    throw IoError("cannot decompress " + quoted(name_) + ": corrupt gzip data (" + why +
-                  (header ? ", after the end of gzip member " + std::to_string(members_) : "") +
+    const bool header = m_members > 0 && m_zs.total_in < 10;
+    throw IoError("cannot decompress " + quoted(m_name) + ": corrupt gzip data (" + why +
+                  (header ? ", after the end of gzip member " + std::to_string(m_members) : "") +
                   ")");
   }
   [[noreturn]] void too_big() {
-    throw IoError("cannot decompress " + quoted(name_) +
+    throw IoError("cannot decompress " + quoted(m_name) +
                   ": decompressed data size exceeds maximum allowed size (" +
-                  std::to_string(max_size_) + " bytes)");
+                  std::to_string(m_max_size) + " bytes)");
   }
 
-  std::string name_;
-  uint64_t max_size_;
-  const ReadLimits* limits_;
-  z_stream zs_;
-  std::vector<uint8_t> out_;
-  uint64_t produced_ = 0;
-  uint64_t consumed_ = 0;  // compressed bytes of finished members
-  uint64_t members_ = 0;
-  uint64_t total_ = 0;     // the content's extent once known
-  bool in_member_ = false;
-  bool done_ = false;
+  std::string m_name;
+  uint64_t m_max_size;
+  const ReadLimits* m_limits;
+  z_stream m_zs;
+  std::vector<uint8_t> m_out;
+  uint64_t m_produced = 0;
+  uint64_t m_consumed = 0;  // compressed bytes of finished members
+  uint64_t m_members = 0;
+  uint64_t m_total = 0;     // the content's extent once known
+  bool m_in_member = false;
+  bool m_done = false;
 };
 
 // gzip header the reference writes: no name/comment/extra, mtime 0, OS 255 ("unknown").
@@ -443,12 +443,12 @@ std::string random_suffix() {
 }  // namespace
 
 AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& options)
-    : path_(path), options_(options) {
+    : m_path(path), m_options(options) {
   if (path.empty()) throw IoError("no output path specified");
   if (path == "-") {
     // ToStdOut: the raw bytes, never compressed (CompressByFileType sits in the atomic writer).
-    to_stdout_ = true;
-    fd_ = STDOUT_FILENO;
+    m_to_stdout = true;
+    m_fd = STDOUT_FILENO;
   } else {
     // os.CreateTemp(filepath.Dir(path), filepath.Base(path)): same directory, so rename is atomic.
     // We first try an anonymous O_TMPFILE inode there: a writer killed mid-write leaves
@@ -457,41 +457,41 @@ AtomicFileWriter::AtomicFileWriter(const std::string& path, const WriteOptions& 
     remove_stale_temporaries(dir);
     // linkat needs /proc/self/fd (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
     static const bool have_proc = ::access("/proc/self/fd", X_OK) == 0;
-    fd_ = have_proc ? ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) : -1;
-    if (fd_ < 0) {
+    m_fd = have_proc ? ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) : -1;
+    if (m_fd < 0) {
       // No O_TMPFILE on this file system: a named temporary (removed by the next writer
       // into this folder should we die).
       const size_t slash = path.rfind('/');
       std::string templ = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) +
                           path.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp." +
                           std::to_string(::getpid()) + ".XXXXXX";
-      fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
-      if (fd_ < 0) {
+      m_fd = ::mkostemp(templ.data(), O_CLOEXEC);
+      if (m_fd < 0) {
         const int err = errno;
         throw IoError("failed to create temporary file for " + quoted(path) + " in " + quoted(dir) +
                       ": " + std::strerror(err));
       }
-      temp_path_ = templ;
+      m_temp_path = templ;
     }
     // f.Chmod(perm): an explicit mode, not filtered by the umask.
-    if (::fchmod(fd_, options_.perm) != 0) {
+    if (::fchmod(m_fd, m_options.perm) != 0) {
       const int err = errno;
       abort();
-      throw_errno("failed to set the mode of", temp_path_.empty() ? path_ : temp_path_, err);
+      throw_errno("failed to set the mode of", m_temp_path.empty() ? m_path : m_temp_path, err);
     }
-    if (is_gzip_path(path) && !options_.precompressed) {
-      gzip_ = std::make_unique<Gzip>();
-      std::memset(&gzip_->zs, 0, sizeof gzip_->zs);
-      if (deflateInit2(&gzip_->zs, clamp_level(options_.gzip_level), Z_DEFLATED, kGzipWindowBits,
+    if (is_gzip_path(path) && !m_options.precompressed) {
+      m_gzip = std::make_unique<Gzip>();
+      std::memset(&m_gzip->zs, 0, sizeof m_gzip->zs);
+      if (deflateInit2(&m_gzip->zs, clamp_level(m_options.gzip_level), Z_DEFLATED, kGzipWindowBits,
                        8, Z_DEFAULT_STRATEGY) != Z_OK) {
         abort();
         throw IoError("failed to write " + quoted(path) + ": zlib initialisation failed");
       }
-      gzip_->live = true;
-      set_reference_header(&gzip_->zs, &gzip_->header);
+      m_gzip->live = true;
+      set_reference_header(&m_gzip->zs, &m_gzip->header);
     }
   }
-  buffer_.reserve(kWriteBuffer);
+  m_buffer.reserve(kWriteBuffer);
 }
 
 AtomicFileWriter::~AtomicFileWriter() { abort(); }
@@ -501,23 +501,23 @@ void AtomicFileWriter::flush_buffer() {
   struct Clear {
     std::vector<uint8_t>& v;
     ~Clear() { v.clear(); }
-  } clear{buffer_};
-  write_all(fd_, buffer_.data(), buffer_.size(), to_stdout_ ? std::string("-") : path_);
+  } clear{m_buffer};
+  write_all(m_fd, m_buffer.data(), m_buffer.size(), m_to_stdout ? std::string("-") : m_path);
 }
 
 void AtomicFileWriter::write_raw(const uint8_t* p, size_t n) {
-  if (buffer_.size() + n > kWriteBuffer) flush_buffer();
+  if (m_buffer.size() + n > kWriteBuffer) flush_buffer();
   if (n >= kWriteBuffer) {
     // Large spans go straight to the file without a copy.
-    write_all(fd_, p, n, to_stdout_ ? std::string("-") : path_);
+    write_all(m_fd, p, n, m_to_stdout ? std::string("-") : m_path);
     return;
   }
-  buffer_.insert(buffer_.end(), p, p + n);
+  m_buffer.insert(m_buffer.end(), p, p + n);
 }
 
 void AtomicFileWriter::write(std::span<const uint8_t> data) {
-  if (done_) throw IoError("failed to write " + quoted(path_) + ": writer already closed");
-  if (!gzip_) {
+  if (m_done) throw IoError("failed to write " + quoted(m_path) + ": writer already closed");
+  if (!m_gzip) {
     write_raw(data.data(), data.size());
     return;
   }
@@ -526,96 +526,96 @@ void AtomicFileWriter::write(std::span<const uint8_t> data) {
   size_t left = data.size();
   while (left > 0) {
     const size_t piece = std::min<size_t>(left, 1u << 30);
-    gzip_->zs.next_in = const_cast<Bytef*>(p);
-    gzip_->zs.avail_in = static_cast<uInt>(piece);
+    m_gzip->zs.next_in = const_cast<Bytef*>(p);
+    m_gzip->zs.avail_in = static_cast<uInt>(piece);
     p += piece;
     left -= piece;
-    while (gzip_->zs.avail_in > 0) {
-      gzip_->zs.next_out = out;
-      gzip_->zs.avail_out = sizeof out;
-      if (deflate(&gzip_->zs, Z_NO_FLUSH) == Z_STREAM_ERROR) {
-        throw IoError("failed to write " + quoted(path_) + ": deflate failed");
+    while (m_gzip->zs.avail_in > 0) {
+      m_gzip->zs.next_out = out;
+      m_gzip->zs.avail_out = sizeof out;
+      if (deflate(&m_gzip->zs, Z_NO_FLUSH) == Z_STREAM_ERROR) {
+        throw IoError("failed to write " + quoted(m_path) + ": deflate failed");
       }
-      write_raw(out, sizeof out - gzip_->zs.avail_out);
+      write_raw(out, sizeof out - m_gzip->zs.avail_out);
     }
   }
 }
 
 void AtomicFileWriter::overwrite_at(uint64_t offset, std::span<const uint8_t> data) {
-  if (done_ || gzip_ || to_stdout_) throw IoError("failed to write " + quoted(path_) + ": cannot rewrite");
+  if (m_done || m_gzip || m_to_stdout) throw IoError("failed to write " + quoted(m_path) + ": cannot rewrite");
   flush_buffer();
   size_t done = 0;
   while (done < data.size()) {
-    const ssize_t w = ::pwrite(fd_, data.data() + done, data.size() - done, off_t(offset + done));
+    const ssize_t w = ::pwrite(m_fd, data.data() + done, data.size() - done, off_t(offset + done));
     if (w < 0) {
       if (errno == EINTR) continue;
-      throw_errno("failed to write", path_, errno);
+      throw_errno("failed to write", m_path, errno);
     }
     done += size_t(w);
   }
 }
 
 void AtomicFileWriter::commit() {
-  if (done_) throw IoError("failed to write " + quoted(path_) + ": writer already closed");
-  if (gzip_) {
+  if (m_done) throw IoError("failed to write " + quoted(m_path) + ": writer already closed");
+  if (m_gzip) {
     uint8_t out[64 * 1024];
     int ret;
     do {
-      gzip_->zs.next_in = nullptr;
-      gzip_->zs.avail_in = 0;
-      gzip_->zs.next_out = out;
-      gzip_->zs.avail_out = sizeof out;
-      ret = deflate(&gzip_->zs, Z_FINISH);
-      if (ret == Z_STREAM_ERROR) throw IoError("failed to write " + quoted(path_) + ": deflate failed");
-      write_raw(out, sizeof out - gzip_->zs.avail_out);
+      m_gzip->zs.next_in = nullptr;
+      m_gzip->zs.avail_in = 0;
+      m_gzip->zs.next_out = out;
+      m_gzip->zs.avail_out = sizeof out;
+      ret = deflate(&m_gzip->zs, Z_FINISH);
+      if (ret == Z_STREAM_ERROR) throw IoError("failed to write " + quoted(m_path) + ": deflate failed");
+      write_raw(out, sizeof out - m_gzip->zs.avail_out);
     } while (ret != Z_STREAM_END);
   }
   flush_buffer();
-  if (to_stdout_) {
-    done_ = true;
+  if (m_to_stdout) {
+    m_done = true;
     return;
   }
-  if (options_.sync && ::fsync(fd_) != 0) throw_errno("failed to sync", temp_path_.empty() ? path_ : temp_path_, errno);
-  if (temp_path_.empty()) {
+  if (m_options.sync && ::fsync(m_fd) != 0) throw_errno("failed to sync", m_temp_path.empty() ? m_path : m_temp_path, errno);
+  if (m_temp_path.empty()) {
     // The anonymous inode gets its temporary name only now, right before the rename.
-    const std::string proc = "/proc/self/fd/" + std::to_string(fd_);
-    const std::string stem = path_ + ".tmp." + std::to_string(::getpid()) + ".";
+    const std::string proc = "/proc/self/fd/" + std::to_string(m_fd);
+    const std::string stem = m_path + ".tmp." + std::to_string(::getpid()) + ".";
     for (int attempt = 0;; ++attempt) {
       std::string name = stem + random_suffix();
       if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-        temp_path_ = name;
+        m_temp_path = name;
         break;
       }
       if (errno != EEXIST || attempt > 100) {
         const int err = errno;
-        throw IoError("failed to name the temporary file for " + quoted(path_) + ": " + std::strerror(err));
+        throw IoError("failed to name the temporary file for " + quoted(m_path) + ": " + std::strerror(err));
       }
     }
   }
-  const int fd = fd_;
-  fd_ = -1;
-  if (::close(fd) != 0) throw_errno("failed to finish write of", temp_path_, errno);
-  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+  const int fd = m_fd;
+  m_fd = -1;
+  if (::close(fd) != 0) throw_errno("failed to finish write of", m_temp_path, errno);
+  if (::rename(m_temp_path.c_str(), m_path.c_str()) != 0) {
     const int err = errno;
-    throw IoError("failed to rename " + quoted(temp_path_) + " to " + quoted(path_) + ": " +
+    throw IoError("failed to rename " + quoted(m_temp_path) + " to " + quoted(m_path) + ": " +
                   std::strerror(err));
   }
-  temp_path_.clear();
-  done_ = true;
-  if (options_.sync) {
+  m_temp_path.clear();
+  m_done = true;
+  if (m_options.sync) {
     // Make the rename itself durable. Some file systems refuse fsync on a directory: ignore.
-    Fd d{::open(dir_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    Fd d{::open(dir_of(m_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (d.fd >= 0) (void)::fsync(d.fd);
   }
 }
 
 void AtomicFileWriter::abort() noexcept {
-  if (done_) return;
-  done_ = true;
-  if (!to_stdout_ && fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
-  temp_path_.clear();
+  if (m_done) return;
+  m_done = true;
+  if (!m_to_stdout && m_fd >= 0) ::close(m_fd);
+  m_fd = -1;
+  if (!m_temp_path.empty()) ::unlink(m_temp_path.c_str());
+  m_temp_path.clear();
 }
 
 void write_file_atomic(const std::string& path, std::span<const uint8_t> data,

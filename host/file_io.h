@@ -111,23 +111,23 @@ public:
   void commit();  // finish gzip, fsync, rename; after it the writer is closed
   void abort() noexcept;  // drop the temp file; idempotent
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return m_path; }
   // The temp file's name: "" for stdout and while the temp file is an anonymous O_TMPFILE.
-  const std::string& temp_path() const { return temp_path_; }
+  const std::string& temp_path() const { return m_temp_path; }
 
 private:
   struct Gzip;
   void write_raw(const uint8_t* p, size_t n);
   void flush_buffer();
 
-  std::string path_;
-  std::string temp_path_;
-  WriteOptions options_;
-  int fd_ = -1;
-  bool to_stdout_ = false;
-  bool done_ = false;
-  std::unique_ptr<Gzip> gzip_;
-  std::vector<uint8_t> buffer_;  // raw output waiting for write(2)
+  std::string m_path;
+  std::string m_temp_path;
+  WriteOptions m_options;
+  int m_fd = -1;
+  bool m_to_stdout = false;
+  bool m_done = false;
+  std::unique_ptr<Gzip> m_gzip;
+  std::vector<uint8_t> m_buffer;  // raw output waiting for write(2)
 };
 
 // Writes `data` to `path` atomically (see AtomicFileWriter). "-" = stdout.

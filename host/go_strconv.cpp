@@ -1,5 +1,7 @@
-// See step_pattern.h; mirrors cannon/cmd/matcher.go and Go's strconv.ParseUint(s, 0, 64).
-#include "cli/step_pattern.h"
+// See go_strconv.h: Go's strconv.Quote and strconv.ParseUint(s, 0, 64).
+#include "host/go_strconv.h"
+
+#include "host/hex.h"
 
 namespace cb {
 namespace {
@@ -37,7 +39,6 @@ bool underscore_ok(std::string_view s) {
 }  // namespace
 
 std::string go_quote(std::string_view text) {
-  static const char* kHex = "0123456789abcdef";
   std::string out = "\"";
   size_t i = 0;
   while (i < text.size()) {
@@ -56,8 +57,8 @@ std::string go_quote(std::string_view text) {
         default:
           if (c < 0x20 || c == 0x7f) {
             out += "\\x";
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
+            out += kHexDigits[c >> 4];
+            out += kHexDigits[c & 15];
           } else {
             out += static_cast<char>(c);
           }
@@ -77,8 +78,8 @@ std::string go_quote(std::string_view text) {
       i += len;
     } else {
       out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+      out += kHexDigits[c >> 4];
+      out += kHexDigits[c & 15];
       ++i;
     }
   }
@@ -132,47 +133,6 @@ bool parse_go_uint64(std::string_view s0, uint64_t* out, std::string* error) {
   if (underscores && !underscore_ok(s0)) return fail("invalid syntax");
   *out = n;
   return true;
-}
-
-StepPattern StepPattern::parse(std::string_view text) {
-  StepPattern p;
-  p.repr_ = std::string(text);
-  if (text.empty() || text == "never") {
-    p.kind_ = Kind::kNever;
-  } else if (text == "always") {
-    p.kind_ = Kind::kAlways;
-  } else if (text[0] == '=' || text[0] == '%') {
-    const bool every = text[0] == '%';
-    std::string error;
-    if (!parse_go_uint64(text.substr(1), &p.value_, &error)) {
-      throw StepPatternError(std::string(every ? "failed to parse step interval number: "
-                                               : "failed to parse step number: ") +
-                             error);
-    }
-    if (every && p.value_ == 0) {
-      // The reference accepts this and panics ("integer divide by zero") at its first check.
-      throw StepPatternError("failed to parse step interval number: the interval must not be 0");
-    }
-    p.kind_ = every ? Kind::kEvery : Kind::kExact;
-  } else {
-    throw StepPatternError("unrecognized step matcher: " + go_quote(text));
-  }
-  return p;
-}
-
-uint64_t StepPattern::next_match(uint64_t step) const noexcept {
-  switch (kind_) {
-    case Kind::kNever: return kNoMatch;
-    case Kind::kAlways: return step;
-    case Kind::kExact: return step <= value_ ? value_ : kNoMatch;
-    case Kind::kEvery: {
-      const uint64_t rem = step % value_;
-      if (rem == 0) return step;
-      const uint64_t up = value_ - rem;
-      return step > UINT64_MAX - up ? kNoMatch : step + up;
-    }
-  }
-  return kNoMatch;
 }
 
 }  // namespace cb

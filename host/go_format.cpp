@@ -1,4 +1,4 @@
-#include "cli/go_format.h"
+#include "host/go_format.h"
 
 #include <algorithm>
 

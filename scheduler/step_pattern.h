@@ -6,7 +6,7 @@
 //   "%N"           every step that is a multiple of N (step 0 included)
 // N is parsed like Go's strconv.ParseUint(s, 0, 64): decimal, "0x"/"0X" hex, "0o"/"0O" or a
 // bare leading "0" octal ("=010" is step 8, "=08" is an error), "0b"/"0B" binary, "_" digit
-// separators between digits, no sign, no spaces, at most 2^64-1.
+// separators between digits, no sign, no spaces, at most 2^64-1 (host/go_strconv.h).
 // One deliberate difference: the reference accepts "%0" and then crashes with an integer
 // divide by zero the first time the pattern is checked (before the first step); we reject it
 // when parsing.
@@ -36,11 +36,11 @@ public:
   static StepPattern parse(std::string_view text);
 
   bool matches(uint64_t step) const noexcept {
-    switch (kind_) {
+    switch (m_kind) {
       case Kind::kNever: return false;
       case Kind::kAlways: return true;
-      case Kind::kExact: return step == value_;
-      case Kind::kEvery: return step % value_ == 0;
+      case Kind::kExact: return step == m_value;
+      case Kind::kEvery: return step % m_value == 0;
     }
     return false;
   }
@@ -49,21 +49,14 @@ public:
   // reach it must still check matches().
   uint64_t next_match(uint64_t step) const noexcept;
 
-  Kind kind() const noexcept { return kind_; }
-  uint64_t value() const noexcept { return value_; }  // N of "=N" / "%N", else 0
-  const std::string& repr() const noexcept { return repr_; }  // the text as given (flag String())
+  Kind kind() const noexcept { return m_kind; }
+  uint64_t value() const noexcept { return m_value; }  // N of "=N" / "%N", else 0
+  const std::string& repr() const noexcept { return m_repr; }  // the text as given (flag String())
 
 private:
-  Kind kind_ = Kind::kNever;
-  uint64_t value_ = 0;
-  std::string repr_;
+  Kind m_kind = Kind::kNever;
+  uint64_t m_value = 0;
+  std::string m_repr;
 };
-
-// Go's strconv.ParseUint(text, 0, 64). Returns false and sets *error to Go's message
-// ("strconv.ParseUint: parsing \"x\": invalid syntax" / "...: value out of range").
-bool parse_go_uint64(std::string_view text, uint64_t* out, std::string* error);
-
-// Go's %q of a string (strconv.Quote): printable ASCII and valid UTF-8 as is, the rest escaped.
-std::string go_quote(std::string_view text);
 
 }  // namespace cb
