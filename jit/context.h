@@ -50,6 +50,12 @@ struct ProfileSlot {
   uint64_t memo[2] = {~uint64_t{0}, 0};  // the observer's own per-block cache (never read here)
 };
 
+// A block's machine code, as a backend returns it.
+struct CompiledBlock {
+  void* entry = nullptr;  // RX address
+  size_t size = 0;
+};
+
 struct JitContext {
   TlbEntry read_tlb[kTlbEntries];
   TlbEntry write_tlb[kTlbEntries];  // only private (refs == 1), non-code pages

@@ -16,7 +16,7 @@
 #include "interp/vm.h"
 #include "jit/context.h"
 #include "jit/ir.h"
-#include "jit/x64_backend.h"
+#include "jit/backend.h"
 
 namespace cb {
 
@@ -142,7 +142,7 @@ private:
 
   Vm& m_vm;
   State& m_state;
-  jit::X64Backend m_backend;
+  jit::Backend m_backend;
   std::unique_ptr<jit::JitContext> m_ctx;
   tsl::robin_map<uint64_t, std::unique_ptr<Block>> m_blocks;
   std::vector<Block*> m_fast;  // direct-mapped pc -> Block* cache in front of m_blocks

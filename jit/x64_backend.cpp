@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "jit/asm_error.h"
 #include "memory/memory.h"
 
 namespace cb::jit {
@@ -33,19 +34,6 @@ constexpr int32_t kCtxProfilePartial = int32_t(offsetof(JitContext, profile_part
 constexpr int32_t kCtxProfilePartialRun = int32_t(offsetof(JitContext, profile_partial_run));
 constexpr int32_t kProfSteps = int32_t(offsetof(ProfileSlot, steps));
 constexpr int32_t kProfTag = int32_t(offsetof(ProfileSlot, tag));
-
-// Records the first AsmJit error of an emission (every Assembler call reports through it).
-class ErrorRecorder : public ErrorHandler {
-public:
-  void handleError(Error err, const char* message, BaseEmitter*) override {
-    if (m_err == kErrorOk) {
-      m_err = err;
-      m_msg = message;
-    }
-  }
-  Error m_err = kErrorOk;
-  std::string m_msg;
-};
 
 // Fixed: rbx = Thread*, r12 = JitContext*, r13 = budget, r14 = branch condition / target.
 // Scratch: rax, rsi (page pointer, TLB tag), rcx (the effective address of a load/store,

@@ -21,11 +21,6 @@
 
 namespace cb::jit {
 
-struct CompiledBlock {
-  void* entry = nullptr;  // RX address
-  size_t size = 0;
-};
-
 class X64Backend {
 public:
   X64Backend();

@@ -8,6 +8,8 @@
 #     but the long guests, whose checks the Release run makes);
 #  4. interpreter-only build (-DCB_JIT=OFF): the unit-labelled tests;
 #  5. fuzz smoke: every libFuzzer harness for 30 s (scripts/fuzz-smoke.sh, clang).
+#  6. AArch64: cross build, JIT tests and reference vectors under qemu-aarch64
+#     (scripts/test-aarch64.sh, ~10 min; it says which checks it subsets).
 # Between 2 and 3: the release bundle (scripts/package.sh, relinking build/'s cannonball) and
 # scripts/chroot-test.sh (op-challenger's command line in a debootstrap'd root; SKIPPED
 # without root or debootstrap).
@@ -42,4 +44,6 @@ ninja -C build-nojit
 run_ctest build-nojit -L unit
 echo "== Fuzz smoke (clang, CB_FUZZ=ON; 30 s per harness)"
 bash scripts/fuzz-smoke.sh
+echo "== AArch64 cross build under qemu-aarch64 (scripts/test-aarch64.sh)"
+bash scripts/test-aarch64.sh
 echo "== all test stages passed"

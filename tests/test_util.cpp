@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -66,6 +67,10 @@ CmdResult run_cmd(const std::string& cmdline) {
   return r;
 }
 
-std::string cannonball() { return CB_BINARY; }
+// CB_TEST_EMULATOR (e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu") runs a cross-built CLI.
+std::string cannonball() {
+  const char* emu = std::getenv("CB_TEST_EMULATOR");
+  return emu && *emu ? std::string(emu) + " " + CB_BINARY : std::string(CB_BINARY);
+}
 
 }  // namespace cb::test
