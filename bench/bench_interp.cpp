@@ -28,7 +28,8 @@ void interp_bench(benchmark::State& st, const char* guest, Drive drive) {
     st.ResumeTiming();
     drive(vm);
   }
-  st.counters["steps_per_s"] = benchmark::Counter(double(kSteps) * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["steps_per_s"] =
+      benchmark::Counter(double(kSteps) * st.iterations(), benchmark::Counter::kIsRate);
 }
 
 void BM_InterpRun(benchmark::State& st, const char* guest) {
@@ -44,9 +45,13 @@ void BM_InterpStepCalls(benchmark::State& st, const char* guest) {
   });
 }
 
-BENCHMARK_CAPTURE(BM_InterpStepCalls, compute, "compute")->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_InterpStepCalls, compute, "compute")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 BENCHMARK_CAPTURE(BM_InterpRun, compute, "compute")->Unit(benchmark::kMillisecond)->Iterations(1);
-BENCHMARK_CAPTURE(BM_InterpStepCalls, threads, "threads")->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_InterpStepCalls, threads, "threads")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 BENCHMARK_CAPTURE(BM_InterpRun, threads, "threads")->Unit(benchmark::kMillisecond)->Iterations(1);
 
 // The final `threads` state (1.46 G steps), computed once and cached in the build tree.

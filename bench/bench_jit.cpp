@@ -3,7 +3,6 @@
 // JIT on and off in the same run, and the ratio. Target: >= 500 M steps/s on compute, >= 10x
 // the reference (11-21 M steps/s) on threads.
 #include <benchmark/benchmark.h>
-
 #include <time.h>
 
 #include <chrono>

@@ -19,7 +19,8 @@ void BM_Keccak64_Ours(benchmark::State& st) {
     buf[0] = h[0];
     benchmark::DoNotOptimize(h);
   }
-  st.counters["hashes_per_s"] = benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
+  st.counters["hashes_per_s"] =
+      benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Keccak64_Ours);
 
@@ -32,7 +33,8 @@ void BM_Keccak64_CryptoPP(benchmark::State& st) {
     buf[0] = h[0];
     benchmark::DoNotOptimize(h);
   }
-  st.counters["hashes_per_s"] = benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
+  st.counters["hashes_per_s"] =
+      benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Keccak64_CryptoPP);
 
@@ -78,12 +80,31 @@ void BM_Keccak64Many(benchmark::State& st, KeccakImpl impl) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  st.counters["hashes_per_s"] = benchmark::Counter(double(st.iterations() * n), benchmark::Counter::kIsRate);
+  st.counters["hashes_per_s"] =
+      benchmark::Counter(double(st.iterations() * n), benchmark::Counter::kIsRate);
   cb::set_keccak_impl(KeccakImpl::Auto);
 }
-BENCHMARK_CAPTURE(BM_Keccak64Many, scalar, KeccakImpl::Scalar)->Arg(4096)->Arg(1)->Arg(2)->Arg(3)->Arg(5)->Arg(7);
-BENCHMARK_CAPTURE(BM_Keccak64Many, avx2, KeccakImpl::Avx2)->Arg(4096)->Arg(1)->Arg(2)->Arg(3)->Arg(5)->Arg(7);
-BENCHMARK_CAPTURE(BM_Keccak64Many, avx512, KeccakImpl::Avx512)->Arg(4096)->Arg(1)->Arg(2)->Arg(3)->Arg(5)->Arg(7);
+BENCHMARK_CAPTURE(BM_Keccak64Many, scalar, KeccakImpl::Scalar)
+    ->Arg(4096)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(3)
+    ->Arg(5)
+    ->Arg(7);
+BENCHMARK_CAPTURE(BM_Keccak64Many, avx2, KeccakImpl::Avx2)
+    ->Arg(4096)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(3)
+    ->Arg(5)
+    ->Arg(7);
+BENCHMARK_CAPTURE(BM_Keccak64Many, avx512, KeccakImpl::Avx512)
+    ->Arg(4096)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(3)
+    ->Arg(5)
+    ->Arg(7);
 
 // The 127-hash Merkle root of one 4 KiB page: 64 hashes of 64-byte chunks, then 32 of pairs,
 // ... 1, level by level with keccak256_pairs_many.
@@ -107,8 +128,10 @@ void page_roots_bench(benchmark::State& st, KeccakImpl impl, RootsOf roots_of) {
     benchmark::DoNotOptimize(roots.data());
     benchmark::ClobberMemory();
   }
-  st.counters["pages_per_s"] = benchmark::Counter(double(st.iterations() * pages), benchmark::Counter::kIsRate);
-  st.counters["hashes_per_s"] = benchmark::Counter(double(st.iterations() * pages * 127), benchmark::Counter::kIsRate);
+  st.counters["pages_per_s"] =
+      benchmark::Counter(double(st.iterations() * pages), benchmark::Counter::kIsRate);
+  st.counters["hashes_per_s"] =
+      benchmark::Counter(double(st.iterations() * pages * 127), benchmark::Counter::kIsRate);
   cb::set_keccak_impl(KeccakImpl::Auto);
 }
 

@@ -48,10 +48,16 @@ void BM_MemMerkleRootCold(benchmark::State& st) {
   }
   st.SetLabel(keccak_impl_name(keccak_impl_in_use()));
   set_keccak_impl(KeccakImpl::Auto);
-  st.counters["pages/s"] = benchmark::Counter(double(s.memory->page_count()), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["pages/s"] = benchmark::Counter(double(s.memory->page_count()),
+                                              benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_MemMerkleRootCold)->Args({256, 0})->Args({256, 1})->Args({1024, 0})->Args({1024, 1})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MemMerkleRootCold)
+    ->Args({256, 0})
+    ->Args({256, 1})
+    ->Args({1024, 0})
+    ->Args({1024, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 std::string temp_path(const char* name) {
   return (std::filesystem::temp_directory_path() / name).string();
@@ -65,11 +71,16 @@ void BM_MemStateSave(benchmark::State& st) {
   for (auto _ : st) save_state_file(p, s, WriteOptions{.sync = false});
   st.SetLabel(std::string(random ? "random" : "light") + ", " +
               human_bytes(std::filesystem::file_size(p)) + " file");
-  st.counters["B/s"] = benchmark::Counter(double(mib << 20), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["B/s"] =
+      benchmark::Counter(double(mib << 20), benchmark::Counter::kIsIterationInvariantRate);
   std::filesystem::remove(p);
 }
-BENCHMARK(BM_MemStateSave)->Args({256, 0})->Args({256, 1})->Args({1024, 1})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MemStateSave)
+    ->Args({256, 0})
+    ->Args({256, 1})
+    ->Args({1024, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_MemStateLoad(benchmark::State& st) {
   const uint64_t mib = uint64_t(st.range(0));
@@ -81,11 +92,16 @@ void BM_MemStateLoad(benchmark::State& st) {
     benchmark::DoNotOptimize(s.memory->page_count());
   }
   st.SetLabel(random ? "random" : "light");
-  st.counters["B/s"] = benchmark::Counter(double(mib << 20), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["B/s"] =
+      benchmark::Counter(double(mib << 20), benchmark::Counter::kIsIterationInvariantRate);
   std::filesystem::remove(p);
 }
-BENCHMARK(BM_MemStateLoad)->Args({256, 0})->Args({256, 1})->Args({1024, 1})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MemStateLoad)
+    ->Args({256, 0})
+    ->Args({256, 1})
+    ->Args({1024, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The tree above the page roots (the roots are cached): level by level with the multi-buffer
 // Keccak (Memory::rehash_levels, what a large flush uses) vs the recursion (small flushes).
@@ -100,7 +116,11 @@ void BM_MemUpperTree(benchmark::State& st) {
   }
   st.SetLabel(levels ? "level by level, multi-buffer" : "recursive, scalar");
 }
-BENCHMARK(BM_MemUpperTree)->Args({1024, 0})->Args({1024, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MemUpperTree)
+    ->Args({1024, 0})
+    ->Args({1024, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Taking a checkpoint of a clean memory (share every page) and restoring it (a private
 // copy-on-write view): the cost is the page table and inner-node cache, not the pages.
@@ -112,7 +132,11 @@ void BM_MemCheckpointTakeRestore(benchmark::State& st) {
     benchmark::DoNotOptimize(r.memory->page_count());
   }
 }
-BENCHMARK(BM_MemCheckpointTakeRestore)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MemCheckpointTakeRestore)
+    ->Arg(256)
+    ->Arg(1024)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace cb

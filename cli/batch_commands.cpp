@@ -1,8 +1,4 @@
 #include "cli/batch_commands.h"
-#include "cli/batch_shard.h"
-
-#include "interp/state_io.h"
-#include "cli/common.h"
 
 #include <unistd.h>
 
@@ -21,13 +17,16 @@
 #include <set>
 #include <sstream>
 
+#include "cli/batch_shard.h"
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/preimage_host.h"
 #include "cli/proof_json.h"
-#include "host/go_strconv.h"
-#include "scheduler/step_pattern.h"
 #include "host/file_io.h"
+#include "host/go_strconv.h"
+#include "interp/state_io.h"
 #include "scheduler/bisect.h"
+#include "scheduler/step_pattern.h"
 #include "scheduler/trace.h"
 #include "scheduler/trace_jobs.h"
 
@@ -35,7 +34,9 @@ namespace cb::cli {
 
 namespace {
 
-std::optional<int> parse(CLI::App& app, const SplitArgs& a) { return parse_flags(app, a.argc, a.argv); }
+std::optional<int> parse(CLI::App& app, const SplitArgs& a) {
+  return parse_flags(app, a.argc, a.argv);
+}
 
 uint64_t parse_step(const std::string& text, const char* what) {
   uint64_t v;
@@ -143,8 +144,9 @@ int trace_main(int argc, char** argv) {
   double progress_s = 5;
   uint64_t proof2_window = kProof2Window;
   add_proof2_window_flag(app, proof2_window);
-  app.add_option("--input", input,
-                 "initial state file (.bin or .bin.gz; read as far as the state extends, at most 10 GiB)");
+  app.add_option(
+      "--input", input,
+      "initial state file (.bin or .bin.gz; read as far as the state extends, at most 10 GiB)");
   app.add_option("--dir", dir,
                  "trace directory to write (created; its old checkpoints are removed)")
       ->required();
@@ -153,8 +155,9 @@ int trace_main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
   app.add_option("--hashes-at", hashes_at,
                  "steps whose state hash to record: N,N,... =N %N always");
-  app.add_option("--game-depth", game_depth,
-                 "also record the claims a dispute game asks for at this depth (0..--game-max-depth)")
+  app.add_option(
+         "--game-depth", game_depth,
+         "also record the claims a dispute game asks for at this depth (0..--game-max-depth)")
       ->check(CLI::Range(0, 63));
   app.add_option("--game-max-depth", game_max_depth,
                  "depth of the execution-trace game (mainnet: 73-30-1 = 42; 1..63)")
@@ -171,7 +174,8 @@ int trace_main(int argc, char** argv) {
       ->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}));
   app.add_flag("--no-sync", no_sync, "do not fsync checkpoint files");
   app.add_flag("--guest-output", guest_output, "forward the guest's stdout/stderr");
-  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none; at most 86400)")
+  app.add_option("--progress-every", progress_s,
+                 "seconds between progress lines (0: none; at most 86400)")
       ->check(CLI::Range(0.0, kMaxProgressSeconds));
   if (auto rc = parse(app, a)) return *rc;
   std::signal(SIGPIPE, SIG_IGN);
@@ -194,7 +198,8 @@ int trace_main(int argc, char** argv) {
       // run's --stop-at pattern "=N" means the same as N here; other patterns have no
       // meaning for one trace.
       if (stop_at_s[0] == '%' || stop_at_s == "always")
-        throw std::runtime_error("invalid --stop-at \"" + stop_at_s + "\": trace stops at one step, N or =N");
+        throw std::runtime_error("invalid --stop-at \"" + stop_at_s +
+                                 "\": trace stops at one step, N or =N");
       opt.stop_at = parse_step(stop_at_s[0] == '=' ? stop_at_s.substr(1) : stop_at_s, "--stop-at");
     }
     opt.jit = jit_s == "on";
@@ -260,13 +265,15 @@ int prove_main(int argc, char** argv) {
   app.add_option("-j,--threads", threads, "worker threads (0: all cores; at most 256)")
       ->check(CLI::Range(0u, kMaxThreads));
   app.add_option("--jit", jit_s, "on|off")->check(CLI::IsMember({"on", "off"}));
-  app.add_option("--progress-every", progress_s, "seconds between progress lines (0: none; at most 86400)")
+  app.add_option("--progress-every", progress_s,
+                 "seconds between progress lines (0: none; at most 86400)")
       ->check(CLI::Range(0.0, kMaxProgressSeconds));
   std::string shard_s, batch_dir;
   app.add_option("--shard", shard_s,
                  "K/N: do only shard K (0-based) of N, resumably (cli/batch_shard.h); the hashes "
                  "come from 'cannonball batch merge', not --hashes-out");
-  app.add_option("--batch-dir", batch_dir, "with --shard: shared plan and results (default <dir>/batch)");
+  app.add_option("--batch-dir", batch_dir,
+                 "with --shard: shared plan and results (default <dir>/batch)");
   if (auto rc = parse(app, a)) return *rc;
   std::signal(SIGPIPE, SIG_IGN);
   try {
@@ -282,9 +289,11 @@ int prove_main(int argc, char** argv) {
     if (proof_fmt.empty()) proof_fmt = dir + "/proofs/proof-%d.json";
     check_name_pattern(proof_fmt);
     if (!shard_s.empty()) {
-      if (proof_fmt == "-") throw std::runtime_error("--shard needs proof files, not --proof-fmt -");
+      if (proof_fmt == "-")
+        throw std::runtime_error("--shard needs proof files, not --proof-fmt -");
       if (app.count("--hashes-out"))
-        throw std::runtime_error("--hashes-out does not apply to --shard: 'cannonball batch merge' writes the hashes");
+        throw std::runtime_error(
+            "--hashes-out does not apply to --shard: 'cannonball batch merge' writes the hashes");
       ShardRunOptions o;
       o.shard = parse_shard(shard_s);
       o.batch_dir = batch_dir.empty() ? dir + "/batch" : batch_dir;
@@ -294,7 +303,8 @@ int prove_main(int argc, char** argv) {
       o.progress_seconds = progress_s;
       o.host = a.host;
       o.proof_path = [&](uint32_t, uint64_t step) { return format_step(proof_fmt, step); };
-      return run_batch_shard("prove", {BatchJob{dir, true, proofs.list, hashes.list, proof_fmt}}, o);
+      return run_batch_shard("prove", {BatchJob{dir, true, proofs.list, hashes.list, proof_fmt}},
+                             o);
     }
     if (!batch_dir.empty()) throw std::runtime_error("--batch-dir needs --shard");
 
@@ -433,11 +443,13 @@ int bisect_main(int argc, char** argv) {
                     r.differ_step, r.agree_step, r.differ_step);
         break;
       case O::kInconsistent:
-        std::printf("steps executed: %" PRIu64 " in %" PRIu64 " probes\n", r.steps_executed, r.probes);
+        std::printf("steps executed: %" PRIu64 " in %" PRIu64 " probes\n", r.steps_executed,
+                    r.probes);
         std::fflush(stdout);
-        print_error("the other side is inconsistent: it differs at step " + std::to_string(r.differ_step) +
-                    " (ours " + hex(r.ours) + ", theirs " + hex(r.theirs) + ") but agrees again at step " +
-                    std::to_string(r.agree_step) + "; there is no first difference to prove");
+        print_error("the other side is inconsistent: it differs at step " +
+                    std::to_string(r.differ_step) + " (ours " + hex(r.ours) + ", theirs " +
+                    hex(r.theirs) + ") but agrees again at step " + std::to_string(r.agree_step) +
+                    "; there is no first difference to prove");
         return kExitError;
     }
     if (r.outcome == O::kFound || r.outcome == O::kGap || r.outcome == O::kPrestateDiffers) {

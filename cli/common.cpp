@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "host/go_format.h"
 #include "host/file_io.h"
+#include "host/go_format.h"
 #include "interp/state_io.h"
 
 namespace cb::cli {
@@ -32,7 +32,8 @@ std::vector<std::string> go_style_args(CLI::App& app, int argc, char** argv) {
     const bool dash1 = !dashes2 && a.size() > 2 && a[0] == '-';
     if (dashes2 || dash1) {
       const size_t from = dashes2 ? 2 : 1, eq = a.find('=');
-      const std::string name = a.substr(from, eq == std::string::npos ? std::string::npos : eq - from);
+      const std::string name =
+          a.substr(from, eq == std::string::npos ? std::string::npos : eq - from);
       const CLI::Option* opt = name.empty() ? nullptr : app.get_option_no_throw("--" + name);
       if (opt) {
         if (dash1) a = "-" + a;
@@ -111,7 +112,8 @@ SplitArgs split_host(int argc, char** argv, int first) {
 
 void add_proof2_window_flag(CLI::App& app, uint64_t& window) {
   app.add_option("--proof2-window", window,
-                 "steps before a proof or checkpoint from which clock_gettime memory proofs are taken (tests)")
+                 "steps before a proof or checkpoint from which clock_gettime memory proofs are "
+                 "taken (tests)")
       ->group("");
 }
 

@@ -1,13 +1,12 @@
 // Helpers shared by the cannon-compatible subcommands (cli/commands.cpp, cli/run.cpp).
 #pragma once
 #include <CLI/CLI.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "interp/state.h"
 
@@ -36,8 +35,8 @@ void check_name_pattern(std::string_view pattern);
 
 // Bounds of numeric flags (stated in each command's --help).
 inline constexpr uint64_t kMaxHostTimeoutMs = 86'400'000;  // --host-timeout-ms: one day
-inline constexpr unsigned kMaxThreads = 256;                 // prove -j
-inline constexpr double kMaxProgressSeconds = 86'400;        // --progress-every
+inline constexpr unsigned kMaxThreads = 256;               // prove -j
+inline constexpr double kMaxProgressSeconds = 86'400;      // --progress-every
 
 // The hidden --proof2-window flag (run, trace, prove, bisect): steps before a proof or
 // checkpoint in which clock_gettime memory proofs are taken (scheduler/run_session.h

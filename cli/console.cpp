@@ -32,7 +32,9 @@ bool needs_quoting(std::string_view s) {
   return false;
 }
 
-std::string quoted_if_needed(std::string_view s) { return needs_quoting(s) ? go_quote(s) : std::string(s); }
+std::string quoted_if_needed(std::string_view s) {
+  return needs_quoting(s) ? go_quote(s) : std::string(s);
+}
 
 std::string geth_time() {
   std::time_t t = std::time(nullptr);
@@ -84,8 +86,8 @@ std::string go_format_float_g(double v) {
   return out;
 }
 
-std::string format_log_record(LogLevel level, std::string_view msg, const std::vector<LogAttr>& attrs,
-                              bool terminal_format) {
+std::string format_log_record(LogLevel level, std::string_view msg,
+                              const std::vector<LogAttr>& attrs, bool terminal_format) {
   static const char* kSlog[] = {"INFO", "WARN", "ERROR"};
   static const char* kGeth[] = {"info", "warn", "eror"};
   std::string out;
@@ -99,8 +101,12 @@ std::string format_log_record(LogLevel level, std::string_view msg, const std::v
     out += quoted_if_needed(a.key);
     out += '=';
     switch (a.kind) {
-      case LogAttr::Kind::kString: out += quoted_if_needed(a.text); break;
-      case LogAttr::Kind::kRaw: out += a.text; break;
+      case LogAttr::Kind::kString:
+        out += quoted_if_needed(a.text);
+        break;
+      case LogAttr::Kind::kRaw:
+        out += a.text;
+        break;
       case LogAttr::Kind::kFloat:
         if (terminal_format) {
           char b[64];
@@ -126,7 +132,8 @@ Console& Console::get() {
   return c;
 }
 
-void Console::log(FILE* out, LogLevel level, std::string_view msg, const std::vector<LogAttr>& attrs) {
+void Console::log(FILE* out, LogLevel level, std::string_view msg,
+                  const std::vector<LogAttr>& attrs) {
   std::string rec = format_log_record(level, msg, attrs, m_stdout_tty);
   std::lock_guard lock(g_mutex);
   clear_status_locked();

@@ -26,12 +26,16 @@ namespace cb::cli {
 struct LogAttr {
   enum class Kind : uint8_t { kString, kRaw, kFloat };
   std::string key;
-  std::string text;  // kString: the value (quoted if needed); kRaw: printed as is
+  std::string text;   // kString: the value (quoted if needed); kRaw: printed as is
   double number = 0;  // kFloat
   Kind kind = Kind::kString;
 
-  static LogAttr str(std::string k, std::string v) { return {std::move(k), std::move(v), 0, Kind::kString}; }
-  static LogAttr raw(std::string k, std::string v) { return {std::move(k), std::move(v), 0, Kind::kRaw}; }
+  static LogAttr str(std::string k, std::string v) {
+    return {std::move(k), std::move(v), 0, Kind::kString};
+  }
+  static LogAttr raw(std::string k, std::string v) {
+    return {std::move(k), std::move(v), 0, Kind::kRaw};
+  }
   static LogAttr num(std::string k, uint64_t v) { return raw(std::move(k), std::to_string(v)); }
   static LogAttr flt(std::string k, double v) { return {std::move(k), {}, v, Kind::kFloat}; }
 };
@@ -42,11 +46,11 @@ enum class LogLevel : uint8_t { kInfo, kWarn, kError };
 std::string go_format_float_g(double v);
 
 // One record in the reference's format (see above), with its newline.
-std::string format_log_record(LogLevel level, std::string_view msg, const std::vector<LogAttr>& attrs,
-                              bool terminal_format);
+std::string format_log_record(LogLevel level, std::string_view msg,
+                              const std::vector<LogAttr>& attrs, bool terminal_format);
 
 class Console {
-public:
+ public:
   static Console& get();
 
   // Prints a record on `out` (stderr for the VM and guest, stdout for host stdout).
@@ -63,7 +67,7 @@ public:
   void status(const std::string& text);
   void clear_status();
 
-private:
+ private:
   Console();
   void clear_status_locked();
 

@@ -32,8 +32,10 @@ void GuestStackTracker::before_step(const State& s) {
     pop(f, s, pc);
   } else if (opcode == 1 && (rt == 0x10 || rt == 0x11)) {  // bltzal, bgezal
     const bool taken = rt == 0x10 ? int64_t(rs) < 0 : int64_t(rs) >= 0;
-    if (taken && t.cpu.next_pc == pc + 4) push(pc, pc + 4 + (uint64_t(int64_t(int16_t(insn & 0xffff))) << 2));
-  } else if (opcode == 0 && fun == 0xc && t.regs[kRegV0] == sys::kClone && t.regs[kRegA0] == kValidCloneFlags) {
+    if (taken && t.cpu.next_pc == pc + 4)
+      push(pc, pc + 4 + (uint64_t(int64_t(int16_t(insn & 0xffff))) << 2));
+  } else if (opcode == 0 && fun == 0xc && t.regs[kRegV0] == sys::kClone &&
+             t.regs[kRegA0] == kValidCloneFlags) {
     Frames& n = m_threads[s.next_thread_id];
     n = Frames{};
     n.caller.push_back(pc);
@@ -83,8 +85,8 @@ void GuestStackTracker::traceback(const State& s, std::FILE* out) {
   if (!s.active().empty()) {
     const Frames& f = m_threads[s.current().id];
     for (size_t i = f.target.size(); i-- > 0;) {
-      std::fprintf(out, "\t%zu %" PRIx64 " in %s caller=%08" PRIx64 "\n", f.target.size() - i - 1, f.target[i],
-                   m_meta.lookup(f.target[i]).c_str(), f.caller[i]);
+      std::fprintf(out, "\t%zu %" PRIx64 " in %s caller=%08" PRIx64 "\n", f.target.size() - i - 1,
+                   f.target[i], m_meta.lookup(f.target[i]).c_str(), f.caller[i]);
     }
   }
   std::fflush(out);

@@ -23,7 +23,7 @@
 namespace cb::cli {
 
 class GuestStackTracker final : public StepDriver {
-public:
+ public:
   explicit GuestStackTracker(const Metadata& meta) : m_meta(meta) {}
   // Call before every step, with the state the step starts from.
   void before_step(const State& s) override;
@@ -33,7 +33,7 @@ public:
   // The reference's Traceback() of the running thread.
   void traceback(const State& s, std::FILE* out);
 
-private:
+ private:
   struct Frames {
     std::vector<uint64_t> target, caller;
   };

@@ -12,9 +12,9 @@
 #include "cli/batch_shard.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/tools_commands.h"
 #include "cli/verify_command.h"
 #include "cli/version.h"
-#include "cli/tools_commands.h"
 #include "cli/window_command.h"
 #include "memory/page_pool.h"
 
@@ -54,12 +54,18 @@ bool parse_size(const std::string& text, uint64_t& out) {
   std::string unit(end);
   for (char& c : unit) c = char(std::tolower(static_cast<unsigned char>(c)));
   double mult = 1;
-  if (unit == "" || unit == "b") mult = 1;
-  else if (unit == "k" || unit == "kb" || unit == "kib") mult = 0x1p10;
-  else if (unit == "m" || unit == "mb" || unit == "mib") mult = 0x1p20;
-  else if (unit == "g" || unit == "gb" || unit == "gib") mult = 0x1p30;
-  else if (unit == "t" || unit == "tb" || unit == "tib") mult = 0x1p40;
-  else return false;
+  if (unit == "" || unit == "b")
+    mult = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib")
+    mult = 0x1p10;
+  else if (unit == "m" || unit == "mb" || unit == "mib")
+    mult = 0x1p20;
+  else if (unit == "g" || unit == "gb" || unit == "gib")
+    mult = 0x1p30;
+  else if (unit == "t" || unit == "tb" || unit == "tib")
+    mult = 0x1p40;
+  else
+    return false;
   double bytes = v * mult;
   if (bytes < 0x1p20 || bytes > 0x1p56) return false;  // 1 MiB .. 64 PiB
   out = uint64_t(bytes);

@@ -29,7 +29,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kOutputChunk = 32 * 1024;  // io.Copy's buffer: the reference logs chunks of this
-constexpr int kExitLingerMs = 200;  // after EOF/EPIPE, how long to wait to tell "exited" from "closed"
+constexpr int kExitLingerMs =
+    200;  // after EOF/EPIPE, how long to wait to tell "exited" from "closed"
 constexpr int kPollSliceNoPidfdMs = 50;  // liveness polling when pidfd_open is unavailable
 constexpr int kPollSliceAbortMs = 250;   // how often should_abort() is asked while waiting
 
@@ -55,11 +56,13 @@ std::string signal_abbrev(int sig) {
 // A hint for error messages: text when it is text (hints are "type 0xdata" strings), else hex.
 std::string describe_hint(std::span<const uint8_t> hint) {
   constexpr size_t kMax = 80;
-  const bool text = std::all_of(hint.begin(), hint.end(), [](uint8_t c) { return c >= 0x20 && c < 0x7f; });
+  const bool text =
+      std::all_of(hint.begin(), hint.end(), [](uint8_t c) { return c >= 0x20 && c < 0x7f; });
   std::string shown = text ? go_quote(std::string_view(reinterpret_cast<const char*>(hint.data()),
                                                        std::min(hint.size(), kMax)))
                            : hex(hint.first(std::min(hint.size(), kMax / 2)));
-  if (hint.size() > (text ? kMax : kMax / 2)) shown += "... (" + std::to_string(hint.size()) + " bytes)";
+  if (hint.size() > (text ? kMax : kMax / 2))
+    shown += "... (" + std::to_string(hint.size()) + " bytes)";
   return shown;
 }
 
@@ -120,7 +123,7 @@ bool set_nonblocking(int fd) {
 // Blocks SIGPIPE for this thread around our writes and discards one we caused, so a host that
 // closed its end yields EPIPE instead of killing us (pipes have no MSG_NOSIGNAL).
 class SigpipeGuard {
-public:
+ public:
   SigpipeGuard() {
     sigemptyset(&m_pipe_set);
     sigaddset(&m_pipe_set, SIGPIPE);
@@ -139,7 +142,7 @@ public:
   }
   bool saw_epipe = false;
 
-private:
+ private:
   sigset_t m_pipe_set{};
   sigset_t m_old{};
   bool m_pending_before = false;
@@ -157,7 +160,8 @@ std::string HostExit::describe() const {
   if (!started) return "no host";
   if (!reaped) return "still running";
   if (unknown) return "exit status unknown (reaped elsewhere)";
-  std::string s = signal != 0 ? "signal: " + go_signal_name(signal) : "exit status " + std::to_string(exit_code);
+  std::string s = signal != 0 ? "signal: " + go_signal_name(signal)
+                              : "exit status " + std::to_string(exit_code);
   if (core_dumped) s += " (core dumped)";
   return s;
 }
@@ -308,8 +312,14 @@ void HostProcess::start() {
     // The host sees fds 0-7 only; first lift every source above 7 so that no dup2 below
     // overwrites a source still to be placed.
     constexpr int kCount = 8;
-    int src[kCount] = {null_fd, capture ? out_p[1] : -1, capture ? err_p[1] : -1,
-                       hint_p[0], ack_p[1], key_p[0], value_p[1], exec_p[1]};
+    int src[kCount] = {null_fd,
+                       capture ? out_p[1] : -1,
+                       capture ? err_p[1] : -1,
+                       hint_p[0],
+                       ack_p[1],
+                       key_p[0],
+                       value_p[1],
+                       exec_p[1]};
     for (int i = 0; i < kCount; ++i) {
       if (src[i] < 0) continue;
       src[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, kCount);
@@ -353,8 +363,8 @@ void HostProcess::start() {
   int child_errno = 0;
   size_t got = 0;
   while (got < sizeof child_errno) {
-    const ssize_t n = ::read(exec_p[0], reinterpret_cast<char*>(&child_errno) + got,
-                             sizeof child_errno - got);
+    const ssize_t n =
+        ::read(exec_p[0], reinterpret_cast<char*>(&child_errno) + got, sizeof child_errno - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<size_t>(n);
@@ -485,8 +495,8 @@ HostExit HostProcess::stop() {
 void HostProcess::fail(Request& req, const std::string& what) {
   std::string activity;
   if (req.key != nullptr) {
-    activity = req.sending ? "sent key " + hex(*req.key)
-                           : "waited for the value of key " + hex(*req.key);
+    activity =
+        req.sending ? "sent key " + hex(*req.key) : "waited for the value of key " + hex(*req.key);
   } else {
     activity = req.sending ? "sent hint " + describe_hint(req.hint)
                            : "waited for the ack of hint " + describe_hint(req.hint);
@@ -513,7 +523,8 @@ void HostProcess::wait_ready(int fd, short events, Request& req) {
     }
     if (m_options.on_waiting && now >= req.next_notice) {
       const double waited = std::chrono::duration<double>(now - req.start).count();
-      req.next_notice = now + std::chrono::milliseconds(std::max<uint32_t>(1, m_options.notice_every_ms));
+      req.next_notice =
+          now + std::chrono::milliseconds(std::max<uint32_t>(1, m_options.notice_every_ms));
       try {
         m_options.on_waiting(waited);
       } catch (const std::exception& e) {
@@ -565,7 +576,8 @@ void HostProcess::write_all(int fd, const uint8_t* p, size_t n, Request& req) {
       if (poll_exited(kExitLingerMs)) fail(req, exit_phrase(m_exit));
       fail(req, "closed its fd " + std::to_string(req.host_fd) + " (it is still running)");
     }
-    fail(req, "channel broke (write to its fd " + std::to_string(req.host_fd) + ": " + go_errno(err) + ")");
+    fail(req, "channel broke (write to its fd " + std::to_string(req.host_fd) + ": " +
+                  go_errno(err) + ")");
   }
 }
 
@@ -584,10 +596,9 @@ void HostProcess::read_exact(int fd, uint8_t* p, size_t n, Request& req, size_t 
       continue;
     }
     const size_t have = done_before + got;
-    const std::string detail =
-        have == 0 ? std::string(" before answering")
-                  : " after sending " + std::to_string(have) + " of the " + std::to_string(total) +
-                        " " + req.part + " bytes";
+    const std::string detail = have == 0 ? std::string(" before answering")
+                                         : " after sending " + std::to_string(have) + " of the " +
+                                               std::to_string(total) + " " + req.part + " bytes";
     if (r == 0) {
       if (poll_exited(kExitLingerMs)) fail(req, exit_phrase(m_exit) + detail);
       fail(req, "closed its fd " + std::to_string(req.host_fd) + detail + " (it is still running)");
@@ -605,18 +616,22 @@ void HostProcess::finish_request(Request& req) {
 
 void HostProcess::hint(std::span<const uint8_t> hint) {
   if (m_pid <= 0) return;  // ProcessPreimageOracle.Hint: "no hint processor"
-  if (!m_broken.empty()) throw OracleError("pre-image host unusable after an earlier failure: " + m_broken);
+  if (!m_broken.empty())
+    throw OracleError("pre-image host unusable after an earlier failure: " + m_broken);
   Request req;
   req.start = Clock::now();
-  if (m_options.timeout_ms != 0) req.deadline = req.start + std::chrono::milliseconds(m_options.timeout_ms);
-  if (m_options.on_waiting) req.next_notice = req.start + std::chrono::milliseconds(m_options.notice_after_ms);
+  if (m_options.timeout_ms != 0)
+    req.deadline = req.start + std::chrono::milliseconds(m_options.timeout_ms);
+  if (m_options.on_waiting)
+    req.next_notice = req.start + std::chrono::milliseconds(m_options.notice_after_ms);
   req.hint = hint;
   if (m_stopped) fail(req, "was already stopped");
   if (hint.size() > UINT32_MAX) fail(req, "cannot take a hint over 4 GiB (4-byte length prefix)");
 
   // HintWriter.Hint: 4-byte big-endian length, the hint, then read one ack byte.
   const auto len = static_cast<uint32_t>(hint.size());
-  const uint8_t prefix[4] = {uint8_t(len >> 24), uint8_t(len >> 16), uint8_t(len >> 8), uint8_t(len)};
+  const uint8_t prefix[4] = {uint8_t(len >> 24), uint8_t(len >> 16), uint8_t(len >> 8),
+                             uint8_t(len)};
   req.host_fd = 3;
   if (hint.size() <= 4096 - 4) {
     uint8_t frame[4096];  // one write(2) for the usual small hint
@@ -640,13 +655,17 @@ void HostProcess::hint(std::span<const uint8_t> hint) {
 std::vector<uint8_t> HostProcess::get_preimage(const Hash32& key) {
   if (m_pid <= 0 && !m_exit.started) {
     // ProcessPreimageOracle.GetPreimage without a host: panic("no pre-image retriever available")
-    throw OracleError("no pre-image retriever available: no pre-image host command was given (after --)");
+    throw OracleError(
+        "no pre-image retriever available: no pre-image host command was given (after --)");
   }
-  if (!m_broken.empty()) throw OracleError("pre-image host unusable after an earlier failure: " + m_broken);
+  if (!m_broken.empty())
+    throw OracleError("pre-image host unusable after an earlier failure: " + m_broken);
   Request req;
   req.start = Clock::now();
-  if (m_options.timeout_ms != 0) req.deadline = req.start + std::chrono::milliseconds(m_options.timeout_ms);
-  if (m_options.on_waiting) req.next_notice = req.start + std::chrono::milliseconds(m_options.notice_after_ms);
+  if (m_options.timeout_ms != 0)
+    req.deadline = req.start + std::chrono::milliseconds(m_options.timeout_ms);
+  if (m_options.on_waiting)
+    req.next_notice = req.start + std::chrono::milliseconds(m_options.notice_after_ms);
   req.key = &key;
   if (m_stopped) fail(req, "was already stopped");
 

@@ -55,9 +55,9 @@ enum class HostStream : uint8_t { kStdout, kStderr };
 
 struct HostStats {
   uint64_t hints = 0;
-  uint64_t hint_bytes = 0;      // hint payloads, without the 4-byte length prefixes
+  uint64_t hint_bytes = 0;  // hint payloads, without the 4-byte length prefixes
   uint64_t preimages = 0;
-  uint64_t preimage_bytes = 0;  // values, without the 8-byte length prefixes
+  uint64_t preimage_bytes = 0;      // values, without the 8-byte length prefixes
   double wait_seconds = 0;          // wall time spent inside hint() and get_preimage()
   double longest_wait_seconds = 0;  // the slowest single request
 };
@@ -102,7 +102,7 @@ struct HostOptions {
 };
 
 class HostProcess final : public PreimageOracle {
-public:
+ public:
   // Starts argv (empty, or argv[0] empty: no host). Throws OracleError when it cannot start,
   // with the reference's wording, e.g.
   //   failed to start pre-image oracle server: exec: "nope": executable file not found in $PATH
@@ -130,7 +130,7 @@ public:
   const std::string& executable() const { return m_executable; }
   const std::vector<std::string>& argv() const { return m_argv; }
 
-private:
+ private:
   struct Request;
   struct OutputPump;
 

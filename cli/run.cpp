@@ -26,15 +26,15 @@
 #include "cli/guest_stack.h"
 #include "cli/preimage_host.h"
 #include "cli/proof_json.h"
-#include "host/go_strconv.h"
-#include "scheduler/step_pattern.h"
-#include "interp/elf_loader.h"
 #include "host/file_io.h"
+#include "host/go_strconv.h"
 #include "host/hex.h"
+#include "interp/elf_loader.h"
 #include "interp/state.h"
 #include "interp/vm.h"
 #include "scheduler/executor.h"
 #include "scheduler/run_session.h"
+#include "scheduler/step_pattern.h"
 
 namespace cb::cli {
 
@@ -46,15 +46,16 @@ void on_signal(int) { g_interrupted = 1; }
 struct Interrupted {};
 
 // A pattern-valued flag: parsed (and rejected with urfave/cli's wording) at flag-parse time.
-void add_pattern(CLI::App& app, const std::string& name, StepPattern& target, const std::string& help,
-                 const std::string& default_text) {
+void add_pattern(CLI::App& app, const std::string& name, StepPattern& target,
+                 const std::string& help, const std::string& default_text) {
   app.add_option_function<std::string>(
          "--" + name,
          [&target, name](const std::string& v) {
            try {
              target = StepPattern::parse(v);
            } catch (const StepPatternError& e) {
-             throw CLI::ValidationError("invalid value " + go_quote(v) + " for flag -" + name + ": " + e.what());
+             throw CLI::ValidationError("invalid value " + go_quote(v) + " for flag -" + name +
+                                        ": " + e.what());
            }
          },
          help)
@@ -76,8 +77,9 @@ std::vector<LogAttr> output_attrs(std::vector<LogAttr> base, std::string_view ch
   if (text) {
     base.push_back(LogAttr::str("text", std::string(chunk)));
   } else {
-    base.push_back(LogAttr::raw(
-        "data", hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()))));
+    base.push_back(
+        LogAttr::raw("data", hex(std::span<const uint8_t>(
+                                 reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()))));
   }
   return base;
 }
@@ -144,12 +146,12 @@ std::span<const uint8_t> bytes_of(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-
 }  // namespace
 
 int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   CLI::App app{"Run VM step(s) and generate proof data to replicate onchain.", "run"};
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // Go flag: last wins
+  app.option_defaults()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);  // Go flag: last wins
   std::string input = "state.bin.gz", output = "out.bin.gz", proof_fmt = "proof-%d.json",
               snapshot_fmt = "state-%d.bin.gz", meta_path = "meta.json", debug_info;
   StepPattern proof_at, snapshot_at, stop_at, info_at = StepPattern::parse("%1000000000");
@@ -159,34 +161,51 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
   bool debug = false, pprof = false, progress_flag = true, jit_stats = false;
   const std::string pattern_help =
       "'never' (default), 'always', '=123' at exactly step 123, '%123' for every 123 steps";
-  app.add_option("--input", input, "path of input binary state. Read up to the state's end, at most 10 GiB.")->required();
-  app.add_option("--output", output, "path of output binary state. Not written if empty, use - to write to Stdout.");
-  add_pattern(app, "proof-at", proof_at, "step pattern to output proof at: " + pattern_help, "never");
-  app.add_option("--proof-fmt", proof_fmt, "format for proof data output file names. Proof data is written to stdout if -.");
-  add_pattern(app, "snapshot-at", snapshot_at, "step pattern to output snapshots at: " + pattern_help, "never");
+  app.add_option("--input", input,
+                 "path of input binary state. Read up to the state's end, at most 10 GiB.")
+      ->required();
+  app.add_option("--output", output,
+                 "path of output binary state. Not written if empty, use - to write to Stdout.");
+  add_pattern(app, "proof-at", proof_at, "step pattern to output proof at: " + pattern_help,
+              "never");
+  app.add_option("--proof-fmt", proof_fmt,
+                 "format for proof data output file names. Proof data is written to stdout if -.");
+  add_pattern(app, "snapshot-at", snapshot_at,
+              "step pattern to output snapshots at: " + pattern_help, "never");
   app.add_option("--snapshot-fmt", snapshot_fmt, "format for snapshot output file names.");
   add_pattern(app, "stop-at", stop_at, "step pattern to stop at: " + pattern_help, "never");
-  app.add_option("--stop-at-preimage", stop_preimage,
-                 "stop at the first preimage request matching this key. Format: <key-prefix>@<offset>@<step>");
-  app.add_option("--stop-at-preimage-type", stop_preimage_type, "stop at the first preimage request matching this type");
-  app.add_option("--stop-at-preimage-larger-than", stop_larger_s,
-                 "stop at the first step that requests a preimage larger than the specified size (in bytes)");
-  app.add_option("--meta", meta_path, "path to metadata file for symbol lookup for enhanced debugging info during execution (at most 1 GiB).");
-  add_pattern(app, "info-at", info_at, "step pattern to print info at: " + pattern_help, "%1000000000");
-  app.add_flag("--pprof.cpu", pprof, "accepted and ignored (the reference's Go CPU profile; cannonball writes none)");
-  app.add_flag("--debug", debug,
-               "enable debug mode: track guest call stacks, print a traceback at the end (requires --meta; "
-               "runs on the interpreter)");
+  app.add_option(
+      "--stop-at-preimage", stop_preimage,
+      "stop at the first preimage request matching this key. Format: <key-prefix>@<offset>@<step>");
+  app.add_option("--stop-at-preimage-type", stop_preimage_type,
+                 "stop at the first preimage request matching this type");
+  app.add_option(
+      "--stop-at-preimage-larger-than", stop_larger_s,
+      "stop at the first step that requests a preimage larger than the specified size (in bytes)");
+  app.add_option("--meta", meta_path,
+                 "path to metadata file for symbol lookup for enhanced debugging info during "
+                 "execution (at most 1 GiB).");
+  add_pattern(app, "info-at", info_at, "step pattern to print info at: " + pattern_help,
+              "%1000000000");
+  app.add_flag("--pprof.cpu", pprof,
+               "accepted and ignored (the reference's Go CPU profile; cannonball writes none)");
+  app.add_flag(
+      "--debug", debug,
+      "enable debug mode: track guest call stacks, print a traceback at the end (requires --meta; "
+      "runs on the interpreter)");
   app.add_option("--debug-info", debug_info, "path to write debug info to");
   app.add_option("--jit", jit_s, "on|off: compile hot blocks (results are identical either way)")
       ->check(CLI::IsMember({"on", "off"}));
-  app.add_flag("--jit-stats", jit_stats, "print where the JIT's steps and time went (stderr, at the end)");
-  app.add_option("--host-timeout-ms", host_timeout_ms,
-                 "fail a pre-image request the host has not answered after this long (0 = wait forever; "
-                 "at most 86400000, one day)")
+  app.add_flag("--jit-stats", jit_stats,
+               "print where the JIT's steps and time went (stderr, at the end)");
+  app.add_option(
+         "--host-timeout-ms", host_timeout_ms,
+         "fail a pre-image request the host has not answered after this long (0 = wait forever; "
+         "at most 86400000, one day)")
       ->check(CLI::Range(uint64_t{0}, kMaxHostTimeoutMs));
   add_proof2_window_flag(app, proof2_window);
-  app.add_option("--progress", progress_flag, "show a progress line when stderr is a terminal (default true)");
+  app.add_option("--progress", progress_flag,
+                 "show a progress line when stderr is a terminal (default true)");
   if (auto rc = parse_flags(app, argc, argv)) return *rc;
 
   Console& con = Console::get();
@@ -208,12 +227,14 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
     // checkFlags.
     if (!output.empty() && !is_binary_name(output))
       throw std::runtime_error(
-          "invalid --output file format. Only binary file formats (ending in .bin or bin.gz) are supported");
+          "invalid --output file format. Only binary file formats (ending in .bin or bin.gz) are "
+          "supported");
     check_name_pattern(proof_fmt);
     check_name_pattern(snapshot_fmt);
     if (!snapshot_fmt.empty() && !is_binary_name(format_step(snapshot_fmt, 0)))
       throw std::runtime_error(
-          "invalid --snapshot-fmt file format. Only binary file formats (ending in .bin or bin.gz) are supported");
+          "invalid --snapshot-fmt file format. Only binary file formats (ending in .bin or bin.gz) "
+          "are supported");
 
     // --stop-at-preimage / --stop-at-preimage-type / --stop-at-preimage-larger-than.
     PreimageStop preimage_stop;
@@ -246,7 +267,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       std::string err;
       uint64_t v = 0;
       bool neg = stop_larger_s[0] == '-';
-      if (!parse_go_uint64(neg ? stop_larger_s.substr(1) : stop_larger_s, &v, &err) || v > uint64_t(INT64_MAX))
+      if (!parse_go_uint64(neg ? stop_larger_s.substr(1) : stop_larger_s, &v, &err) ||
+          v > uint64_t(INT64_MAX))
         throw std::runtime_error("invalid value " + go_quote(stop_larger_s) +
                                  " for flag -stop-at-preimage-larger-than: parse error");
       preimage_stop.larger_than = neg ? -int64_t(v) : int64_t(v);
@@ -261,7 +283,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
         meta_limits.max_bytes = kMaxJsonFileBytes;
         meta_limits.should_abort = [] { return g_interrupted != 0; };
         std::vector<uint8_t> mb = read_file(meta_path, meta_limits);
-        meta = Metadata::from_json(std::string_view(reinterpret_cast<const char*>(mb.data()), mb.size()));
+        meta = Metadata::from_json(
+            std::string_view(reinterpret_cast<const char*>(mb.data()), mb.size()));
       } catch (const std::exception& e) {
         throw std::runtime_error(std::string("failed to load metadata: ") + e.what());
       }
@@ -274,7 +297,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       throw std::runtime_error(std::string("failed to load state: ") + e.what());
     }
     vlog("Loaded input state", {LogAttr::str("version", kStateVersionName)});
-    if (debug && meta_path.empty()) throw std::runtime_error("cannot enable debug mode without a metadata file");
+    if (debug && meta_path.empty())
+      throw std::runtime_error("cannot enable debug mode without a metadata file");
     // --debug: the reference's stack trackers, fed one interpreted step at a time.
     std::unique_ptr<GuestStackTracker> stacks;
     if (debug) stacks = std::make_unique<GuestStackTracker>(meta);
@@ -290,7 +314,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
         char b[32];
         std::snprintf(b, sizeof b, "%.0fs", secs);
         if (con.progress_enabled()) {
-          con.status("waiting on pre-image host for " + std::string(b) + " (step " + group_thousands(*cur_step) + ")");
+          con.status("waiting on pre-image host for " + std::string(b) + " (step " +
+                     group_thousands(*cur_step) + ")");
         } else {
           std::vector<LogAttr> a = vm_attrs;
           a.push_back(LogAttr::num("step", *cur_step));
@@ -314,7 +339,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
     }
 
     Vm vm(state, host.get(), [&con](int fd, const uint8_t* d, size_t n) {
-      std::vector<LogAttr> base{LogAttr::str("module", "guest"), LogAttr::str("stream", fd == 1 ? "stdout" : "stderr")};
+      std::vector<LogAttr> base{LogAttr::str("module", "guest"),
+                                LogAttr::str("stream", fd == 1 ? "stdout" : "stderr")};
       con.info("", output_attrs(base, std::string_view(reinterpret_cast<const char*>(d), n)));
     });
     // Statistics only for --debug-info (the reference's EnableStats): a plain run pays nothing.
@@ -349,21 +375,30 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       std::function<void(std::string_view, std::vector<LogAttr>)> vlog;
       const std::string &snapshot_fmt, &proof_fmt;
       Console& con;
-      std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last_draw = start;
+      std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(),
+                                            last_draw = start;
       uint64_t start_step = state.step;
 
       Printer(State& s, const Metadata& m, const StepPattern& stop,
-              std::function<void(std::string_view, std::vector<LogAttr>)> log, const std::string& snap,
-              const std::string& proof, Console& c)
-          : state(s), meta(m), stop_at(stop), vlog(std::move(log)), snapshot_fmt(snap), proof_fmt(proof), con(c) {}
+              std::function<void(std::string_view, std::vector<LogAttr>)> log,
+              const std::string& snap, const std::string& proof, Console& c)
+          : state(s),
+            meta(m),
+            stop_at(stop),
+            vlog(std::move(log)),
+            snapshot_fmt(snap),
+            proof_fmt(proof),
+            con(c) {}
 
       bool interrupted() override { return g_interrupted != 0; }
       void info(uint64_t step) override {
-        double secs = std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        double secs = std::max(
+            1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         uint64_t pc = state.active().empty() ? 0 : state.current().cpu.pc;
         uint32_t insn = fetch_insn(*state.memory, pc & ~uint64_t{3});
         vlog("processing", {LogAttr::num("step", step), LogAttr::str("pc", hex_u32(pc)),
-                            LogAttr::str("insn", hex_u32(insn)), LogAttr::flt("ips", double(step - start_step) / secs),
+                            LogAttr::str("insn", hex_u32(insn)),
+                            LogAttr::flt("ips", double(step - start_step) / secs),
                             LogAttr::num("pages", state.memory->page_count()),
                             LogAttr::str("mem", human_bytes(state.memory->usage_bytes())),
                             LogAttr::str("name", meta.lookup(pc))});
@@ -384,8 +419,10 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
         }
       }
       void proof2_rerun(uint64_t step, uint64_t clock_gettime_step) override {
-        vlog("re-running from the input to the last clock_gettime for the reference's second memory proof",
-             {LogAttr::num("step", step), LogAttr::num("clock_gettime_step", clock_gettime_step)});
+        vlog(
+            "re-running from the input to the last clock_gettime for the reference's second memory "
+            "proof",
+            {LogAttr::num("step", step), LogAttr::num("clock_gettime_step", clock_gettime_step)});
       }
       void progress() override {
         if (!con.progress_enabled()) return;
@@ -394,11 +431,14 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
         last_draw = now;
         double secs = std::chrono::duration<double>(now - start).count();
         double ips = secs > 0 ? double(state.step - start_step) / secs : 0;
-        std::string line = "step " + group_thousands(state.step) + "  " + human_rate(ips) + "steps/s";
-        if (stop_at.kind() == StepPattern::Kind::kExact && stop_at.value() > state.step && ips > 0) {
+        std::string line =
+            "step " + group_thousands(state.step) + "  " + human_rate(ips) + "steps/s";
+        if (stop_at.kind() == StepPattern::Kind::kExact && stop_at.value() > state.step &&
+            ips > 0) {
           double left = double(stop_at.value() - state.step) / ips;
           line += "  " +
-                  std::to_string(int(100.0 * double(state.step - start_step) / double(stop_at.value() - start_step))) +
+                  std::to_string(int(100.0 * double(state.step - start_step) /
+                                     double(stop_at.value() - start_step))) +
                   "%  ETA " + human_duration(left);
         }
         con.status(line);
@@ -409,7 +449,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
     const char* fail_what = res.fail_in_proof ? "failed at proof-gen step" : "failed at step";
     const uint64_t fail_pc = state.active().empty() ? 0 : state.current().cpu.pc;
     char where[160];
-    std::snprintf(where, sizeof where, "%s %" PRIu64 " (PC: %08" PRIx64 "): ", fail_what, res.fail_step, fail_pc);
+    std::snprintf(where, sizeof where, "%s %" PRIu64 " (PC: %08" PRIx64 "): ", fail_what,
+                  res.fail_step, fail_pc);
     switch (res.end) {
       case RunResult::End::kInterrupted:
         throw Interrupted{};
@@ -418,7 +459,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
       case RunResult::End::kPanic:
         con.clear_status();
         // The reference prints the traceback before panicking on an unknown syscall.
-        if (stacks && res.error.rfind("unrecognized syscall", 0) == 0) stacks->traceback(state, stdout);
+        if (stacks && res.error.rfind("unrecognized syscall", 0) == 0)
+          stacks->traceback(state, stdout);
         print_error(where + std::string("vm panic: ") + res.error);
         rc = kExitVmPanic;
         break;
@@ -435,14 +477,17 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
             break;
           case PreimageStopHit::Rule::kPrefixAndSize:
             vlog("Stopping at preimage read",
-                 {LogAttr::str("keyPrefix", prefix_hex), LogAttr::num("size", h.size), LogAttr::raw("min", min)});
+                 {LogAttr::str("keyPrefix", prefix_hex), LogAttr::num("size", h.size),
+                  LogAttr::raw("min", min)});
             break;
           case PreimageStopHit::Rule::kPrefixAtOffset:
             vlog("Stopping at preimage read",
-                 {LogAttr::str("keyPrefix", prefix_hex), LogAttr::num("offset", h.offset), LogAttr::num("step", h.step)});
+                 {LogAttr::str("keyPrefix", prefix_hex), LogAttr::num("offset", h.offset),
+                  LogAttr::num("step", h.step)});
             break;
           case PreimageStopHit::Rule::kSize:
-            vlog("Stopping at preimage read", {LogAttr::num("size", h.size), LogAttr::raw("min", min)});
+            vlog("Stopping at preimage read",
+                 {LogAttr::num("size", h.size), LogAttr::raw("min", min)});
             break;
         }
         break;
@@ -453,8 +498,8 @@ int run_main(int argc, char** argv, const std::vector<std::string>& host_argv) {
     con.clear_status();
     if (jit_stats) std::fputs(session.executor().jit_stats_report().c_str(), stderr);
     if (rc == kExitOk) {
-      vlog("Execution stopped",
-           {LogAttr::raw("exited", state.exited ? "true" : "false"), LogAttr::num("code", state.exit_code)});
+      vlog("Execution stopped", {LogAttr::raw("exited", state.exited ? "true" : "false"),
+                                 LogAttr::num("code", state.exit_code)});
       if (stacks) stacks->traceback(state, stdout);
       try {
         write_state(output, state);

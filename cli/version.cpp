@@ -14,7 +14,8 @@ const char* build_commit() { return CB_GIT_COMMIT; }
 
 int version_main() {
   const std::string commit = CB_GIT_COMMIT;
-  std::printf("cannonball version %s-%s\ncommit %s\n", CB_VERSION, commit.substr(0, 8).c_str(), commit.c_str());
+  std::printf("cannonball version %s-%s\ncommit %s\n", CB_VERSION, commit.substr(0, 8).c_str(),
+              commit.c_str());
   return kExitOk;
 }
 
@@ -23,8 +24,8 @@ int list_main(int argc, char** argv) {
   if (auto rc = parse_flags(app, argc, argv)) return *rc;
   // multicannon: "filename: cannon-8\tversion: multithreaded64-5 (8)" per embedded VM. This
   // build is one VM, itself, so the "filename" is the program.
-  std::printf("Available cannon versions:\nfilename: cannonball\tversion: %s (%u)\n", kStateVersionName,
-              unsigned(kStateVersion));
+  std::printf("Available cannon versions:\nfilename: cannonball\tversion: %s (%u)\n",
+              kStateVersionName, unsigned(kStateVersion));
   return kExitOk;
 }
 

@@ -105,7 +105,8 @@ std::string render_table(const Report& r) {
   std::string dl = human_duration(r.deadline_s);
   std::ostringstream o;
   o << "cannonball window: guest " << (m.guest.empty() ? "(unnamed)" : m.guest);
-  if (m.sample_steps) o << ", measured on a sample of " << group_thousands(m.sample_steps) << " steps";
+  if (m.sample_steps)
+    o << ", measured on a sample of " << group_thousands(m.sample_steps) << " steps";
   o << "\n\n";
   o << "game       max clock " << trimmed(g.max_clock_s, 3) << " s ("
     << human_duration(g.max_clock_s) << "), clock extension " << trimmed(g.clock_extension_s, 3)

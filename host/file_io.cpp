@@ -34,7 +34,7 @@ std::string quoted(const std::string& path) { return "\"" + path + "\""; }
 // Streaming gunzip of any number of concatenated members into a growing vector. With an
 // extent function (ReadLimits::extent) it stops as soon as the content is complete.
 class Inflater {
-public:
+ public:
   Inflater(const std::string& name, uint64_t max_size, const ReadLimits* limits = nullptr)
       : m_name(name), m_max_size(max_size), m_limits(limits) {
     std::memset(&m_zs, 0, sizeof m_zs);
@@ -83,14 +83,15 @@ public:
     return std::move(m_out);
   }
 
-private:
+ private:
   // After each inflate() call: ask the extent function whether the content is complete.
   void check_extent() {
     if (m_limits == nullptr) return;
     if (m_limits->should_abort && m_limits->should_abort())
       throw IoError("interrupted while reading " + quoted(m_name));
     if (!m_limits->extent) return;
-    if (m_total == 0) m_total = m_limits->extent(std::span<const uint8_t>(m_out.data(), m_produced));
+    if (m_total == 0)
+      m_total = m_limits->extent(std::span<const uint8_t>(m_out.data(), m_produced));
     if (m_total > m_max_size) too_big();
     if (m_total != 0 && m_produced >= m_total) m_done = true;
   }
@@ -103,7 +104,8 @@ private:
       if (m_out.size() - m_produced < 64 * 1024 && m_out.size() < limit) {
         // Double (amortised), but within a reserve() hint grow only to the hint.
         uint64_t grown = std::max<uint64_t>(uint64_t(m_out.size()) * 2, m_produced + 64 * 1024);
-        if (m_out.capacity() > m_out.size()) grown = std::max<uint64_t>(m_out.capacity(), m_produced + 64 * 1024);
+        if (m_out.capacity() > m_out.size())
+          grown = std::max<uint64_t>(m_out.capacity(), m_produced + 64 * 1024);
         m_out.resize(static_cast<size_t>(std::min(grown, limit)));
       }
       // At most 4 MiB per call, so the extent function sees the content early.
@@ -152,7 +154,7 @@ private:
   uint64_t m_produced = 0;
   uint64_t m_consumed = 0;  // compressed bytes of finished members
   uint64_t m_members = 0;
-  uint64_t m_total = 0;     // the content's extent once known
+  uint64_t m_total = 0;  // the content's extent once known
   bool m_in_member = false;
   bool m_done = false;
 };
@@ -172,11 +174,15 @@ int clamp_level(int level) { return level < 0 || level > 9 ? Z_DEFAULT_COMPRESSI
 size_t read_fully(int fd, uint8_t* p, size_t n, const std::string& path,
                   const ReadLimits* limits = nullptr, bool pollable = false) {
   size_t got = 0;
-  auto aborted = [&] { return limits != nullptr && limits->should_abort && limits->should_abort(); };
+  auto aborted = [&] {
+    return limits != nullptr && limits->should_abort && limits->should_abort();
+  };
   while (got < n) {
     if (aborted()) throw IoError("interrupted while reading " + quoted(path));
     if (pollable) {
-      struct pollfd pfd{fd, POLLIN, 0};
+      struct pollfd pfd {
+        fd, POLLIN, 0
+      };
       const int pr = ::poll(&pfd, 1, 100);
       if (pr < 0 && errno != EINTR) throw_errno("failed to read file", path, errno);
       if (pr <= 0) continue;
@@ -323,8 +329,8 @@ std::vector<uint8_t> read_file(const std::string& path, const ReadLimits& limits
     // The last member's ISIZE (size mod 2^32) is a good guess for one-member files.
     uint8_t tail[4];
     if (::pread(file.fd, tail, 4, st.st_size - 4) == 4) {
-      const uint64_t isize = uint64_t(tail[0]) | uint64_t(tail[1]) << 8 |
-                             uint64_t(tail[2]) << 16 | uint64_t(tail[3]) << 24;
+      const uint64_t isize = uint64_t(tail[0]) | uint64_t(tail[1]) << 8 | uint64_t(tail[2]) << 16 |
+                             uint64_t(tail[3]) << 24;
       // Deflate cannot expand more than ~1032:1; ignore implausible hints.
       if (isize <= uint64_t(st.st_size) * 1032) inflater.reserve(isize);
     }
@@ -428,8 +434,8 @@ std::string random_suffix() {
   static const char* chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   struct timespec ts {};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint64_t x = uint64_t(ts.tv_nsec) ^ uint64_t(ts.tv_sec) << 30 ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull) ^
-               uint64_t(::getpid()) << 40;
+  uint64_t x = uint64_t(ts.tv_nsec) ^ uint64_t(ts.tv_sec) << 30 ^
+               (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull) ^ uint64_t(::getpid()) << 40;
   std::string out;
   for (int i = 0; i < 6; ++i) {
     x ^= x >> 33;
@@ -542,7 +548,8 @@ void AtomicFileWriter::write(std::span<const uint8_t> data) {
 }
 
 void AtomicFileWriter::overwrite_at(uint64_t offset, std::span<const uint8_t> data) {
-  if (m_done || m_gzip || m_to_stdout) throw IoError("failed to write " + quoted(m_path) + ": cannot rewrite");
+  if (m_done || m_gzip || m_to_stdout)
+    throw IoError("failed to write " + quoted(m_path) + ": cannot rewrite");
   flush_buffer();
   size_t done = 0;
   while (done < data.size()) {
@@ -566,7 +573,8 @@ void AtomicFileWriter::commit() {
       m_gzip->zs.next_out = out;
       m_gzip->zs.avail_out = sizeof out;
       ret = deflate(&m_gzip->zs, Z_FINISH);
-      if (ret == Z_STREAM_ERROR) throw IoError("failed to write " + quoted(m_path) + ": deflate failed");
+      if (ret == Z_STREAM_ERROR)
+        throw IoError("failed to write " + quoted(m_path) + ": deflate failed");
       write_raw(out, sizeof out - m_gzip->zs.avail_out);
     } while (ret != Z_STREAM_END);
   }
@@ -575,7 +583,8 @@ void AtomicFileWriter::commit() {
     m_done = true;
     return;
   }
-  if (m_options.sync && ::fsync(m_fd) != 0) throw_errno("failed to sync", m_temp_path.empty() ? m_path : m_temp_path, errno);
+  if (m_options.sync && ::fsync(m_fd) != 0)
+    throw_errno("failed to sync", m_temp_path.empty() ? m_path : m_temp_path, errno);
   if (m_temp_path.empty()) {
     // The anonymous inode gets its temporary name only now, right before the rename.
     const std::string proc = "/proc/self/fd/" + std::to_string(m_fd);
@@ -588,7 +597,8 @@ void AtomicFileWriter::commit() {
       }
       if (errno != EEXIST || attempt > 100) {
         const int err = errno;
-        throw IoError("failed to name the temporary file for " + quoted(m_path) + ": " + std::strerror(err));
+        throw IoError("failed to name the temporary file for " + quoted(m_path) + ": " +
+                      std::strerror(err));
       }
     }
   }

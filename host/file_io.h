@@ -10,9 +10,10 @@
 //  - the reference never reads stdin: an empty input path is "no path specified"
 //    (serialize.LoadSerializedBinary) and "-" is an ordinary file name.
 //  - writes go to a temp file in the destination's directory that is renamed into place
-//    (ioutil.AtomicWriter; see AtomicFileWriter for how no temporary outlives its writer); "" writes nothing and "-" writes raw bytes to stdout
-//    (ioutil.ToStdOutOrFileOrNoop). The reference chmods the temp file to OutFilePerm 0755
-//    (not masked by umask) and does not fsync; we fsync file and directory as well.
+//    (ioutil.AtomicWriter; see AtomicFileWriter for how no temporary outlives its writer); ""
+//    writes nothing and "-" writes raw bytes to stdout (ioutil.ToStdOutOrFileOrNoop). The reference
+//    chmods the temp file to OutFilePerm 0755 (not masked by umask) and does not fsync; we fsync
+//    file and directory as well.
 //  - the reference's gzip (Go compress/gzip, DefaultCompression = level 6) writes the
 //    10-byte header 1f 8b 08 00 00000000 00 ff (no name, mtime 0, XFL 0, OS 255). We write the
 //    same header through zlib; the deflate bytes differ from Go's, the decompressed bytes
@@ -71,7 +72,8 @@ inline constexpr uint64_t kMaxListFileBytes = uint64_t{64} << 20;
 // as soon as its chunk is read ("... is not a text file").
 ReadLimits text_file_limits(uint64_t max_bytes = kMaxListFileBytes);
 // read_file(path, text_file_limits(max_bytes)), every error naming the path.
-std::vector<uint8_t> read_text_file(const std::string& path, uint64_t max_bytes = kMaxListFileBytes);
+std::vector<uint8_t> read_text_file(const std::string& path,
+                                    uint64_t max_bytes = kMaxListFileBytes);
 // Limits for JSON metadata files (--meta): 1 GiB.
 inline constexpr uint64_t kMaxJsonFileBytes = uint64_t{1} << 30;
 // Limit for ELF files (load-elf --path): 1 GiB.
@@ -84,10 +86,10 @@ std::vector<uint8_t> gunzip_bytes(std::span<const uint8_t> gz, const std::string
 std::vector<uint8_t> gzip_bytes(std::span<const uint8_t> data, int level = kReferenceGzipLevel);
 
 struct WriteOptions {
-  mode_t perm = kOutFilePerm;       // applied with fchmod, so the umask does not apply
+  mode_t perm = kOutFilePerm;            // applied with fchmod, so the umask does not apply
   int gzip_level = kReferenceGzipLevel;  // 0-9, used only for ".gz" paths
-  bool sync = true;                 // fsync the file before and the directory after rename
-  bool precompressed = false;       // the bytes are gzip already: never compress them again
+  bool sync = true;                      // fsync the file before and the directory after rename
+  bool precompressed = false;            // the bytes are gzip already: never compress them again
 };
 
 // Streams one output: "-" = stdout (raw, never gzipped, as the reference), anything else = a
@@ -99,7 +101,7 @@ struct WriteOptions {
 // PATH.tmp.PID.XXXXXX from the start. Either way the first writer of a process into a
 // directory removes the temporaries there whose PID is no longer running (or older than a day).
 class AtomicFileWriter {
-public:
+ public:
   explicit AtomicFileWriter(const std::string& path, const WriteOptions& options = {});
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
@@ -108,14 +110,14 @@ public:
   void write(std::span<const uint8_t> data);
   // Rewrites bytes already written at `offset` (a header completed last); raw files only.
   void overwrite_at(uint64_t offset, std::span<const uint8_t> data);
-  void commit();  // finish gzip, fsync, rename; after it the writer is closed
+  void commit();          // finish gzip, fsync, rename; after it the writer is closed
   void abort() noexcept;  // drop the temp file; idempotent
 
   const std::string& path() const { return m_path; }
   // The temp file's name: "" for stdout and while the temp file is an anonymous O_TMPFILE.
   const std::string& temp_path() const { return m_temp_path; }
 
-private:
+ private:
   struct Gzip;
   void write_raw(const uint8_t* p, size_t n);
   void flush_buffer();

@@ -40,7 +40,8 @@ void fmt_integer(std::string& out, uint64_t u, unsigned base, bool upper, char v
   // The widest result is max(width, digits + prefix); refuse before building it.
   if ((f.wid_present && f.wid > int64_t(kMaxFileNameBytes)) ||
       (f.prec_present && f.prec > int64_t(kMaxFileNameBytes)))
-    refuse(pattern, "the name would be longer than " + std::to_string(kMaxFileNameBytes) + " bytes");
+    refuse(pattern,
+           "the name would be longer than " + std::to_string(kMaxFileNameBytes) + " bytes");
   auto pad = [&](const std::string& body) {
     const int64_t n = int64_t(body.size());
     if (!f.wid_present || f.wid <= n) {
@@ -77,8 +78,10 @@ void fmt_integer(std::string& out, uint64_t u, unsigned base, bool upper, char v
     if (base == 16) rev += upper ? "X0" : "x0";
   }
   if (verb == 'O') rev += "o0";
-  if (f.plus) rev += '+';
-  else if (f.space) rev += ' ';
+  if (f.plus)
+    rev += '+';
+  else if (f.space)
+    rev += ' ';
   std::reverse(rev.begin(), rev.end());
   pad(rev);
 }
@@ -99,19 +102,26 @@ std::string go_sprintf_u64(std::string_view pat, uint64_t value) {
     Flags f;
     for (; i < end; ++i) {
       const char c = pat[i];
-      if (c == '#') f.sharp = true;
-      else if (c == '0') f.zero = !f.minus;
-      else if (c == '+') f.plus = true;
-      else if (c == '-') f.minus = true, f.zero = false;
-      else if (c == ' ') f.space = true;
-      else break;
+      if (c == '#')
+        f.sharp = true;
+      else if (c == '0')
+        f.zero = !f.minus;
+      else if (c == '+')
+        f.plus = true;
+      else if (c == '-')
+        f.minus = true, f.zero = false;
+      else if (c == ' ')
+        f.space = true;
+      else
+        break;
     }
     if (i < end && (pat[i] == '[' || pat[i] == '*'))
       refuse(pat, "argument indexes and '*' widths are not supported");
     f.wid_present = parse_num(pat, i, f.wid);
     if (i + 1 < end && pat[i] == '.') {
       ++i;
-      if (pat[i] == '[' || pat[i] == '*') refuse(pat, "argument indexes and '*' precisions are not supported");
+      if (pat[i] == '[' || pat[i] == '*')
+        refuse(pat, "argument indexes and '*' precisions are not supported");
       f.prec_present = parse_num(pat, i, f.prec);
       if (!f.prec_present) {
         f.prec = 0;
@@ -150,12 +160,22 @@ std::string go_sprintf_u64(std::string_view pat, uint64_t value) {
           fmt_integer(out, value, 10, false, verb, f, pat);
         }
         break;
-      case 'd': fmt_integer(out, value, 10, false, verb, f, pat); break;
-      case 'b': fmt_integer(out, value, 2, false, verb, f, pat); break;
+      case 'd':
+        fmt_integer(out, value, 10, false, verb, f, pat);
+        break;
+      case 'b':
+        fmt_integer(out, value, 2, false, verb, f, pat);
+        break;
       case 'o':
-      case 'O': fmt_integer(out, value, 8, false, verb, f, pat); break;
-      case 'x': fmt_integer(out, value, 16, false, verb, f, pat); break;
-      case 'X': fmt_integer(out, value, 16, true, verb, f, pat); break;
+      case 'O':
+        fmt_integer(out, value, 8, false, verb, f, pat);
+        break;
+      case 'x':
+        fmt_integer(out, value, 16, false, verb, f, pat);
+        break;
+      case 'X':
+        fmt_integer(out, value, 16, true, verb, f, pat);
+        break;
       default:
         // badVerb: "%!" verb "(uint64=" printArg(arg, 'v') ")" with the flags still set.
         out += std::string("%!") + verb + "(uint64=";

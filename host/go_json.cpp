@@ -13,17 +13,24 @@ size_t utf8_len(std::string_view s, size_t i) {
   size_t n;
   uint32_t cp;
   if (b < 0x80) return 1;
-  if ((b & 0xE0) == 0xC0) { n = 2; cp = b & 0x1F; }
-  else if ((b & 0xF0) == 0xE0) { n = 3; cp = b & 0x0F; }
-  else if ((b & 0xF8) == 0xF0) { n = 4; cp = b & 0x07; }
-  else return 0;
+  if ((b & 0xE0) == 0xC0) {
+    n = 2;
+    cp = b & 0x1F;
+  } else if ((b & 0xF0) == 0xE0) {
+    n = 3;
+    cp = b & 0x0F;
+  } else if ((b & 0xF8) == 0xF0) {
+    n = 4;
+    cp = b & 0x07;
+  } else
+    return 0;
   if (i + n > s.size()) return 0;
   for (size_t k = 1; k < n; ++k) {
     if ((c(i + k) & 0xC0) != 0x80) return 0;
     cp = (cp << 6) | (c(i + k) & 0x3F);
   }
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF))
+  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+      cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
     return 0;
   return n;
 }
@@ -36,11 +43,21 @@ std::string go_json_quote(std::string_view s) {
     if (b < 0x80) {
       char buf[8];
       switch (b) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (b < 0x20) {
             std::snprintf(buf, sizeof buf, "\\u%04x", b);
@@ -59,9 +76,12 @@ std::string go_json_quote(std::string_view s) {
       continue;
     }
     std::string_view seq = s.substr(i, n);
-    if (seq == "\xE2\x80\xA8") out += "\\u2028";
-    else if (seq == "\xE2\x80\xA9") out += "\\u2029";
-    else out.append(seq);
+    if (seq == "\xE2\x80\xA8")
+      out += "\\u2028";
+    else if (seq == "\xE2\x80\xA9")
+      out += "\\u2029";
+    else
+      out.append(seq);
     i += n;
   }
   out.push_back('"');

@@ -67,10 +67,14 @@ std::string group_thousands(uint64_t v) {
 }
 std::string human_rate(double r) {
   char b[32];
-  if (r >= 1e9) std::snprintf(b, sizeof b, "%.2f G", r / 1e9);
-  else if (r >= 1e6) std::snprintf(b, sizeof b, "%.2f M", r / 1e6);
-  else if (r >= 1e3) std::snprintf(b, sizeof b, "%.1f k", r / 1e3);
-  else std::snprintf(b, sizeof b, "%.0f ", r);
+  if (r >= 1e9)
+    std::snprintf(b, sizeof b, "%.2f G", r / 1e9);
+  else if (r >= 1e6)
+    std::snprintf(b, sizeof b, "%.2f M", r / 1e6);
+  else if (r >= 1e3)
+    std::snprintf(b, sizeof b, "%.1f k", r / 1e3);
+  else
+    std::snprintf(b, sizeof b, "%.0f ", r);
   return b;
 }
 

@@ -10,11 +10,11 @@ constexpr uint8_t kStateVersion = 8;  // "multithreaded64-5", the first byte of 
 constexpr const char* kStateVersionName = "multithreaded64-5";
 
 // Memory layout.
-constexpr uint64_t kAddressMask = 0xFFFFFFFFFFFFFFF8ULL;  // aligns to an 8-byte word
-constexpr uint64_t kHeapStart = 0x0000100000000000ULL;    // initial mmap heap pointer
-constexpr uint64_t kHeapEnd = 0x0000600000000000ULL;      // mmap beyond this fails (EINVAL)
-constexpr uint64_t kProgramBreak = 0x0000400000000000ULL;  // what brk always returns
-constexpr uint64_t kHighMemoryStart = 0x00007FFFFFFFF000ULL;  // initial stack pointer
+constexpr uint64_t kAddressMask = 0xFFFFFFFFFFFFFFF8ULL;        // aligns to an 8-byte word
+constexpr uint64_t kHeapStart = 0x0000100000000000ULL;          // initial mmap heap pointer
+constexpr uint64_t kHeapEnd = 0x0000600000000000ULL;            // mmap beyond this fails (EINVAL)
+constexpr uint64_t kProgramBreak = 0x0000400000000000ULL;       // what brk always returns
+constexpr uint64_t kHighMemoryStart = 0x00007FFFFFFFF000ULL;    // initial stack pointer
 constexpr uint64_t kElfAddressLimit = (uint64_t{1} << 48) - 1;  // last loadable ELF byte
 
 // Scheduling.
@@ -28,21 +28,43 @@ constexpr uint64_t kRead = 5000, kWrite = 5001, kOpen = 5002, kMmap = 5009, kBrk
                    kExit = 5058, kFcntl = 5070, kGetTid = 5178, kFutex = 5194, kExitGroup = 5205,
                    kClockGetTime = 5222, kEventFd2 = 5284, kGetRandom = 5313;
 // Accepted and ignored: v0 = v1 = 0 (the reference's noop list).
-constexpr uint64_t kNoops[] = {
-    5011 /*munmap*/,        5010 /*mprotect*/,    5196 /*sched_getaffinity*/, 5027 /*madvise*/,
-    5014 /*rt_sigprocmask*/, 5129 /*sigaltstack*/, 5013 /*rt_sigaction*/,      5297 /*prlimit64*/,
-    5003 /*close*/,         5016 /*pread64*/,     5004 /*stat*/,              5005 /*fstat*/,
-    5247 /*openat*/,        5087 /*readlink*/,    5257 /*readlinkat*/,        5015 /*ioctl*/,
-    5285 /*epoll_create1*/, 5287 /*pipe2*/,       5208 /*epoll_ctl*/,         5272 /*epoll_pwait*/,
-    5061 /*uname*/,         5100 /*getuid*/,      5102 /*getgid*/,            5026 /*mincore*/,
-    5225 /*tgkill*/,        5036 /*setitimer*/,   5216 /*timer_create*/,      5217 /*timer_settime*/,
-    5220 /*timer_delete*/,  5095 /*getrlimit*/,   5008 /*lseek*/};
+constexpr uint64_t kNoops[] = {5011 /*munmap*/,
+                               5010 /*mprotect*/,
+                               5196 /*sched_getaffinity*/,
+                               5027 /*madvise*/,
+                               5014 /*rt_sigprocmask*/,
+                               5129 /*sigaltstack*/,
+                               5013 /*rt_sigaction*/,
+                               5297 /*prlimit64*/,
+                               5003 /*close*/,
+                               5016 /*pread64*/,
+                               5004 /*stat*/,
+                               5005 /*fstat*/,
+                               5247 /*openat*/,
+                               5087 /*readlink*/,
+                               5257 /*readlinkat*/,
+                               5015 /*ioctl*/,
+                               5285 /*epoll_create1*/,
+                               5287 /*pipe2*/,
+                               5208 /*epoll_ctl*/,
+                               5272 /*epoll_pwait*/,
+                               5061 /*uname*/,
+                               5100 /*getuid*/,
+                               5102 /*getgid*/,
+                               5026 /*mincore*/,
+                               5225 /*tgkill*/,
+                               5036 /*setitimer*/,
+                               5216 /*timer_create*/,
+                               5217 /*timer_settime*/,
+                               5220 /*timer_delete*/,
+                               5095 /*getrlimit*/,
+                               5008 /*lseek*/};
 // The numbers Vm::syscall handles itself (interp/vm.cpp); with kNoops, every number the VM
 // implements: any other one panics ("unrecognized syscall"). Checked against the VM by
 // tests/check_elf_test.cpp; `cannonball check-elf` reports constant syscall numbers outside it.
-constexpr uint64_t kHandled[] = {kRead,   kWrite, kOpen,      kMmap,  kBrk,       kSchedYield,
-                                 kNanosleep, kGetpid, kClone, kExit, kFcntl, kGetTid, kFutex,
-                                 kExitGroup, kClockGetTime, kEventFd2, kGetRandom};
+constexpr uint64_t kHandled[] = {
+    kRead, kWrite, kOpen,   kMmap,  kBrk,       kSchedYield,   kNanosleep, kGetpid,   kClone,
+    kExit, kFcntl, kGetTid, kFutex, kExitGroup, kClockGetTime, kEventFd2,  kGetRandom};
 constexpr bool implemented(uint64_t n) {
   for (uint64_t x : kHandled)
     if (x == n) return true;
@@ -79,7 +101,7 @@ constexpr size_t kStateWitnessSize = 188;
 // memRoot 32, preimageKey 32, preimageOffset 8, heap 8, llStatus 1, llAddress 8, llOwner 8:
 constexpr size_t kWitnessExitCodeOffset = 97;
 constexpr size_t kWitnessExitedOffset = 98;
-constexpr size_t kThreadSize = 298;             // serialized thread
+constexpr size_t kThreadSize = 298;              // serialized thread
 constexpr size_t kThreadWitnessSize = 298 + 32;  // + root of the rest of its stack
 // Root of an empty thread stack: keccak256 of 64 zero bytes (= zero_hash(1)).
 constexpr const char* kEmptyThreadsRootHex =

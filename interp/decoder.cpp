@@ -23,9 +23,15 @@ detail::DecodeTables build() {
     const InsnInfo& in = kInfo[i];
     Op op = static_cast<Op>(i);
     switch (in.kind) {
-      case InsnKind::P: t.primary[in.opcode] = op; break;
-      case InsnKind::S: t.special[in.sel] = op; break;
-      case InsnKind::S2: t.special2[in.sel] = op; break;
+      case InsnKind::P:
+        t.primary[in.opcode] = op;
+        break;
+      case InsnKind::S:
+        t.special[in.sel] = op;
+        break;
+      case InsnKind::S2:
+        t.special2[in.sel] = op;
+        break;
       case InsnKind::R:
         if (in.sel < 32) t.regimm[in.sel] = op;
         break;
@@ -93,22 +99,51 @@ std::string disassemble(uint32_t insn, uint64_t pc) {
       std::snprintf(buf, sizeof buf, "%s $%s, 0x%llx", name, rs, (unsigned long long)btarget);
       break;
     case InsnFormat::BR2:
-      std::snprintf(buf, sizeof buf, "%s $%s, $%s, 0x%llx", name, rs, rt, (unsigned long long)btarget);
+      std::snprintf(buf, sizeof buf, "%s $%s, $%s, 0x%llx", name, rs, rt,
+                    (unsigned long long)btarget);
       break;
-    case InsnFormat::I: std::snprintf(buf, sizeof buf, "%s $%s, $%s, %d", name, rt, rs, simm); break;
-    case InsnFormat::IU: std::snprintf(buf, sizeof buf, "%s $%s, $%s, 0x%x", name, rt, rs, insn & 0xffff); break;
-    case InsnFormat::LUI: std::snprintf(buf, sizeof buf, "%s $%s, 0x%x", name, rt, insn & 0xffff); break;
-    case InsnFormat::MEM: std::snprintf(buf, sizeof buf, "%s $%s, %d($%s)", name, rt, simm, rs); break;
-    case InsnFormat::SHIFT: std::snprintf(buf, sizeof buf, "%s $%s, $%s, %u", name, rd, rt, sa); break;
-    case InsnFormat::SHIFTV: std::snprintf(buf, sizeof buf, "%s $%s, $%s, $%s", name, rd, rt, rs); break;
-    case InsnFormat::JR: std::snprintf(buf, sizeof buf, "%s $%s", name, rs); break;
-    case InsnFormat::JALR: std::snprintf(buf, sizeof buf, "%s $%s, $%s", name, rd, rs); break;
-    case InsnFormat::R3: std::snprintf(buf, sizeof buf, "%s $%s, $%s, $%s", name, rd, rs, rt); break;
-    case InsnFormat::R2: std::snprintf(buf, sizeof buf, "%s $%s, $%s", name, rd, rs); break;
-    case InsnFormat::RD: std::snprintf(buf, sizeof buf, "%s $%s", name, rd); break;
-    case InsnFormat::RS: std::snprintf(buf, sizeof buf, "%s $%s", name, rs); break;
-    case InsnFormat::MD: std::snprintf(buf, sizeof buf, "%s $%s, $%s", name, rs, rt); break;
-    case InsnFormat::NONE: std::snprintf(buf, sizeof buf, "%s", name); break;
+    case InsnFormat::I:
+      std::snprintf(buf, sizeof buf, "%s $%s, $%s, %d", name, rt, rs, simm);
+      break;
+    case InsnFormat::IU:
+      std::snprintf(buf, sizeof buf, "%s $%s, $%s, 0x%x", name, rt, rs, insn & 0xffff);
+      break;
+    case InsnFormat::LUI:
+      std::snprintf(buf, sizeof buf, "%s $%s, 0x%x", name, rt, insn & 0xffff);
+      break;
+    case InsnFormat::MEM:
+      std::snprintf(buf, sizeof buf, "%s $%s, %d($%s)", name, rt, simm, rs);
+      break;
+    case InsnFormat::SHIFT:
+      std::snprintf(buf, sizeof buf, "%s $%s, $%s, %u", name, rd, rt, sa);
+      break;
+    case InsnFormat::SHIFTV:
+      std::snprintf(buf, sizeof buf, "%s $%s, $%s, $%s", name, rd, rt, rs);
+      break;
+    case InsnFormat::JR:
+      std::snprintf(buf, sizeof buf, "%s $%s", name, rs);
+      break;
+    case InsnFormat::JALR:
+      std::snprintf(buf, sizeof buf, "%s $%s, $%s", name, rd, rs);
+      break;
+    case InsnFormat::R3:
+      std::snprintf(buf, sizeof buf, "%s $%s, $%s, $%s", name, rd, rs, rt);
+      break;
+    case InsnFormat::R2:
+      std::snprintf(buf, sizeof buf, "%s $%s, $%s", name, rd, rs);
+      break;
+    case InsnFormat::RD:
+      std::snprintf(buf, sizeof buf, "%s $%s", name, rd);
+      break;
+    case InsnFormat::RS:
+      std::snprintf(buf, sizeof buf, "%s $%s", name, rs);
+      break;
+    case InsnFormat::MD:
+      std::snprintf(buf, sizeof buf, "%s $%s, $%s", name, rs, rt);
+      break;
+    case InsnFormat::NONE:
+      std::snprintf(buf, sizeof buf, "%s", name);
+      break;
   }
   return buf;
 }

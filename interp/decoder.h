@@ -14,7 +14,25 @@ enum class Op : uint8_t {
 };
 
 enum class InsnClass : uint8_t { ALU, SHIFT, HILO, BRANCH, JUMP, LOAD, STORE, RMW, SYSCALL, NOP };
-enum class InsnFormat : uint8_t { J, BR1, BR2, I, IU, LUI, MEM, SHIFT, SHIFTV, JR, JALR, R3, R2, RD, RS, MD, NONE };
+enum class InsnFormat : uint8_t {
+  J,
+  BR1,
+  BR2,
+  I,
+  IU,
+  LUI,
+  MEM,
+  SHIFT,
+  SHIFTV,
+  JR,
+  JALR,
+  R3,
+  R2,
+  RD,
+  RS,
+  MD,
+  NONE
+};
 enum class InsnKind : uint8_t { P, S, S2, R };
 
 struct InsnInfo {
@@ -45,10 +63,14 @@ inline Op decode(uint32_t insn) {
   uint32_t opcode = insn >> 26;
   const auto& t = detail::g_decode;
   switch (opcode) {
-    case 0: return t.special[insn & 0x3f];
-    case 1: return t.regimm[(insn >> 16) & 0x1f];
-    case 0x1c: return t.special2[insn & 0x3f];
-    default: return t.primary[opcode];
+    case 0:
+      return t.special[insn & 0x3f];
+    case 1:
+      return t.regimm[(insn >> 16) & 0x1f];
+    case 0x1c:
+      return t.special2[insn & 0x3f];
+    default:
+      return t.primary[opcode];
   }
 }
 

@@ -1,14 +1,12 @@
 #include "interp/elf_loader.h"
 
-#include "memory/page_pool.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "host/go_json.h"
+#include "memory/page_pool.h"
 
 namespace cb {
 
@@ -30,7 +28,8 @@ struct Elf {
     return uint16_t(p[0] << 8 | p[1]);
   }
   const uint8_t* at(uint64_t off, uint64_t n) const {
-    if (off > f.size() || n > f.size() - off) throw ElfError("malformed ELF: header or table past the end of the file");
+    if (off > f.size() || n > f.size() - off)
+      throw ElfError("malformed ELF: header or table past the end of the file");
     return f.data() + off;
   }
 };
@@ -43,9 +42,14 @@ std::string hexs(uint64_t v) {
 
 Elf check_header(std::span<const uint8_t> file) {
   Elf e{file};
-  if (file.size() < 64 || std::memcmp(file.data(), "\x7f" "ELF", 4) != 0)
+  if (file.size() < 64 || std::memcmp(file.data(),
+                                      "\x7f"
+                                      "ELF",
+                                      4) != 0)
     throw ElfError("not an ELF file (bad magic or shorter than an ELF header)");
-  if (file[4] != 2) throw ElfError("ELF is not 64-bit (class " + std::to_string(file[4]) + "); cannonball runs MIPS64 programs");
+  if (file[4] != 2)
+    throw ElfError("ELF is not 64-bit (class " + std::to_string(file[4]) +
+                   "); cannonball runs MIPS64 programs");
   if (file[5] != 2) throw ElfError("ELF is not big-endian; the VM runs big-endian MIPS64");
   if (file[6] != 1 || e.u32(20) != 1) throw ElfError("unknown ELF version");
   uint16_t machine = e.u16(18);
@@ -77,7 +81,8 @@ State load_elf(std::span<const uint8_t> file, uint64_t max_memory) {
   Elf e = check_header(file);
   uint64_t entry = e.u64(24), phoff = e.u64(32);
   uint16_t phentsize = e.u16(54), phnum = e.u16(56);
-  if (phnum > 0 && phentsize < 56) throw ElfError("malformed ELF: program header entries too small");
+  if (phnum > 0 && phentsize < 56)
+    throw ElfError("malformed ELF: program header entries too small");
   State s;
   s.current().cpu.pc = entry;
   s.current().cpu.next_pc = entry + 4;
@@ -93,35 +98,38 @@ State load_elf(std::span<const uint8_t> file, uint64_t max_memory) {
     uint64_t h = phoff + i * phentsize;
     e.at(h, 56);
     uint32_t type = e.u32(h);
-    uint64_t offset = e.u64(h + 8), vaddr = e.u64(h + 16), filesz = e.u64(h + 32), memsz = e.u64(h + 40);
+    uint64_t offset = e.u64(h + 8), vaddr = e.u64(h + 16), filesz = e.u64(h + 32),
+             memsz = e.u64(h + 40);
     if (type == kPtMipsAbiflags) continue;
     std::string idx = std::to_string(i);
     if (filesz != memsz) {
       if (type != kPtLoad)
-        throw ElfError("program segment " + idx + " has different file size (" + std::to_string(filesz) +
-                       ") than mem size (" + std::to_string(memsz) +
+        throw ElfError("program segment " + idx + " has different file size (" +
+                       std::to_string(filesz) + ") than mem size (" + std::to_string(memsz) +
                        "): filling for non PT_LOAD segments is not supported");
       if (filesz > memsz)
-        throw ElfError("invalid PT_LOAD program segment " + idx + ", file size (" + std::to_string(filesz) +
-                       ") > mem size (" + std::to_string(memsz) + ")");
+        throw ElfError("invalid PT_LOAD program segment " + idx + ", file size (" +
+                       std::to_string(filesz) + ") > mem size (" + std::to_string(memsz) + ")");
     }
     if (memsz == 0) continue;
     uint64_t last = vaddr + memsz - 1;
     if (last > kElfAddressLimit || last < vaddr)
-      throw ElfError("program " + idx + " out of memory range: " + hexs(vaddr) + " - " + hexs(last) +
-                     " (size: " + hexs(memsz) + ")");
+      throw ElfError("program " + idx + " out of memory range: " + hexs(vaddr) + " - " +
+                     hexs(last) + " (size: " + hexs(memsz) + ")");
     if (last >= kHeapStart)
       throw ElfError("program " + idx + " overlaps with heap: " + hexs(vaddr) + " - " + hexs(last) +
                      " (size: " + hexs(memsz) + "). The heap start offset must be reconfigured");
     if (offset > file.size() || filesz > file.size() - offset)
-      throw ElfError("failed to read program segment " + idx + ": it extends past the end of the file");
+      throw ElfError("failed to read program segment " + idx +
+                     ": it extends past the end of the file");
     segments.push_back({offset, vaddr, filesz, memsz});
     total += memsz;  // each below 2^48 (checked above), at most 65535 of them: no overflow
   }
   if (max_memory == 0) max_memory = memory_budget();
   if (total > max_memory)
-    throw ElfError("ELF segments need " + std::to_string(total) + " bytes of memory, above the limit of " +
-                   std::to_string(max_memory) + " bytes (the memory budget; raise it with --max-memory)");
+    throw ElfError("ELF segments need " + std::to_string(total) +
+                   " bytes of memory, above the limit of " + std::to_string(max_memory) +
+                   " bytes (the memory budget; raise it with --max-memory)");
   for (const Segment& g : segments) {
     s.memory->set_range(g.vaddr, file.data() + g.offset, g.filesz);
     if (g.memsz > g.filesz) s.memory->set_range_zero(g.vaddr + g.filesz, g.memsz - g.filesz);
@@ -158,7 +166,8 @@ Metadata elf_metadata(std::span<const uint8_t> file) {
   Elf e = check_header(file);
   uint64_t shoff = e.u64(40);
   uint16_t shentsize = e.u16(58), shnum = e.u16(60);
-  if (shnum > 0 && shentsize < 64) throw ElfError("malformed ELF: section header entries too small");
+  if (shnum > 0 && shentsize < 64)
+    throw ElfError("malformed ELF: section header entries too small");
   Metadata meta;
   bool found = false;
   for (uint64_t i = 0; i < shnum && !found; ++i) {
@@ -168,7 +177,8 @@ Metadata elf_metadata(std::span<const uint8_t> file) {
     found = true;
     uint64_t off = e.u64(h + 24), size = e.u64(h + 32), entsize = e.u64(h + 56);
     uint32_t link = e.u32(h + 40);
-    if (entsize != 24) throw ElfError("malformed ELF: symbol entries of size " + std::to_string(entsize));
+    if (entsize != 24)
+      throw ElfError("malformed ELF: symbol entries of size " + std::to_string(entsize));
     if (link >= shnum) throw ElfError("malformed ELF: symbol table links to no string table");
     uint64_t sh = shoff + uint64_t(link) * shentsize;
     e.at(sh, 64);
@@ -188,7 +198,9 @@ Metadata elf_metadata(std::span<const uint8_t> file) {
       meta.symbols.push_back(std::move(sym));
     }
   }
-  if (!found) throw ElfError("failed to compute program metadata: failed to load symbols table: no symbol section");
+  if (!found)
+    throw ElfError(
+        "failed to compute program metadata: failed to load symbols table: no symbol section");
   // The reference sorts with an unstable sort; symbols sharing an address may be ordered
   // differently there, which lookups do not depend on.
   std::stable_sort(meta.symbols.begin(), meta.symbols.end(),
@@ -200,7 +212,8 @@ std::vector<ElfSegment> elf_segments(std::span<const uint8_t> file) {
   Elf e = check_header(file);
   uint64_t phoff = e.u64(32);
   uint16_t phentsize = e.u16(54), phnum = e.u16(56);
-  if (phnum > 0 && phentsize < 56) throw ElfError("malformed ELF: program header entries too small");
+  if (phnum > 0 && phentsize < 56)
+    throw ElfError("malformed ELF: program header entries too small");
   std::vector<ElfSegment> out;
   for (uint64_t i = 0; i < phnum; ++i) {
     uint64_t h = phoff + i * phentsize;
@@ -225,8 +238,8 @@ std::vector<ElfSection> elf_sections(std::span<const uint8_t> file) {
     uint64_t h = shoff + i * shentsize;
     uint32_t name = e.u32(h);
     const char* str = reinterpret_cast<const char*>(file.data() + names_off + name);
-    out.push_back(ElfSection{std::string(str, strnlen(str, names_size - name)), e.u32(h + 4), e.u64(h + 8),
-                             e.u64(h + 16), e.u64(h + 24), e.u64(h + 32)});
+    out.push_back(ElfSection{std::string(str, strnlen(str, names_size - name)), e.u32(h + 4),
+                             e.u64(h + 8), e.u64(h + 16), e.u64(h + 24), e.u64(h + 32)});
   }
   return out;
 }

@@ -19,7 +19,7 @@ struct OracleError : std::runtime_error {
 };
 
 class PreimageOracle {
-public:
+ public:
   virtual ~PreimageOracle() = default;
   // A complete hint (without its 4-byte length prefix), as the guest wrote it to fd 4.
   virtual void hint(std::span<const uint8_t> hint) = 0;

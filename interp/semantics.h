@@ -21,7 +21,9 @@ inline unsigned subword_shift(uint64_t vaddr, unsigned len) {
   uint64_t byte_index = vaddr & 7 & ~uint64_t(len - 1);
   return unsigned((8 - len - byte_index) * 8);
 }
-inline uint64_t subword_mask(unsigned len) { return len == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * len)) - 1; }
+inline uint64_t subword_mask(unsigned len) {
+  return len == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * len)) - 1;
+}
 inline uint64_t select_subword(uint64_t vaddr, uint64_t mem, unsigned len, bool sign) {
   uint64_t v = (mem >> subword_shift(vaddr, len)) & subword_mask(len);
   return sign ? sext(v, 8 * len) : v;

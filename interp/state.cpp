@@ -1,9 +1,9 @@
 #include "interp/state.h"
-#include "interp/state_version.h"
 
 #include <algorithm>
 #include <cstring>
 
+#include "interp/state_version.h"
 #include "memory/page_pool.h"
 
 namespace cb {
@@ -43,9 +43,12 @@ Hash32 thread_stack_root(std::span<const Thread> stack) {
 uint8_t vm_status(bool exited, uint8_t exit_code) {
   if (!exited) return kVmUnfinished;
   switch (exit_code) {
-    case 0: return kVmValid;
-    case 1: return kVmInvalid;
-    default: return kVmPanic;
+    case 0:
+      return kVmValid;
+    case 1:
+      return kVmInvalid;
+    default:
+      return kVmPanic;
   }
 }
 
@@ -262,15 +265,15 @@ State State::deserialize(StateSource& src) {
   }
   const uint8_t* hl = r.take(4, "last hint length");
   uint64_t hint_len = uint64_t(hl[0]) << 24 | uint64_t(hl[1]) << 16 | uint64_t(hl[2]) << 8 | hl[3];
-  if (hint_len > src.remaining_hint()) throw StateFormatError("state file truncated while reading last hint");
+  if (hint_len > src.remaining_hint())
+    throw StateFormatError("state file truncated while reading last hint");
   for (uint64_t done = 0; done < hint_len;) {  // in 1 MiB pieces: bounded by the data read
     size_t piece = static_cast<size_t>(std::min<uint64_t>(hint_len - done, 1 << 20));
     s.last_hint.resize(done + piece);
     r.take_into(s.last_hint.data() + done, piece, "last hint");
     done += piece;
   }
-  if (s.active().empty())
-    throw StateFormatError("state has no thread on its active thread stack");
+  if (s.active().empty()) throw StateFormatError("state has no thread on its active thread stack");
   return s;
 }
 

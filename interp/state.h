@@ -78,7 +78,7 @@ struct State {
   uint8_t vm_status() const;
 
   std::array<uint8_t, kStateWitnessSize> encode_witness();  // computes the memory root
-  Hash32 hash();                                           // the state hash (witness hash)
+  Hash32 hash();                                            // the state hash (witness hash)
   // The active thread's 298 bytes and the root of the rest of its stack (330 bytes).
   std::array<uint8_t, kThreadWitnessSize> encode_thread_proof() const;
 
@@ -97,6 +97,8 @@ Hash32 thread_stack_root(std::span<const Thread> stack);
 Hash32 state_hash_from_witness(std::span<const uint8_t, kStateWitnessSize> witness);
 uint8_t vm_status(bool exited, uint8_t exit_code);
 
-inline std::string hex(const Hash32& h) { return hex(std::span<const uint8_t>(h.data(), h.size())); }
+inline std::string hex(const Hash32& h) {
+  return hex(std::span<const uint8_t>(h.data(), h.size()));
+}
 
 }  // namespace cb

@@ -2,10 +2,12 @@
 #include "interp/state_io.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,9 +15,6 @@
 #include <cstring>
 #include <functional>
 #include <vector>
-
-#include <tbb/parallel_pipeline.h>
-#include <tbb/task_arena.h>
 
 namespace cb {
 namespace {
@@ -40,11 +39,11 @@ struct InputStream::Impl {
   uint64_t file_size = 0, file_pos = 0;
   // gzip state
   inflate_state st{};
-  std::vector<uint8_t> in;     // compressed bytes read from the file
+  std::vector<uint8_t> in;  // compressed bytes read from the file
   size_t in_pos = 0, in_len = 0;
-  bool eof = false;            // the file is exhausted
-  bool in_member = false;      // inside a gzip member (its end not reached)
-  bool done = false;           // the gzip stream ended (no further member)
+  bool eof = false;        // the file is exhausted
+  bool in_member = false;  // inside a gzip member (its end not reached)
+  bool done = false;       // the gzip stream ended (no further member)
   uint64_t members = 0, produced = 0, consumed = 0;
   std::function<bool()> should_abort;
 
@@ -55,11 +54,14 @@ struct InputStream::Impl {
   size_t read_file(uint8_t* dst, size_t n, const std::string& path) {
     size_t got = 0;
     while (got < n) {
-      if (should_abort && should_abort()) throw IoError("interrupted while reading " + quoted(path));
+      if (should_abort && should_abort())
+        throw IoError("interrupted while reading " + quoted(path));
       if (!regular) {
         // A pipe or device may stay silent: wait in 100 ms slices so that should_abort (a
         // SIGINT/SIGTERM flag) is seen; a blocked read would be restarted (SA_RESTART).
-        struct pollfd pfd{fd, POLLIN, 0};
+        struct pollfd pfd {
+          fd, POLLIN, 0
+        };
         int pr = ::poll(&pfd, 1, 100);
         if (pr < 0 && errno != EINTR) throw_errno("failed to read file", path, errno);
         if (pr <= 0) continue;
@@ -89,7 +91,8 @@ struct InputStream::Impl {
     throw IoError("cannot decompress " + quoted(path) + ": corrupt gzip data (" + why + ")");
   }
 
-  size_t inflate_into(uint8_t* dst, size_t n, const std::string& path, bool stop_at_member_end = false) {
+  size_t inflate_into(uint8_t* dst, size_t n, const std::string& path,
+                      bool stop_at_member_end = false) {
     size_t got = 0;
     while (got < n && !done) {
       if (!in_member) {
@@ -108,9 +111,9 @@ struct InputStream::Impl {
         in_member = true;
       }
       if (in_pos == in_len && !refill(path))
-        throw IoError("cannot decompress " + quoted(path) +
-                      ": truncated gzip data (unexpected end after " +
-                      std::to_string(consumed + (file_pos - (in_len - in_pos))) + " compressed bytes)");
+        throw IoError(
+            "cannot decompress " + quoted(path) + ": truncated gzip data (unexpected end after " +
+            std::to_string(consumed + (file_pos - (in_len - in_pos))) + " compressed bytes)");
       st.next_in = in.data() + in_pos;
       st.avail_in = uint32_t(in_len - in_pos);
       st.next_out = dst + got;
@@ -127,9 +130,10 @@ struct InputStream::Impl {
                       std::to_string(kMaxDecompressedSize) + " bytes)");
       if (ret == ISAL_INCORRECT_CHECKSUM) corrupt(path, "checksum error");
       if (ret < 0) {
-        corrupt(path, members > 0 && st.block_state == ISAL_BLOCK_NEW_HDR
-                          ? "invalid header, after the end of gzip member " + std::to_string(members)
-                          : "invalid data (" + std::to_string(ret) + ")");
+        corrupt(path,
+                members > 0 && st.block_state == ISAL_BLOCK_NEW_HDR
+                    ? "invalid header, after the end of gzip member " + std::to_string(members)
+                    : "invalid data (" + std::to_string(ret) + ")");
       }
       if (st.block_state == ISAL_BLOCK_FINISH) {
         in_member = false;
@@ -278,7 +282,9 @@ void deflate_member(const std::vector<Piece>& pieces, int level, std::vector<uin
   out.resize(pos);
 }
 
-bool incompressible(size_t packed, size_t raw) { return packed + raw / 64 > raw + sizeof kGzipHeader; }
+bool incompressible(size_t packed, size_t raw) {
+  return packed + raw / 64 > raw + sizeof kGzipHeader;
+}
 
 // Incompressible data (random heap words, hashes): deflate gains under 1.5% there, and
 // inflating Huffman-coded random bytes costs ~5x a copy. Such a member is stored instead
@@ -312,31 +318,31 @@ void write_gzip_parallel(const std::vector<Piece>& pieces, size_t segment_bytes,
   size_t next = 0;
   const size_t tokens = size_t(2 * tbb::this_task_arena::max_concurrency());
   tbb::parallel_pipeline(
-      tokens,
-      tbb::make_filter<void, Seg*>(tbb::filter_mode::serial_in_order,
-                                   [&](tbb::flow_control& fc) -> Seg* {
-                                     if (next >= pieces.size() && next != 0) {
-                                       fc.stop();
-                                       return nullptr;
-                                     }
-                                     auto* seg = new Seg;
-                                     size_t bytes = 0;
-                                     while (next < pieces.size() && (bytes < segment_bytes || seg->pieces.empty())) {
-                                       seg->pieces.push_back(pieces[next]);
-                                       bytes += pieces[next++].n;
-                                     }
-                                     if (pieces.empty()) next = 1;  // one empty member
-                                     return seg;
-                                   }) &
-          tbb::make_filter<Seg*, Seg*>(tbb::filter_mode::parallel,
-                                       [&](Seg* seg) {
-                                         compress_member(seg->pieces, level, seg->out);
-                                         return seg;
-                                       }) &
-          tbb::make_filter<Seg*, void>(tbb::filter_mode::serial_in_order, [&](Seg* seg) {
-            std::unique_ptr<Seg> own(seg);
-            sink(seg->out);
-          }));
+      tokens, tbb::make_filter<void, Seg*>(
+                  tbb::filter_mode::serial_in_order,
+                  [&](tbb::flow_control& fc) -> Seg* {
+                    if (next >= pieces.size() && next != 0) {
+                      fc.stop();
+                      return nullptr;
+                    }
+                    auto* seg = new Seg;
+                    size_t bytes = 0;
+                    while (next < pieces.size() && (bytes < segment_bytes || seg->pieces.empty())) {
+                      seg->pieces.push_back(pieces[next]);
+                      bytes += pieces[next++].n;
+                    }
+                    if (pieces.empty()) next = 1;  // one empty member
+                    return seg;
+                  }) &
+                  tbb::make_filter<Seg*, Seg*>(tbb::filter_mode::parallel,
+                                               [&](Seg* seg) {
+                                                 compress_member(seg->pieces, level, seg->out);
+                                                 return seg;
+                                               }) &
+                  tbb::make_filter<Seg*, void>(tbb::filter_mode::serial_in_order, [&](Seg* seg) {
+                    std::unique_ptr<Seg> own(seg);
+                    sink(seg->out);
+                  }));
 }
 
 }  // namespace
@@ -346,8 +352,9 @@ std::vector<uint8_t> gzip_parallel(std::span<const uint8_t> data, size_t segment
   for (size_t off = 0; off < data.size(); off += kPageSize)
     pieces.push_back({data.data() + off, std::min<size_t>(kPageSize, data.size() - off)});
   std::vector<uint8_t> out;
-  write_gzip_parallel(pieces, segment_bytes, kStateGzipLevel,
-                      [&](std::span<const uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); });
+  write_gzip_parallel(pieces, segment_bytes, kStateGzipLevel, [&](std::span<const uint8_t> b) {
+    out.insert(out.end(), b.begin(), b.end());
+  });
   return out;
 }
 
@@ -376,7 +383,8 @@ bool save_state_file(const std::string& path, const State& s, const WriteOptions
   wo.precompressed = true;
   AtomicFileWriter w(path, wo);
   if (gz) {
-    write_gzip_parallel(pieces, kSegmentBytes, kStateGzipLevel, [&](std::span<const uint8_t> b) { w.write(b); });
+    write_gzip_parallel(pieces, kSegmentBytes, kStateGzipLevel,
+                        [&](std::span<const uint8_t> b) { w.write(b); });
   } else {
     for (const Piece& pc : pieces) w.write(std::span<const uint8_t>(pc.p, pc.n));
   }

@@ -26,7 +26,7 @@ namespace cb {
 // A byte stream read from a file (gunzipped when is_gzip_path(path)). read() returns fewer
 // than n bytes only at the end of the data. Errors throw IoError naming the file.
 class InputStream {
-public:
+ public:
   // `should_abort` is polled between reads and, on pipes and devices, every 100 ms while no
   // data comes; true ends the read with IoError("interrupted while reading ...").
   explicit InputStream(const std::string& path, std::function<bool()> should_abort = {});
@@ -41,7 +41,7 @@ public:
   uint64_t remaining_hint() const;
   const std::string& path() const { return m_path; }
 
-private:
+ private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   std::string m_path;

@@ -10,9 +10,10 @@ namespace cb {
 
 // versions.StateVersion.String(): "unknown" past the last version the reference names.
 inline const char* state_version_name(unsigned v) {
-  static const char* const kNames[] = {"singlethreaded",    "multithreaded",     "singlethreaded-2",
-                                       "multithreaded64",   "multithreaded64-2", "multithreaded-2",
-                                       "multithreaded64-3", "multithreaded64-4", "multithreaded64-5"};
+  static const char* const kNames[] = {
+      "singlethreaded",    "multithreaded",     "singlethreaded-2",
+      "multithreaded64",   "multithreaded64-2", "multithreaded-2",
+      "multithreaded64-3", "multithreaded64-4", "multithreaded64-5"};
   return v < sizeof kNames / sizeof kNames[0] ? kNames[v] : "unknown";
 }
 

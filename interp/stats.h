@@ -62,8 +62,10 @@ struct VmStats {
   // After every switch of the running thread by the scheduler (forced or by a yielding
   // syscall; not the pop of an exited thread, which the reference does not track either).
   void on_thread_activated(uint64_t tid, uint64_t step) {
-    if (m_active == 0 && tid != 0) m_thread0_left = step;
-    else if (m_active != 0 && tid == 0) idle_steps_thread0 += step - m_thread0_left;
+    if (m_active == 0 && tid != 0)
+      m_thread0_left = step;
+    else if (m_active != 0 && tid == 0)
+      idle_steps_thread0 += step - m_thread0_left;
     m_active = tid;
   }
   void on_fetch(uint64_t pc) {
@@ -72,7 +74,7 @@ struct VmStats {
     if (pc > highest_icache_miss_pc) highest_icache_miss_pc = pc;
   }
 
-private:
+ private:
   // Most recently used first; at most kLlThreads entries (the reference's LRU size).
   static constexpr size_t kLlThreads = 5;
   void remember_ll(uint64_t tid, uint64_t step) {

@@ -40,7 +40,6 @@ inline bool is_noop_syscall(uint64_t n) {
 }
 }  // namespace step_detail
 
-
 // The state-access policies of the one step function. Each says how a step fetches its
 // instruction, touches data memory (track/track2 announce the word a data access goes
 // through: the first and the second memory-proof slot), changes the thread stacks, and talks
@@ -95,7 +94,7 @@ struct WitnessPolicy {
   static void output(Vm&, int, uint64_t, uint64_t) {}
   static void hint(Vm&, uint64_t, uint64_t) {}
 
-private:
+ private:
   // As Vm::pop_thread / preempt after the stack change: an emptied stack flips the direction.
   static void end_switch(Vm& vm) {
     State& s = vm.m_state;

@@ -29,7 +29,8 @@ void Vm::emit_hint(uint64_t addr, uint64_t len) {
   h.insert(h.end(), m_scratch.begin(), m_scratch.end());
   size_t pos = 0;
   while (h.size() - pos >= 4) {
-    uint32_t n = uint32_t(h[pos]) << 24 | uint32_t(h[pos + 1]) << 16 | uint32_t(h[pos + 2]) << 8 | h[pos + 3];
+    uint32_t n = uint32_t(h[pos]) << 24 | uint32_t(h[pos + 1]) << 16 | uint32_t(h[pos + 2]) << 8 |
+                 h[pos + 3];
     if (n > h.size() - pos - 4) break;
     if (m_oracle) m_oracle->hint(std::span<const uint8_t>(h.data() + pos + 4, n));
     pos += 4 + size_t(n);
@@ -52,7 +53,8 @@ bool Vm::read_preimage(const Hash32& key, uint64_t offset, uint8_t out[32], uint
       m_pre_key = key;
       m_pre_value.resize(8 + data.size());
       store_be64(m_pre_value.data(), data.size());
-      if (!data.empty()) std::memcpy(m_pre_value.data() + 8, data.data(), data.size());  // empty: data() may be null
+      if (!data.empty())
+        std::memcpy(m_pre_value.data() + 8, data.data(), data.size());  // empty: data() may be null
     }
   }
   m_pre_last_offset = offset;
@@ -68,7 +70,8 @@ bool Vm::read_preimage(const Hash32& key, uint64_t offset, uint8_t out[32], uint
 template <class P>
 StepStatus Vm::syscall(Thread& t) {
   State& s = m_state;
-  const uint64_t num = t.regs[kRegV0], a0 = t.regs[kRegA0], a1 = t.regs[kRegA1], a2 = t.regs[kRegA2];
+  const uint64_t num = t.regs[kRegV0], a0 = t.regs[kRegA0], a1 = t.regs[kRegA1],
+                 a2 = t.regs[kRegA2];
   uint64_t v0 = 0, v1 = 0;
   auto yield = [&]() {
     syscall_return(t, 0, 0);
@@ -93,7 +96,9 @@ StepStatus Vm::syscall(Thread& t) {
       }
       break;
     }
-    case sys::kBrk: v0 = kProgramBreak; break;
+    case sys::kBrk:
+      v0 = kProgramBreak;
+      break;
     case sys::kClone: {
       if (a0 != kValidCloneFlags) {
         s.exited = true;
@@ -122,14 +127,16 @@ StepStatus Vm::syscall(Thread& t) {
       return StepStatus::kOk;
     case sys::kRead:
       switch (a0) {
-        case fd::kStdin: break;
+        case fd::kStdin:
+          break;
         case fd::kPreimageRead: {
           uint64_t eff = a1 & kAddressMask;
           P::track(*this, eff);
           uint64_t word = P::get_word(*this, eff);
           uint8_t dat[32];
           uint64_t len = 0;
-          if (!read_preimage(s.preimage_key, s.preimage_offset, dat, len)) return StepStatus::kPanic;
+          if (!read_preimage(s.preimage_key, s.preimage_offset, dat, len))
+            return StepStatus::kPanic;
           uint64_t alignment = a1 & 7, space = 8 - alignment;
           len = std::min({len, space, a2});
           uint8_t out[8];
@@ -141,9 +148,17 @@ StepStatus Vm::syscall(Thread& t) {
           v0 = len;
           break;
         }
-        case fd::kHintRead: v0 = a2; break;
-        case fd::kEventFd: v0 = kEAGAIN; v1 = kSysErrorSignal; break;
-        default: v0 = kEBADF; v1 = kSysErrorSignal; break;
+        case fd::kHintRead:
+          v0 = a2;
+          break;
+        case fd::kEventFd:
+          v0 = kEAGAIN;
+          v1 = kSysErrorSignal;
+          break;
+        default:
+          v0 = kEBADF;
+          v1 = kSysErrorSignal;
+          break;
       }
       break;
     case sys::kWrite:
@@ -173,24 +188,42 @@ StepStatus Vm::syscall(Thread& t) {
           v0 = n;
           break;
         }
-        case fd::kEventFd: v0 = kEAGAIN; v1 = kSysErrorSignal; break;
-        default: v0 = kEBADF; v1 = kSysErrorSignal; break;
+        case fd::kEventFd:
+          v0 = kEAGAIN;
+          v1 = kSysErrorSignal;
+          break;
+        default:
+          v0 = kEBADF;
+          v1 = kSysErrorSignal;
+          break;
       }
       break;
     case sys::kFcntl:
       if (a1 == 1) {  // F_GETFD
-        if (a0 <= fd::kPreimageWrite) v0 = 0;
-        else { v0 = kEBADF; v1 = kSysErrorSignal; }
+        if (a0 <= fd::kPreimageWrite)
+          v0 = 0;
+        else {
+          v0 = kEBADF;
+          v1 = kSysErrorSignal;
+        }
       } else if (a1 == 3) {  // F_GETFL
-        if (a0 == fd::kStdin || a0 == fd::kPreimageRead || a0 == fd::kHintRead) v0 = 0;
-        else if (a0 == fd::kStdout || a0 == fd::kStderr || a0 == fd::kPreimageWrite || a0 == fd::kHintWrite) v0 = 1;
-        else { v0 = kEBADF; v1 = kSysErrorSignal; }
+        if (a0 == fd::kStdin || a0 == fd::kPreimageRead || a0 == fd::kHintRead)
+          v0 = 0;
+        else if (a0 == fd::kStdout || a0 == fd::kStderr || a0 == fd::kPreimageWrite ||
+                 a0 == fd::kHintWrite)
+          v0 = 1;
+        else {
+          v0 = kEBADF;
+          v1 = kSysErrorSignal;
+        }
       } else {
         v0 = kEINVAL;
         v1 = kSysErrorSignal;
       }
       break;
-    case sys::kGetTid: v0 = t.id; break;
+    case sys::kGetTid:
+      v0 = t.id;
+      break;
     case sys::kExit:
       t.exited = true;
       t.exit_code = uint8_t(a0);
@@ -220,8 +253,12 @@ StepStatus Vm::syscall(Thread& t) {
       break;
     }
     case sys::kSchedYield:
-    case sys::kNanosleep: return yield();
-    case sys::kOpen: v0 = kEBADF; v1 = kSysErrorSignal; break;
+    case sys::kNanosleep:
+      return yield();
+    case sys::kOpen:
+      v0 = kEBADF;
+      v1 = kSysErrorSignal;
+      break;
     case sys::kClockGetTime:
       if (a0 == kClockRealtime || a0 == kClockMonotonic) {
         uint64_t secs = 0, nsecs = 0;
@@ -241,7 +278,8 @@ StepStatus Vm::syscall(Thread& t) {
         v1 = kSysErrorSignal;
       }
       break;
-    case sys::kGetpid: break;
+    case sys::kGetpid:
+      break;
     case sys::kGetRandom: {
       uint64_t eff = a0 & kAddressMask;
       P::track(*this, eff);

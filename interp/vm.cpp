@@ -38,7 +38,6 @@ void Vm::note_access2(uint64_t addr, bool record) {
   }
 }
 
-
 void Vm::preempt() {
   State& s = m_state;
   Thread t = s.current();
@@ -188,65 +187,114 @@ StepStatus Vm::exec_insn(Thread& t, uint32_t insn) {
   };
 
   switch (op) {
-    case Op::j: return jump(0, (c.next_pc & 0xFFFFFFFFF0000000ULL) | uint64_t((insn & 0x03FFFFFF) << 2));
-    case Op::jal: return jump(kRegRA, (c.next_pc & 0xFFFFFFFFF0000000ULL) | uint64_t((insn & 0x03FFFFFF) << 2));
-    case Op::beq: return branch(rs == rt);
-    case Op::bne: return branch(rs != rt);
-    case Op::blez: return branch(int64_t(rs) <= 0);
-    case Op::bgtz: return branch(int64_t(rs) > 0);
-    case Op::bltz: return branch(int64_t(rs) < 0);
-    case Op::bgez: return branch(int64_t(rs) >= 0);
+    case Op::j:
+      return jump(0, (c.next_pc & 0xFFFFFFFFF0000000ULL) | uint64_t((insn & 0x03FFFFFF) << 2));
+    case Op::jal:
+      return jump(kRegRA, (c.next_pc & 0xFFFFFFFFF0000000ULL) | uint64_t((insn & 0x03FFFFFF) << 2));
+    case Op::beq:
+      return branch(rs == rt);
+    case Op::bne:
+      return branch(rs != rt);
+    case Op::blez:
+      return branch(int64_t(rs) <= 0);
+    case Op::bgtz:
+      return branch(int64_t(rs) > 0);
+    case Op::bltz:
+      return branch(int64_t(rs) < 0);
+    case Op::bgez:
+      return branch(int64_t(rs) >= 0);
     case Op::bltzal:
     case Op::bgezal: {
       if (c.next_pc != c.pc + 4) return panic("branch in delay slot");
       R[kRegRA] = c.pc + 8;  // linked whether or not the branch is taken
       return branch(op == Op::bltzal ? int64_t(rs) < 0 : int64_t(rs) >= 0);
     }
-    case Op::regimm_never: return branch(false);
+    case Op::regimm_never:
+      return branch(false);
     case Op::addi:
-    case Op::addiu: return alu(rt_i, sext32(uint32_t(rs) + uint32_t(simm(insn))));
-    case Op::slti: return alu(rt_i, int64_t(rs) < int64_t(simm(insn)) ? 1 : 0);
-    case Op::sltiu: return alu(rt_i, rs < simm(insn) ? 1 : 0);
-    case Op::andi: return alu(rt_i, rs & (insn & 0xffff));
-    case Op::ori: return alu(rt_i, rs | (insn & 0xffff));
-    case Op::xori: return alu(rt_i, rs ^ (insn & 0xffff));
-    case Op::lui: return alu(rt_i, sext32(uint64_t(insn & 0xffff) << 16));
+    case Op::addiu:
+      return alu(rt_i, sext32(uint32_t(rs) + uint32_t(simm(insn))));
+    case Op::slti:
+      return alu(rt_i, int64_t(rs) < int64_t(simm(insn)) ? 1 : 0);
+    case Op::sltiu:
+      return alu(rt_i, rs < simm(insn) ? 1 : 0);
+    case Op::andi:
+      return alu(rt_i, rs & (insn & 0xffff));
+    case Op::ori:
+      return alu(rt_i, rs | (insn & 0xffff));
+    case Op::xori:
+      return alu(rt_i, rs ^ (insn & 0xffff));
+    case Op::lui:
+      return alu(rt_i, sext32(uint64_t(insn & 0xffff) << 16));
     case Op::daddi:
-    case Op::daddiu: return alu(rt_i, rs + simm(insn));
+    case Op::daddiu:
+      return alu(rt_i, rs + simm(insn));
     // Loads.
-    case Op::lb: return alu(rt_i, select_subword(addr, load(), 1, true));
-    case Op::lh: return alu(rt_i, select_subword(addr, load(), 2, true));
-    case Op::lw: return alu(rt_i, select_subword(addr, load(), 4, true));
-    case Op::lbu: return alu(rt_i, select_subword(addr, load(), 1, false));
-    case Op::lhu: return alu(rt_i, select_subword(addr, load(), 2, false));
-    case Op::lwu: return alu(rt_i, lwu(addr, load()));
-    case Op::ld: return alu(rt_i, load());
-    case Op::lwl: return alu(rt_i, lwl(addr, load(), rt));
-    case Op::lwr: return alu(rt_i, lwr(addr, load(), rt));
-    case Op::ldl: return alu(rt_i, ldl(addr, load(), rt));
-    case Op::ldr: return alu(rt_i, ldr(addr, load(), rt));
+    case Op::lb:
+      return alu(rt_i, select_subword(addr, load(), 1, true));
+    case Op::lh:
+      return alu(rt_i, select_subword(addr, load(), 2, true));
+    case Op::lw:
+      return alu(rt_i, select_subword(addr, load(), 4, true));
+    case Op::lbu:
+      return alu(rt_i, select_subword(addr, load(), 1, false));
+    case Op::lhu:
+      return alu(rt_i, select_subword(addr, load(), 2, false));
+    case Op::lwu:
+      return alu(rt_i, lwu(addr, load()));
+    case Op::ld:
+      return alu(rt_i, load());
+    case Op::lwl:
+      return alu(rt_i, lwl(addr, load(), rt));
+    case Op::lwr:
+      return alu(rt_i, lwr(addr, load(), rt));
+    case Op::ldl:
+      return alu(rt_i, ldl(addr, load(), rt));
+    case Op::ldr:
+      return alu(rt_i, ldr(addr, load(), rt));
     // Stores.
-    case Op::sb: return store(update_subword(addr, load(), 1, rt));
-    case Op::sh: return store(update_subword(addr, load(), 2, rt));
-    case Op::sw: return store(update_subword(addr, load(), 4, rt));
-    case Op::sd: load(); return store(rt);
-    case Op::swl: return store(swl(addr, load(), rt));
-    case Op::swr: return store(swr(addr, load(), rt));
-    case Op::sdl: return store(sdl(addr, load(), rt));
-    case Op::sdr: return store(sdr(addr, load(), rt));
-    case Op::ll: return rmw<P>(t, insn, false, true);
-    case Op::lld: return rmw<P>(t, insn, true, true);
-    case Op::sc: return rmw<P>(t, insn, false, false);
-    case Op::scd: return rmw<P>(t, insn, true, false);
+    case Op::sb:
+      return store(update_subword(addr, load(), 1, rt));
+    case Op::sh:
+      return store(update_subword(addr, load(), 2, rt));
+    case Op::sw:
+      return store(update_subword(addr, load(), 4, rt));
+    case Op::sd:
+      load();
+      return store(rt);
+    case Op::swl:
+      return store(swl(addr, load(), rt));
+    case Op::swr:
+      return store(swr(addr, load(), rt));
+    case Op::sdl:
+      return store(sdl(addr, load(), rt));
+    case Op::sdr:
+      return store(sdr(addr, load(), rt));
+    case Op::ll:
+      return rmw<P>(t, insn, false, true);
+    case Op::lld:
+      return rmw<P>(t, insn, true, true);
+    case Op::sc:
+      return rmw<P>(t, insn, false, false);
+    case Op::scd:
+      return rmw<P>(t, insn, true, false);
     // SPECIAL.
-    case Op::sll: return alu(rd_i, sext32((rt << sa) & 0xFFFFFFFFu));
-    case Op::srl: return alu(rd_i, sext32((rt & 0xFFFFFFFFu) >> sa));
-    case Op::sra: return alu(rd_i, uint64_t(int64_t(int32_t(uint32_t(rt))) >> sa));
-    case Op::sllv: return alu(rd_i, sext32((rt << (rs & 31)) & 0xFFFFFFFFu));
-    case Op::srlv: return alu(rd_i, sext32((rt & 0xFFFFFFFFu) >> (rs & 31)));
-    case Op::srav: return alu(rd_i, uint64_t(int64_t(int32_t(uint32_t(rt))) >> (rs & 31)));
-    case Op::jr: return jump(0, rs);
-    case Op::jalr: return jump(rd_i, rs);
+    case Op::sll:
+      return alu(rd_i, sext32((rt << sa) & 0xFFFFFFFFu));
+    case Op::srl:
+      return alu(rd_i, sext32((rt & 0xFFFFFFFFu) >> sa));
+    case Op::sra:
+      return alu(rd_i, uint64_t(int64_t(int32_t(uint32_t(rt))) >> sa));
+    case Op::sllv:
+      return alu(rd_i, sext32((rt << (rs & 31)) & 0xFFFFFFFFu));
+    case Op::srlv:
+      return alu(rd_i, sext32((rt & 0xFFFFFFFFu) >> (rs & 31)));
+    case Op::srav:
+      return alu(rd_i, uint64_t(int64_t(int32_t(uint32_t(rt))) >> (rs & 31)));
+    case Op::jr:
+      return jump(0, rs);
+    case Op::jalr:
+      return jump(rd_i, rs);
     case Op::movz:
       if (rt == 0 && rd_i != 0) R[rd_i] = rs;
       advance(c);
@@ -255,16 +303,32 @@ StepStatus Vm::exec_insn(Thread& t, uint32_t insn) {
       if (rt != 0 && rd_i != 0) R[rd_i] = rs;
       advance(c);
       return StepStatus::kOk;
-    case Op::syscall: return syscall<P>(t);
-    case Op::sync: return alu(rd_i, rs);  // the reference writes rs to a non-zero rd field
-    case Op::mfhi: return hilo(c.hi);
-    case Op::mflo: return hilo(c.lo);
-    case Op::mthi: c.hi = rs; return hilo(0);
-    case Op::mtlo: c.lo = rs; return hilo(0);
-    case Op::mult: mult(rs, rt, c.hi, c.lo); return hilo(0);
-    case Op::multu: multu(rs, rt, c.hi, c.lo); return hilo(0);
-    case Op::dmult: dmult(rs, rt, c.hi, c.lo); return hilo(0);
-    case Op::dmultu: dmultu(rs, rt, c.hi, c.lo); return hilo(0);
+    case Op::syscall:
+      return syscall<P>(t);
+    case Op::sync:
+      return alu(rd_i, rs);  // the reference writes rs to a non-zero rd field
+    case Op::mfhi:
+      return hilo(c.hi);
+    case Op::mflo:
+      return hilo(c.lo);
+    case Op::mthi:
+      c.hi = rs;
+      return hilo(0);
+    case Op::mtlo:
+      c.lo = rs;
+      return hilo(0);
+    case Op::mult:
+      mult(rs, rt, c.hi, c.lo);
+      return hilo(0);
+    case Op::multu:
+      multu(rs, rt, c.hi, c.lo);
+      return hilo(0);
+    case Op::dmult:
+      dmult(rs, rt, c.hi, c.lo);
+      return hilo(0);
+    case Op::dmultu:
+      dmultu(rs, rt, c.hi, c.lo);
+      return hilo(0);
     case Op::div:
       if (uint32_t(rt) == 0) return panic("instruction divide by zero");
       div32(rs, rt, c.hi, c.lo);
@@ -281,37 +345,62 @@ StepStatus Vm::exec_insn(Thread& t, uint32_t insn) {
       if (rt == 0) return panic("instruction divide by zero");
       ddivu(rs, rt, c.hi, c.lo);
       return hilo(0);
-    case Op::dsllv: return hilo(rt << (rs & 63));
-    case Op::dsrlv: return hilo(rt >> (rs & 63));
-    case Op::dsrav: return hilo(uint64_t(int64_t(rt) >> (rs & 63)));
+    case Op::dsllv:
+      return hilo(rt << (rs & 63));
+    case Op::dsrlv:
+      return hilo(rt >> (rs & 63));
+    case Op::dsrav:
+      return hilo(uint64_t(int64_t(rt) >> (rs & 63)));
     case Op::add:
-    case Op::addu: return alu(rd_i, sext32(uint32_t(rs) + uint32_t(rt)));
+    case Op::addu:
+      return alu(rd_i, sext32(uint32_t(rs) + uint32_t(rt)));
     case Op::sub:
-    case Op::subu: return alu(rd_i, sext32(uint32_t(rs) - uint32_t(rt)));
-    case Op::and_: return alu(rd_i, rs & rt);
-    case Op::or_: return alu(rd_i, rs | rt);
-    case Op::xor_: return alu(rd_i, rs ^ rt);
-    case Op::nor: return alu(rd_i, ~(rs | rt));
-    case Op::slt: return alu(rd_i, int64_t(rs) < int64_t(rt) ? 1 : 0);
-    case Op::sltu: return alu(rd_i, rs < rt ? 1 : 0);
+    case Op::subu:
+      return alu(rd_i, sext32(uint32_t(rs) - uint32_t(rt)));
+    case Op::and_:
+      return alu(rd_i, rs & rt);
+    case Op::or_:
+      return alu(rd_i, rs | rt);
+    case Op::xor_:
+      return alu(rd_i, rs ^ rt);
+    case Op::nor:
+      return alu(rd_i, ~(rs | rt));
+    case Op::slt:
+      return alu(rd_i, int64_t(rs) < int64_t(rt) ? 1 : 0);
+    case Op::sltu:
+      return alu(rd_i, rs < rt ? 1 : 0);
     case Op::dadd:
-    case Op::daddu: return alu(rd_i, rs + rt);
+    case Op::daddu:
+      return alu(rd_i, rs + rt);
     case Op::dsub:
-    case Op::dsubu: return alu(rd_i, rs - rt);
-    case Op::dsll: return alu(rd_i, rt << sa);
-    case Op::dsrl: return alu(rd_i, rt >> sa);
-    case Op::dsra: return alu(rd_i, uint64_t(int64_t(rt) >> sa));
-    case Op::dsll32: return alu(rd_i, rt << (sa + 32));
-    case Op::dsrl32: return alu(rd_i, rt >> (sa + 32));
-    case Op::dsra32: return alu(rd_i, uint64_t(int64_t(rt) >> (sa + 32)));
+    case Op::dsubu:
+      return alu(rd_i, rs - rt);
+    case Op::dsll:
+      return alu(rd_i, rt << sa);
+    case Op::dsrl:
+      return alu(rd_i, rt >> sa);
+    case Op::dsra:
+      return alu(rd_i, uint64_t(int64_t(rt) >> sa));
+    case Op::dsll32:
+      return alu(rd_i, rt << (sa + 32));
+    case Op::dsrl32:
+      return alu(rd_i, rt >> (sa + 32));
+    case Op::dsra32:
+      return alu(rd_i, uint64_t(int64_t(rt) >> (sa + 32)));
     // SPECIAL2.
-    case Op::mul: return alu(rd_i, sext32(uint32_t(rs) * uint32_t(rt)));
-    case Op::clz: return alu(rd_i, clz32(rs));
-    case Op::clo: return alu(rd_i, clz32(~rs));
-    case Op::dclz: return alu(rd_i, clz64(rs));
-    case Op::dclo: return alu(rd_i, clz64(~rs));
+    case Op::mul:
+      return alu(rd_i, sext32(uint32_t(rs) * uint32_t(rt)));
+    case Op::clz:
+      return alu(rd_i, clz32(rs));
+    case Op::clo:
+      return alu(rd_i, clz32(~rs));
+    case Op::dclz:
+      return alu(rd_i, clz64(rs));
+    case Op::dclo:
+      return alu(rd_i, clz64(~rs));
     case Op::invalid:
-    case Op::kCount: break;
+    case Op::kCount:
+      break;
   }
   // The reference's two wordings (exec/mips_instructions.go ExecuteMipsInstruction): SPECIAL
   // and the immediate ALU opcodes panic with "0x%08x", every other opcode with "%x".
@@ -352,7 +441,6 @@ StepStatus Vm::rmw(Thread& t, uint32_t insn, bool is64, bool is_load) {
   set_rd(t, rt_i, ret);
   return StepStatus::kOk;
 }
-
 
 template StepStatus Vm::do_step<FastPolicy>();
 template StepStatus Vm::do_step<RecordPolicy>();

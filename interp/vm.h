@@ -32,7 +32,7 @@ enum class StepStatus : uint8_t { kOk = 0, kPanic = 1 };
 struct StepWitness {
   std::array<uint8_t, kStateWitnessSize> state{};  // pre-state witness
   Hash32 state_hash{};                             // pre-state hash
-  std::vector<uint8_t> proof_data;  // thread witness + insn proof + 2 memory proofs
+  std::vector<uint8_t> proof_data;                 // thread witness + insn proof + 2 memory proofs
   bool has_preimage = false;
   Hash32 preimage_key{};
   std::vector<uint8_t> preimage_value;  // with its 8-byte big-endian length prefix
@@ -43,7 +43,7 @@ struct StepWitness {
 using OutputFn = std::function<void(int fd, const uint8_t* data, size_t len)>;
 
 class Vm {
-public:
+ public:
   Vm(State& state, PreimageOracle* oracle, OutputFn output);
 
   // One step. kPanic means the reference VM would have panicked: panic_message() says why,
@@ -113,7 +113,7 @@ public:
   void enable_stats() { m_stats = std::make_unique<VmStats>(); }
   VmStats* stats() const { return m_stats.get(); }
 
-private:
+ private:
   friend struct FastPolicy;
   friend struct RecordPolicy;
   friend struct WitnessPolicy;
@@ -176,7 +176,8 @@ inline void ll_reserve(State& s, uint64_t addr, bool is64, uint64_t owner) {
   s.ll_owner = owner;
 }
 inline bool sc_consume(State& s, uint64_t addr, bool is64, uint64_t owner) {
-  if (s.ll_status != (is64 ? kLLActive64 : kLLActive32) || s.ll_owner != owner || s.ll_address != addr)
+  if (s.ll_status != (is64 ? kLLActive64 : kLLActive32) || s.ll_owner != owner ||
+      s.ll_address != addr)
     return false;
   s.ll_status = kLLNone;
   s.ll_address = 0;

@@ -38,7 +38,8 @@ constexpr uint32_t kCtxProfilePartialRun = uint32_t(offsetof(JitContext, profile
 constexpr int32_t kIdOffset = int32_t(offsetof(Thread, id));
 constexpr int32_t kProfSteps = int32_t(offsetof(ProfileSlot, steps));
 constexpr int32_t kProfTag = int32_t(offsetof(ProfileSlot, tag));
-static_assert(kRegsOffset + 8 * 32 < 4096 && kLoOffset < 4096 && kHiOffset < 4096, "Thread fields reachable by ldr");
+static_assert(kRegsOffset + 8 * 32 < 4096 && kLoOffset < 4096 && kHiOffset < 4096,
+              "Thread fields reachable by ldr");
 
 const Gp kThread = a64::x19, kCtx = a64::x20, kBudget = a64::x21, kBr = a64::x22, kAddr = a64::x23;
 constexpr unsigned kCacheFirst = 24;  // x24..x28
@@ -59,8 +60,9 @@ Mem cpu_mem(size_t off) { return a64::ptr(kThread, int32_t(off)); }
 // calls preserve them, so nothing is spilled around calls: no helper reads guest registers
 // from the Thread.
 class BlockEmitter {
-public:
-  BlockEmitter(a64::Assembler& a, const BlockIr& ir, void** const* slots, bool count, ProfileSlot* prof)
+ public:
+  BlockEmitter(a64::Assembler& a, const BlockIr& ir, void** const* slots, bool count,
+               ProfileSlot* prof)
       : a(a), m_ir(ir), m_slots(slots), m_count(count), m_prof(prof) {}
 
   void emit() {
@@ -87,15 +89,14 @@ public:
     }
   }
 
-private:
+ private:
   uint32_t len() const { return uint32_t(m_ir.insns.size()); }
 
   void allocate() {
     unsigned uses[32] = {};
     for (const IrInsn& in : m_ir.insns) {
       const uint32_t r = ir_reads(in), w = ir_writes(in);  // from jit/ir.def
-      for (unsigned g = 1; g < 32; ++g)
-        uses[g] += ((r & bit(g)) ? 1 : 0) + ((w & bit(g)) ? 1 : 0);
+      for (unsigned g = 1; g < 32; ++g) uses[g] += ((r & bit(g)) ? 1 : 0) + ((w & bit(g)) ? 1 : 0);
     }
     for (unsigned k = 0; k < kCacheCount; ++k) {
       unsigned best = 0;
@@ -124,16 +125,20 @@ private:
       const uint64_t c = (v >> (16 * i)) & 0xffff;
       if (c == skip) continue;
       if (first) {
-        if (inv) a.movn(x, (~c) & 0xffff, a64::lsl(16 * i));
-        else a.movz(x, c, a64::lsl(16 * i));
+        if (inv)
+          a.movn(x, (~c) & 0xffff, a64::lsl(16 * i));
+        else
+          a.movz(x, c, a64::lsl(16 * i));
         first = false;
       } else {
         a.movk(x, c, a64::lsl(16 * i));
       }
     }
     if (first) {  // all chunks were `skip`
-      if (inv) a.movn(x, 0);
-      else a.movz(x, 0);
+      if (inv)
+        a.movn(x, 0);
+      else
+        a.movz(x, 0);
     }
   }
   // d = s + v (64-bit), through x16 when v does not fit an add/sub immediate.
@@ -287,8 +292,12 @@ private:
   void emit_end(bool chain, uint32_t dirty) {
     writeback(dirty);
     switch (m_ir.end) {
-      case EndKind::kFallthrough: exit_slot(m_ir.next_pc, 1, chain); break;
-      case EndKind::kJump: exit_slot(m_ir.taken_pc, 0, chain); break;
+      case EndKind::kFallthrough:
+        exit_slot(m_ir.next_pc, 1, chain);
+        break;
+      case EndKind::kJump:
+        exit_slot(m_ir.taken_pc, 0, chain);
+        break;
       case EndKind::kBranch: {
         Label taken = a.newLabel();
         a.cbnz(kBr, taken);
@@ -594,21 +603,49 @@ private:
     const IrInsn& in = m_ir.insns[idx];
     using namespace a64;
     switch (in.op) {
-      case IrOp::kNop: break;
-      case IrOp::kAdd32: alu32(in, [&](Gp d, Gp s, Gp t) { a.add(d, s, t); }); break;
-      case IrOp::kSub32: alu32(in, [&](Gp d, Gp s, Gp t) { a.sub(d, s, t); }); break;
-      case IrOp::kMul32: alu32(in, [&](Gp d, Gp s, Gp t) { a.mul(d, s, t); }); break;
-      case IrOp::kAdd64: alu64(in, [&](Gp d, Gp s, Gp t) { a.add(d, s, t); }); break;
-      case IrOp::kSub64: alu64(in, [&](Gp d, Gp s, Gp t) { a.sub(d, s, t); }); break;
-      case IrOp::kAnd: alu64(in, [&](Gp d, Gp s, Gp t) { a.and_(d, s, t); }); break;
-      case IrOp::kOr: alu64(in, [&](Gp d, Gp s, Gp t) { a.orr(d, s, t); }); break;
-      case IrOp::kXor: alu64(in, [&](Gp d, Gp s, Gp t) { a.eor(d, s, t); }); break;
-      case IrOp::kNor: alu64(in, [&](Gp d, Gp s, Gp t) { a.orr(d, s, t); a.mvn(d, d); }); break;
+      case IrOp::kNop:
+        break;
+      case IrOp::kAdd32:
+        alu32(in, [&](Gp d, Gp s, Gp t) { a.add(d, s, t); });
+        break;
+      case IrOp::kSub32:
+        alu32(in, [&](Gp d, Gp s, Gp t) { a.sub(d, s, t); });
+        break;
+      case IrOp::kMul32:
+        alu32(in, [&](Gp d, Gp s, Gp t) { a.mul(d, s, t); });
+        break;
+      case IrOp::kAdd64:
+        alu64(in, [&](Gp d, Gp s, Gp t) { a.add(d, s, t); });
+        break;
+      case IrOp::kSub64:
+        alu64(in, [&](Gp d, Gp s, Gp t) { a.sub(d, s, t); });
+        break;
+      case IrOp::kAnd:
+        alu64(in, [&](Gp d, Gp s, Gp t) { a.and_(d, s, t); });
+        break;
+      case IrOp::kOr:
+        alu64(in, [&](Gp d, Gp s, Gp t) { a.orr(d, s, t); });
+        break;
+      case IrOp::kXor:
+        alu64(in, [&](Gp d, Gp s, Gp t) { a.eor(d, s, t); });
+        break;
+      case IrOp::kNor:
+        alu64(in, [&](Gp d, Gp s, Gp t) {
+          a.orr(d, s, t);
+          a.mvn(d, d);
+        });
+        break;
       case IrOp::kSlt:
-        alu64(in, [&](Gp d, Gp s, Gp t) { a.cmp(s, t); a.cset(d, Imm(CondCode::kLT)); });
+        alu64(in, [&](Gp d, Gp s, Gp t) {
+          a.cmp(s, t);
+          a.cset(d, Imm(CondCode::kLT));
+        });
         break;
       case IrOp::kSltu:
-        alu64(in, [&](Gp d, Gp s, Gp t) { a.cmp(s, t); a.cset(d, Imm(CondCode::kLO)); });
+        alu64(in, [&](Gp d, Gp s, Gp t) {
+          a.cmp(s, t);
+          a.cset(d, Imm(CondCode::kLO));
+        });
         break;
       case IrOp::kAddImm32: {
         const Gp s = src(in.s, x1), d = dst(in.d, x0);
@@ -625,34 +662,75 @@ private:
         break;
       }
       case IrOp::kSltImm:
-        alu64i(in, [&](Gp d, Gp s, Gp t) { a.cmp(s, t); a.cset(d, Imm(CondCode::kLT)); });
+        alu64i(in, [&](Gp d, Gp s, Gp t) {
+          a.cmp(s, t);
+          a.cset(d, Imm(CondCode::kLT));
+        });
         break;
       case IrOp::kSltuImm:
-        alu64i(in, [&](Gp d, Gp s, Gp t) { a.cmp(s, t); a.cset(d, Imm(CondCode::kLO)); });
+        alu64i(in, [&](Gp d, Gp s, Gp t) {
+          a.cmp(s, t);
+          a.cset(d, Imm(CondCode::kLO));
+        });
         break;
-      case IrOp::kAndImm: alu64i(in, [&](Gp d, Gp s, Gp t) { a.and_(d, s, t); }); break;
-      case IrOp::kOrImm: alu64i(in, [&](Gp d, Gp s, Gp t) { a.orr(d, s, t); }); break;
-      case IrOp::kXorImm: alu64i(in, [&](Gp d, Gp s, Gp t) { a.eor(d, s, t); }); break;
-      case IrOp::kConst: wr_imm(in.d, uint64_t(in.imm)); break;
+      case IrOp::kAndImm:
+        alu64i(in, [&](Gp d, Gp s, Gp t) { a.and_(d, s, t); });
+        break;
+      case IrOp::kOrImm:
+        alu64i(in, [&](Gp d, Gp s, Gp t) { a.orr(d, s, t); });
+        break;
+      case IrOp::kXorImm:
+        alu64i(in, [&](Gp d, Gp s, Gp t) { a.eor(d, s, t); });
+        break;
+      case IrOp::kConst:
+        wr_imm(in.d, uint64_t(in.imm));
+        break;
       case IrOp::kSll32:
-        shift_imm(in, [&](Gp d, Gp t) { a.lsl(d.w(), t.w(), in.sa); a.sxtw(d, d.w()); });
+        shift_imm(in, [&](Gp d, Gp t) {
+          a.lsl(d.w(), t.w(), in.sa);
+          a.sxtw(d, d.w());
+        });
         break;
       case IrOp::kSrl32:
-        shift_imm(in, [&](Gp d, Gp t) { a.lsr(d.w(), t.w(), in.sa); a.sxtw(d, d.w()); });
+        shift_imm(in, [&](Gp d, Gp t) {
+          a.lsr(d.w(), t.w(), in.sa);
+          a.sxtw(d, d.w());
+        });
         break;
       case IrOp::kSra32:
-        shift_imm(in, [&](Gp d, Gp t) { a.asr(d.w(), t.w(), in.sa); a.sxtw(d, d.w()); });
+        shift_imm(in, [&](Gp d, Gp t) {
+          a.asr(d.w(), t.w(), in.sa);
+          a.sxtw(d, d.w());
+        });
         break;
-      case IrOp::kSll64: shift_imm(in, [&](Gp d, Gp t) { a.lsl(d, t, in.sa); }); break;
-      case IrOp::kSrl64: shift_imm(in, [&](Gp d, Gp t) { a.lsr(d, t, in.sa); }); break;
-      case IrOp::kSra64: shift_imm(in, [&](Gp d, Gp t) { a.asr(d, t, in.sa); }); break;
+      case IrOp::kSll64:
+        shift_imm(in, [&](Gp d, Gp t) { a.lsl(d, t, in.sa); });
+        break;
+      case IrOp::kSrl64:
+        shift_imm(in, [&](Gp d, Gp t) { a.lsr(d, t, in.sa); });
+        break;
+      case IrOp::kSra64:
+        shift_imm(in, [&](Gp d, Gp t) { a.asr(d, t, in.sa); });
+        break;
       // Variable shifts: AArch64 takes the count modulo the width, as MIPS does.
-      case IrOp::kSllv32: alu32(in, [&](Gp d, Gp s, Gp t) { a.lslv(d, t, s); }); break;
-      case IrOp::kSrlv32: alu32(in, [&](Gp d, Gp s, Gp t) { a.lsrv(d, t, s); }); break;
-      case IrOp::kSrav32: alu32(in, [&](Gp d, Gp s, Gp t) { a.asrv(d, t, s); }); break;
-      case IrOp::kSllv64: alu64(in, [&](Gp d, Gp s, Gp t) { a.lslv(d, t, s); }); break;
-      case IrOp::kSrlv64: alu64(in, [&](Gp d, Gp s, Gp t) { a.lsrv(d, t, s); }); break;
-      case IrOp::kSrav64: alu64(in, [&](Gp d, Gp s, Gp t) { a.asrv(d, t, s); }); break;
+      case IrOp::kSllv32:
+        alu32(in, [&](Gp d, Gp s, Gp t) { a.lslv(d, t, s); });
+        break;
+      case IrOp::kSrlv32:
+        alu32(in, [&](Gp d, Gp s, Gp t) { a.lsrv(d, t, s); });
+        break;
+      case IrOp::kSrav32:
+        alu32(in, [&](Gp d, Gp s, Gp t) { a.asrv(d, t, s); });
+        break;
+      case IrOp::kSllv64:
+        alu64(in, [&](Gp d, Gp s, Gp t) { a.lslv(d, t, s); });
+        break;
+      case IrOp::kSrlv64:
+        alu64(in, [&](Gp d, Gp s, Gp t) { a.lsrv(d, t, s); });
+        break;
+      case IrOp::kSrav64:
+        alu64(in, [&](Gp d, Gp s, Gp t) { a.asrv(d, t, s); });
+        break;
       case IrOp::kMovz:
       case IrOp::kMovn: {
         const Gp s = src(in.s, x1), t = src(in.t, x2), old = src(in.d, x3), d = dst(in.d, x0);
@@ -702,8 +780,10 @@ private:
       case IrOp::kMult:
       case IrOp::kMultu: {
         const Gp s = src(in.s, x1), t = src(in.t, x2);
-        if (in.op == IrOp::kMult) a.smull(x0, s.w(), t.w());
-        else a.umull(x0, s.w(), t.w());
+        if (in.op == IrOp::kMult)
+          a.smull(x0, s.w(), t.w());
+        else
+          a.umull(x0, s.w(), t.w());
         a.asr(x1, x0, 32);  // hi = sext32(product >> 32)
         a.str(x1, cpu_mem(kHiOffset));
         a.sxtw(x0, w0);
@@ -714,8 +794,10 @@ private:
       case IrOp::kDmultu: {
         const Gp s = src(in.s, x1), t = src(in.t, x2);
         a.mul(x0, s, t);
-        if (in.op == IrOp::kDmult) a.smulh(x3, s, t);
-        else a.umulh(x3, s, t);
+        if (in.op == IrOp::kDmult)
+          a.smulh(x3, s, t);
+        else
+          a.umulh(x3, s, t);
         a.str(x3, cpu_mem(kHiOffset));
         a.str(x0, cpu_mem(kLoOffset));
         break;
@@ -727,8 +809,10 @@ private:
         // A zero divisor panics in the interpreter: leave before this instruction.
         Label zero = a.newLabel();
         const Gp t = src(in.t, x2);
-        if (in.op == IrOp::kDiv || in.op == IrOp::kDivu) a.cbz(t.w(), zero);
-        else a.cbz(t, zero);
+        if (in.op == IrOp::kDiv || in.op == IrOp::kDivu)
+          a.cbz(t.w(), zero);
+        else
+          a.cbz(t, zero);
         if (t.id() != x2.id()) a.mov(x2, t);
         const Gp s = src(in.s, x1);
         if (s.id() != x1.id()) a.mov(x1, s);
@@ -743,19 +827,45 @@ private:
         });
         break;
       }
-      case IrOp::kLoad: emit_load(in); break;
-      case IrOp::kStore: emit_store(in, idx); break;
-      case IrOp::kAtomic: emit_atomic(in, idx); break;
+      case IrOp::kLoad:
+        emit_load(in);
+        break;
+      case IrOp::kStore:
+        emit_store(in, idx);
+        break;
+      case IrOp::kAtomic:
+        emit_atomic(in, idx);
+        break;
       case IrOp::kBranch: {
         const Gp s = src(in.s, x1);
         switch (in.cond) {
-          case Cond::kEq: a.cmp(s, src(in.t, x2)); a.cset(kBr, Imm(CondCode::kEQ)); break;
-          case Cond::kNe: a.cmp(s, src(in.t, x2)); a.cset(kBr, Imm(CondCode::kNE)); break;
-          case Cond::kLez: a.cmp(s, xzr); a.cset(kBr, Imm(CondCode::kLE)); break;
-          case Cond::kGtz: a.cmp(s, xzr); a.cset(kBr, Imm(CondCode::kGT)); break;
-          case Cond::kLtz: a.cmp(s, xzr); a.cset(kBr, Imm(CondCode::kLT)); break;
-          case Cond::kGez: a.cmp(s, xzr); a.cset(kBr, Imm(CondCode::kGE)); break;
-          case Cond::kNever: a.mov(kBr, xzr); break;
+          case Cond::kEq:
+            a.cmp(s, src(in.t, x2));
+            a.cset(kBr, Imm(CondCode::kEQ));
+            break;
+          case Cond::kNe:
+            a.cmp(s, src(in.t, x2));
+            a.cset(kBr, Imm(CondCode::kNE));
+            break;
+          case Cond::kLez:
+            a.cmp(s, xzr);
+            a.cset(kBr, Imm(CondCode::kLE));
+            break;
+          case Cond::kGtz:
+            a.cmp(s, xzr);
+            a.cset(kBr, Imm(CondCode::kGT));
+            break;
+          case Cond::kLtz:
+            a.cmp(s, xzr);
+            a.cset(kBr, Imm(CondCode::kLT));
+            break;
+          case Cond::kGez:
+            a.cmp(s, xzr);
+            a.cset(kBr, Imm(CondCode::kGE));
+            break;
+          case Cond::kNever:
+            a.mov(kBr, xzr);
+            break;
         }
         if (in.d) wr_imm(in.d, in.pc + 8);
         break;
@@ -790,7 +900,7 @@ private:
 // making them RX again and flushing the instruction cache (never W+X). Freed ranges are
 // reused first-fit, neighbours merged.
 class CodeArena {
-public:
+ public:
   CodeArena() : m_page(size_t(sysconf(_SC_PAGESIZE))) {}
   ~CodeArena() {
     for (auto& [p, n] : m_chunks) munmap(p, n);
@@ -846,7 +956,7 @@ public:
     m_free.emplace(p, n);
   }
 
-private:
+ private:
   static constexpr size_t kChunk = size_t{1} << 20;
   size_t m_page;
   std::vector<std::pair<uint8_t*, size_t>> m_chunks;
@@ -891,7 +1001,8 @@ bool assemble(CodeArena& arena, Body&& body, After&& after, CompiledBlock& out, 
   }
   std::vector<uint8_t> buf(size);
   e = code.relocateToBase(reinterpret_cast<uint64_t>(rx));
-  if (e == kErrorOk) e = code.copyFlattenedData(buf.data(), size, CopySectionFlags::kPadTargetBuffer);
+  if (e == kErrorOk)
+    e = code.copyFlattenedData(buf.data(), size, CopySectionFlags::kPadTargetBuffer);
   if (e != kErrorOk || !arena.write(rx, buf.data(), size)) {
     arena.release(rx);
     err = e != kErrorOk ? DebugUtils::errorAsString(e) : "mprotect failed on JIT memory";
@@ -973,10 +1084,12 @@ A64Backend::A64Backend() : m_impl(std::make_unique<Impl>()) {
 
 A64Backend::~A64Backend() = default;
 
-bool A64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out, ProfileSlot* profile) {
+bool A64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out,
+                         ProfileSlot* profile) {
   if (!m_ok) return false;
   return assemble(
-      m_impl->arena, [&](a64::Assembler& a) { BlockEmitter(a, ir, slots, m_count_blocks, profile).emit(); },
+      m_impl->arena,
+      [&](a64::Assembler& a) { BlockEmitter(a, ir, slots, m_count_blocks, profile).emit(); },
       [](CodeHolder&) {}, out, m_error);
 }
 

@@ -25,7 +25,7 @@
 namespace cb::jit {
 
 class A64Backend {
-public:
+ public:
   A64Backend();
   ~A64Backend();
   A64Backend(const A64Backend&) = delete;
@@ -35,7 +35,8 @@ public:
   const std::string& error() const { return m_error; }
 
   // As X64Backend::compile: slots[0] taken/jump exit, slots[1] fall-through exit.
-  bool compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out, ProfileSlot* profile = nullptr);
+  bool compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out,
+               ProfileSlot* profile = nullptr);
   void release(const CompiledBlock& b);
   void set_count_blocks(bool on) { m_count_blocks = on; }
   // The x86-64 movbe test hook; AArch64 always loads and byte-reverses (rev), so a no-op.
@@ -47,7 +48,7 @@ public:
   const void* exit_nolink() const { return m_exit_nolink; }
   const void* exit_jr() const { return m_exit_jr; }
 
-private:
+ private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   bool m_ok = false;

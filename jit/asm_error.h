@@ -8,7 +8,7 @@
 namespace cb::jit {
 
 class ErrorRecorder : public asmjit::ErrorHandler {
-public:
+ public:
   void handleError(asmjit::Error err, const char* message, asmjit::BaseEmitter*) override {
     if (m_err == asmjit::kErrorOk) {
       m_err = err;

@@ -80,9 +80,9 @@ uint8_t* jit_read_page(JitContext* ctx, uint64_t addr);   // page data, or a zer
 uint8_t* jit_write_page(JitContext* ctx, uint64_t addr);  // allocates, unshares, marks dirty
 void jit_on_store(JitContext* ctx, uint64_t word_addr);   // LL/SC reservation check
 uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt);  // MemKind
-void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* cpu);            // IrOp (div*)
-void jit_profile_retag(JitContext* ctx, ProfileSlot* slot);                  // profiling only
-void jit_profile_event(JitContext* ctx, Thread* t, ProfileSlot* slot);       // profiling only
+void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* cpu);             // IrOp (div*)
+void jit_profile_retag(JitContext* ctx, ProfileSlot* slot);                   // profiling only
+void jit_profile_event(JitContext* ctx, Thread* t, ProfileSlot* slot);        // profiling only
 
 constexpr size_t kRegsOffset = offsetof(Thread, regs);
 constexpr size_t kPcOffset = offsetof(Thread, cpu) + offsetof(Cpu, pc);

@@ -28,15 +28,24 @@ void jit_on_store(JitContext* ctx, uint64_t word_addr) {
 // The interpreter's own helpers (interp/semantics.h), so both compute with the same code.
 uint64_t jit_merge(unsigned kind, uint64_t addr, uint64_t mem, uint64_t rt) {
   switch (MemKind(kind)) {
-    case MemKind::kLwl: return sem::lwl(addr, mem, rt);
-    case MemKind::kLwr: return sem::lwr(addr, mem, rt);
-    case MemKind::kLdl: return sem::ldl(addr, mem, rt);
-    case MemKind::kLdr: return sem::ldr(addr, mem, rt);
-    case MemKind::kSwl: return sem::swl(addr, mem, rt);
-    case MemKind::kSwr: return sem::swr(addr, mem, rt);
-    case MemKind::kSdl: return sem::sdl(addr, mem, rt);
-    case MemKind::kSdr: return sem::sdr(addr, mem, rt);
-    default: std::abort();  // the backend only calls this for merging accesses
+    case MemKind::kLwl:
+      return sem::lwl(addr, mem, rt);
+    case MemKind::kLwr:
+      return sem::lwr(addr, mem, rt);
+    case MemKind::kLdl:
+      return sem::ldl(addr, mem, rt);
+    case MemKind::kLdr:
+      return sem::ldr(addr, mem, rt);
+    case MemKind::kSwl:
+      return sem::swl(addr, mem, rt);
+    case MemKind::kSwr:
+      return sem::swr(addr, mem, rt);
+    case MemKind::kSdl:
+      return sem::sdl(addr, mem, rt);
+    case MemKind::kSdr:
+      return sem::sdr(addr, mem, rt);
+    default:
+      std::abort();  // the backend only calls this for merging accesses
   }
 }
 void jit_profile_retag(JitContext* ctx, ProfileSlot* slot) {
@@ -47,11 +56,20 @@ void jit_profile_event(JitContext* ctx, Thread* t, ProfileSlot* slot) {
 }
 void jit_divide(unsigned op, uint64_t rs, uint64_t rt, Cpu* c) {
   switch (IrOp(op)) {
-    case IrOp::kDiv: sem::div32(rs, rt, c->hi, c->lo); break;
-    case IrOp::kDivu: sem::divu32(rs, rt, c->hi, c->lo); break;
-    case IrOp::kDdiv: sem::ddiv(rs, rt, c->hi, c->lo); break;
-    case IrOp::kDdivu: sem::ddivu(rs, rt, c->hi, c->lo); break;
-    default: std::abort();
+    case IrOp::kDiv:
+      sem::div32(rs, rt, c->hi, c->lo);
+      break;
+    case IrOp::kDivu:
+      sem::divu32(rs, rt, c->hi, c->lo);
+      break;
+    case IrOp::kDdiv:
+      sem::ddiv(rs, rt, c->hi, c->lo);
+      break;
+    case IrOp::kDdivu:
+      sem::ddivu(rs, rt, c->hi, c->lo);
+      break;
+    default:
+      std::abort();
   }
 }
 
@@ -66,9 +84,11 @@ constexpr size_t kFastEntries = 4096;  // the dispatcher's pc -> Block* cache
 inline size_t fast_index(uint64_t pc) { return (pc >> 2) & (kFastEntries - 1); }
 }  // namespace
 
-JitEngine::JitEngine(Vm& vm) : m_vm(vm), m_state(vm.state()), m_ctx(std::make_unique<JitContext>()) {
+JitEngine::JitEngine(Vm& vm)
+    : m_vm(vm), m_state(vm.state()), m_ctx(std::make_unique<JitContext>()) {
   if (!m_backend.ok()) {
-    std::fprintf(stderr, "cannonball: JIT unavailable (%s); interpreting\n", m_backend.error().c_str());
+    std::fprintf(stderr, "cannonball: JIT unavailable (%s); interpreting\n",
+                 m_backend.error().c_str());
   }
   m_ctx->engine = this;
   m_ctx->exit_nolink = m_backend.exit_nolink();
@@ -144,7 +164,8 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
   // LL/LLD/SC/SCD and fetches at or above kICacheEnd (the reference's instruction-cache
   // misses): no block contains those. Without statistics the blocks are JIT v2's own.
   const bool vm_stats = m_vm.stats() != nullptr;
-  if (build_block(*m_state.memory, pc, ir, !vm_stats) && !(vm_stats && ir.end_addr() > kICacheEnd)) {
+  if (build_block(*m_state.memory, pc, ir, !vm_stats) &&
+      !(vm_stats && ir.end_addr() > kICacheEnd)) {
     for (int i = 0; i < 2; ++i) {
       b->slots[i].target = const_cast<void*>(m_backend.exit_link());
       b->slots[i].owner = b.get();
@@ -193,7 +214,8 @@ JitEngine::Block* JitEngine::compile(uint64_t pc) {
   if (m_stats_on) {
     ++m_stats.compiles;
     m_stats.code_bytes += raw->code.size;
-    m_stats.compile_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m_stats.compile_s +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   return raw;
 }
@@ -255,7 +277,9 @@ void JitEngine::invalidate_range(uint64_t lo, uint64_t hi) {
     if (it == m_code_pages.end()) continue;
     // Inclusive ends: a range or block ending at 2^64 has end == 0.
     for (Block* b : it->second)
-      if (b->start <= hi - 1 && lo <= b->end - 1 && std::find(hit.begin(), hit.end(), b) == hit.end()) hit.push_back(b);
+      if (b->start <= hi - 1 && lo <= b->end - 1 &&
+          std::find(hit.begin(), hit.end(), b) == hit.end())
+        hit.push_back(b);
   }
   for (Block* b : hit) invalidate(b);
 }
@@ -338,10 +362,18 @@ void JitEngine::collect_interp_writes(const Thread& t, std::vector<uint64_t>& ou
   } else if (cls == InsnClass::SYSCALL) {
     const uint64_t* r = t.regs;
     switch (r[kRegV0]) {
-      case sys::kRead: out.push_back(r[kRegA1]); break;
-      case sys::kClockGetTime: out.push_back(r[kRegA1]); out.push_back((r[kRegA1] & kAddressMask) + 8); break;
-      case sys::kGetRandom: out.push_back(r[kRegA0]); break;
-      default: break;
+      case sys::kRead:
+        out.push_back(r[kRegA1]);
+        break;
+      case sys::kClockGetTime:
+        out.push_back(r[kRegA1]);
+        out.push_back((r[kRegA1] & kAddressMask) + 8);
+        break;
+      case sys::kGetRandom:
+        out.push_back(r[kRegA0]);
+        break;
+      default:
+        break;
     }
   }
 }
@@ -357,25 +389,36 @@ JitEngine::Block* JitEngine::find_block(uint64_t pc) {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // JitStats::syscalls buckets.
-constexpr const char* kSyscallBuckets[8] = {"futex", "sched_yield", "nanosleep", "clock_gettime",
-                                            "read/write", "mmap/brk", "clone/exit", "other"};
+constexpr const char* kSyscallBuckets[8] = {"futex",         "sched_yield", "nanosleep",
+                                            "clock_gettime", "read/write",  "mmap/brk",
+                                            "clone/exit",    "other"};
 unsigned syscall_bucket(uint64_t v0) {
   switch (v0) {
-    case sys::kFutex: return 0;
-    case sys::kSchedYield: return 1;
-    case sys::kNanosleep: return 2;
-    case sys::kClockGetTime: return 3;
+    case sys::kFutex:
+      return 0;
+    case sys::kSchedYield:
+      return 1;
+    case sys::kNanosleep:
+      return 2;
+    case sys::kClockGetTime:
+      return 3;
     case sys::kRead:
-    case sys::kWrite: return 4;
+    case sys::kWrite:
+      return 4;
     case sys::kMmap:
-    case sys::kBrk: return 5;
+    case sys::kBrk:
+      return 5;
     case sys::kClone:
     case sys::kExit:
-    case sys::kExitGroup: return 6;
-    default: return 7;
+    case sys::kExitGroup:
+      return 6;
+    default:
+      return 7;
   }
 }
 }  // namespace
@@ -387,8 +430,8 @@ void JitEngine::set_stats(bool on) {
 
 std::string JitEngine::stats_report() const {
   const JitStats& st = m_stats;
-  const uint64_t interp = st.interp_syscall + st.interp_preempt + st.interp_budget + st.interp_cold +
-                          st.interp_uncompilable + st.interp_other;
+  const uint64_t interp = st.interp_syscall + st.interp_preempt + st.interp_budget +
+                          st.interp_cold + st.interp_uncompilable + st.interp_other;
   const uint64_t blocks = m_ctx->blocks_run;
   std::string out;
   char line[256];
@@ -398,15 +441,19 @@ std::string JitEngine::stats_report() const {
   };
   using ull = unsigned long long;
   const double total = double(st.compiled_steps + interp);
-  add("jit-stats: steps %llu: compiled %llu (%.2f%%), interpreted %llu\n", ull(st.compiled_steps + interp),
-      ull(st.compiled_steps), total > 0 ? 100.0 * double(st.compiled_steps) / total : 0.0, ull(interp));
-  add("jit-stats: entries %llu, blocks run %llu (chained %llu), %.1f steps/entry, %.1f steps/block\n",
+  add("jit-stats: steps %llu: compiled %llu (%.2f%%), interpreted %llu\n",
+      ull(st.compiled_steps + interp), ull(st.compiled_steps),
+      total > 0 ? 100.0 * double(st.compiled_steps) / total : 0.0, ull(interp));
+  add("jit-stats: entries %llu, blocks run %llu (chained %llu), %.1f steps/entry, %.1f "
+      "steps/block\n",
       ull(st.entries), ull(blocks), ull(blocks > st.entries ? blocks - st.entries : 0),
       st.entries ? double(st.compiled_steps) / double(st.entries) : 0.0,
       blocks ? double(st.compiled_steps) / double(blocks) : 0.0);
-  add("jit-stats: exits to the dispatcher: unchained direct %llu, other %llu (budget, jr miss, early)\n",
+  add("jit-stats: exits to the dispatcher: unchained direct %llu, other %llu (budget, jr miss, "
+      "early)\n",
       ull(st.exits_linkable), ull(st.exits_other));
-  add("jit-stats: interpreted: syscall %llu, preemption %llu, budget %llu, cold %llu, uncompilable %llu, other %llu\n",
+  add("jit-stats: interpreted: syscall %llu, preemption %llu, budget %llu, cold %llu, uncompilable "
+      "%llu, other %llu\n",
       ull(st.interp_syscall), ull(st.interp_preempt), ull(st.interp_budget), ull(st.interp_cold),
       ull(st.interp_uncompilable), ull(st.interp_other));
   out += "jit-stats: syscalls:";
@@ -417,12 +464,13 @@ std::string JitEngine::stats_report() const {
   for (size_t i = 0; i < kOpCount; ++i)
     if (!has_lowering(Op(i))) add(" %s %llu", mnemonic(Op(i)).c_str(), ull(st.no_lowering[i]));
   out += "\n";
-  add("jit-stats: compiles %llu (%zu live blocks, %llu KiB of code), invalidations %llu, TLB flushes %llu, "
+  add("jit-stats: compiles %llu (%zu live blocks, %llu KiB of code), invalidations %llu, TLB "
+      "flushes %llu, "
       "block re-checks %llu\n",
-      ull(st.compiles), m_blocks.size(), ull(st.code_bytes >> 10), ull(m_invalidations), ull(st.tlb_flushes),
-      ull(st.verifies));
-  add("jit-stats: time: compiled code %.3f s, interpreter %.3f s, compiling %.3f s\n", st.compiled_s, st.interp_s,
-      st.compile_s);
+      ull(st.compiles), m_blocks.size(), ull(st.code_bytes >> 10), ull(m_invalidations),
+      ull(st.tlb_flushes), ull(st.verifies));
+  add("jit-stats: time: compiled code %.3f s, interpreter %.3f s, compiling %.3f s\n",
+      st.compiled_s, st.interp_s, st.compile_s);
   return out;
 }
 
@@ -491,7 +539,9 @@ StepStatus JitEngine::run(uint64_t target) {
         }
         t = &s.current();
       } else if (stats) {
-        cause = b && b->code.entry ? &m_stats.interp_budget : marker ? &m_stats.interp_uncompilable : &m_stats.interp_cold;
+        cause = b && b->code.entry ? &m_stats.interp_budget
+                : marker           ? &m_stats.interp_uncompilable
+                                   : &m_stats.interp_cold;
       }
     } else if (stats && t && !t->exited && s.steps_since_switch >= kSchedQuantum) {
       cause = &m_stats.interp_preempt;

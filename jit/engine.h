@@ -5,18 +5,18 @@
 // the steps before a stop target, panics, and LL/SC while the --debug-info statistics count
 // them).
 #pragma once
+#include <tsl/robin_map.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <tsl/robin_map.h>
-
 #include "interp/decoder.h"
 #include "interp/vm.h"
+#include "jit/backend.h"
 #include "jit/context.h"
 #include "jit/ir.h"
-#include "jit/backend.h"
 
 namespace cb {
 
@@ -47,18 +47,18 @@ struct JitStats {
 // returning the tag to count under from then on), and after each entry the block that left
 // early (`partial`, after `partial_run` of its steps).
 class StepObserver {
-public:
+ public:
   virtual ~StepObserver() = default;
   virtual bool is_event(const uint32_t* words, uint32_t len) = 0;  // at compile time
   virtual void on_interp_step(const State& s) = 0;
-  virtual uint32_t tag(const Thread& t) = 0;  // non-zero
+  virtual uint32_t tag(const Thread& t) = 0;       // non-zero
   virtual void flush(jit::ProfileSlot& slot) = 0;  // take slot.steps (counted under slot.tag)
   virtual uint32_t on_event(const Thread& t, jit::ProfileSlot& event) = 0;
   virtual void after_enter(const Thread& t, jit::ProfileSlot* partial, uint64_t partial_run) = 0;
 };
 
 class JitEngine {
-public:
+ public:
   explicit JitEngine(Vm& vm);
   ~JitEngine();
   JitEngine(const JitEngine&) = delete;
@@ -81,7 +81,9 @@ public:
   void set_observer(StepObserver* o) { m_observer = o; }
   void flush_profile();
   void profile_retag(jit::ProfileSlot* slot);
-  void profile_event(Thread* t, jit::ProfileSlot* slot) { m_ctx->profile_tag = m_observer->on_event(*t, *slot); }
+  void profile_event(Thread* t, jit::ProfileSlot* slot) {
+    m_ctx->profile_tag = m_observer->on_event(*t, *slot);
+  }
   // Compiles the block at pc now, whatever its hotness; false when nothing there compiles.
   bool compile_at(uint64_t pc);
   size_t block_count() const { return m_blocks.size(); }
@@ -100,7 +102,7 @@ public:
   uint8_t* write_page(uint64_t addr);
   void on_store(uint64_t word_addr) { m_vm.on_store(word_addr); }
 
-private:
+ private:
   struct Block;
   // An exit slot: compiled code jumps through `target` (first member, so a pointer to the
   // slot is a pointer to it); the epilogue reports which slot was taken.
@@ -130,7 +132,9 @@ private:
   void register_pages(Block* b);
   void invalidate(Block* b);
   void invalidate_range(uint64_t lo, uint64_t hi);  // blocks overlapping [lo, hi)
-  void invalidate_word(uint64_t addr) { invalidate_range(addr & kAddressMask, (addr & kAddressMask) + 8); }
+  void invalidate_word(uint64_t addr) {
+    invalidate_range(addr & kAddressMask, (addr & kAddressMask) + 8);
+  }
   void link(Slot* slot, Block* target);
   void sync_with_state();
   void verify_blocks();

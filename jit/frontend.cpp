@@ -11,15 +11,15 @@ constexpr uint64_t kJumpRegionMask = 0xFFFFFFFFF0000000ULL;  // j/jal keep these
 
 // The `jit` column of interp/isa.def as data: how each row becomes one IrInsn.
 enum class Form : uint8_t {
-  kNone,      // never compiled (the interpreter's)
-  kRR,        // d = rd
-  kRRSa32,    // d = rd, sa + 32
-  kRI,        // d = rt, imm from the word (see Imm)
-  kHiLo,      // writes HI/LO, zero_d = rd
-  kMem,       // load / store / atomic: imm = simm; d = rt for loads
-  kBranch,    // target = pc + 4 + simm * 4
-  kJump,      // target in the 256 MiB region of pc + 4
-  kJumpReg,   // target = s; link into rd (jalr) or nowhere (jr)
+  kNone,     // never compiled (the interpreter's)
+  kRR,       // d = rd
+  kRRSa32,   // d = rd, sa + 32
+  kRI,       // d = rt, imm from the word (see Imm)
+  kHiLo,     // writes HI/LO, zero_d = rd
+  kMem,      // load / store / atomic: imm = simm; d = rt for loads
+  kBranch,   // target = pc + 4 + simm * 4
+  kJump,     // target in the 256 MiB region of pc + 4
+  kJumpReg,  // target = s; link into rd (jalr) or nowhere (jr)
 };
 enum class Imm : uint8_t { kSIMM, kUIMM, kLUI };  // named as in the isa.def column
 
@@ -33,20 +33,34 @@ struct Lowering {
 };
 
 // The lowering forms of the isa.def `jit` column (CB_LOWER_ is pasted onto the column).
-#define CB_LOWER_NONE Lowering{}
-#define CB_LOWER_RR(o) Lowering{Form::kRR, IrOp::k##o}
-#define CB_LOWER_RR_SA32(o) Lowering{Form::kRRSa32, IrOp::k##o}
-#define CB_LOWER_RI(o, i) Lowering{Form::kRI, IrOp::k##o, MemKind::k64, Cond::kEq, Imm::k##i}
-#define CB_LOWER_HILO(o) Lowering{Form::kHiLo, IrOp::k##o}
-#define CB_LOWER_LOAD(kind) Lowering{Form::kMem, IrOp::kLoad, MemKind::k##kind}
-#define CB_LOWER_STORE(kind) Lowering{Form::kMem, IrOp::kStore, MemKind::k##kind}
-#define CB_LOWER_ATOMIC(kind) Lowering{Form::kMem, IrOp::kAtomic, MemKind::k##kind}
-#define CB_LOWER_BRANCH(c) Lowering{Form::kBranch, IrOp::kBranch, MemKind::k64, Cond::k##c}
-#define CB_LOWER_BRANCH_LINK(c) Lowering{Form::kBranch, IrOp::kBranch, MemKind::k64, Cond::k##c, Imm::kSIMM, 31}
-#define CB_LOWER_JUMP Lowering{Form::kJump, IrOp::kJump}
-#define CB_LOWER_JUMP_LINK Lowering{Form::kJump, IrOp::kJump, MemKind::k64, Cond::kEq, Imm::kSIMM, 31}
-#define CB_LOWER_JUMP_REG Lowering{Form::kJumpReg, IrOp::kJumpReg}
-#define CB_LOWER_JUMP_REG_LINK Lowering{Form::kJumpReg, IrOp::kJumpReg, MemKind::k64, Cond::kEq, Imm::kSIMM, 1}
+#define CB_LOWER_NONE \
+  Lowering {}
+#define CB_LOWER_RR(o) \
+  Lowering { Form::kRR, IrOp::k##o }
+#define CB_LOWER_RR_SA32(o) \
+  Lowering { Form::kRRSa32, IrOp::k##o }
+#define CB_LOWER_RI(o, i) \
+  Lowering { Form::kRI, IrOp::k##o, MemKind::k64, Cond::kEq, Imm::k##i }
+#define CB_LOWER_HILO(o) \
+  Lowering { Form::kHiLo, IrOp::k##o }
+#define CB_LOWER_LOAD(kind) \
+  Lowering { Form::kMem, IrOp::kLoad, MemKind::k##kind }
+#define CB_LOWER_STORE(kind) \
+  Lowering { Form::kMem, IrOp::kStore, MemKind::k##kind }
+#define CB_LOWER_ATOMIC(kind) \
+  Lowering { Form::kMem, IrOp::kAtomic, MemKind::k##kind }
+#define CB_LOWER_BRANCH(c) \
+  Lowering { Form::kBranch, IrOp::kBranch, MemKind::k64, Cond::k##c }
+#define CB_LOWER_BRANCH_LINK(c) \
+  Lowering { Form::kBranch, IrOp::kBranch, MemKind::k64, Cond::k##c, Imm::kSIMM, 31 }
+#define CB_LOWER_JUMP \
+  Lowering { Form::kJump, IrOp::kJump }
+#define CB_LOWER_JUMP_LINK \
+  Lowering { Form::kJump, IrOp::kJump, MemKind::k64, Cond::kEq, Imm::kSIMM, 31 }
+#define CB_LOWER_JUMP_REG \
+  Lowering { Form::kJumpReg, IrOp::kJumpReg }
+#define CB_LOWER_JUMP_REG_LINK \
+  Lowering { Form::kJumpReg, IrOp::kJumpReg, MemKind::k64, Cond::kEq, Imm::kSIMM, 1 }
 constexpr Lowering kLowering[] = {
 #define INSN(name, kind, opcode, sel, format, cls, jit) CB_LOWER_##jit,
 #include "interp/isa.def"
@@ -77,24 +91,30 @@ constexpr InsnClass kClass[] = {
 };
 constexpr bool consistent(InsnClass c, const Lowering& l) {
   switch (c) {
-    case InsnClass::SYSCALL: return l.form == Form::kNone;  // changes VM state beyond registers and memory
+    case InsnClass::SYSCALL:
+      return l.form == Form::kNone;  // changes VM state beyond registers and memory
     case InsnClass::LOAD:
       return l.form == Form::kMem && l.op == IrOp::kLoad && l.mem < MemKind::kLl &&
              (is_merging_load(l.mem) || !merges(l.mem));
     case InsnClass::STORE:
       return l.form == Form::kMem && l.op == IrOp::kStore &&
-             (l.mem == MemKind::kU8 || l.mem == MemKind::kU16 || l.mem == MemKind::kU32 || l.mem == MemKind::k64 ||
-              (merges(l.mem) && !is_merging_load(l.mem)));
-    case InsnClass::RMW: return l.form == Form::kMem && l.op == IrOp::kAtomic && l.mem >= MemKind::kLl;
-    case InsnClass::BRANCH: return l.form == Form::kBranch;
-    case InsnClass::JUMP: return l.form == Form::kJump || l.form == Form::kJumpReg;
+             (l.mem == MemKind::kU8 || l.mem == MemKind::kU16 || l.mem == MemKind::kU32 ||
+              l.mem == MemKind::k64 || (merges(l.mem) && !is_merging_load(l.mem)));
+    case InsnClass::RMW:
+      return l.form == Form::kMem && l.op == IrOp::kAtomic && l.mem >= MemKind::kLl;
+    case InsnClass::BRANCH:
+      return l.form == Form::kBranch;
+    case InsnClass::JUMP:
+      return l.form == Form::kJump || l.form == Form::kJumpReg;
     case InsnClass::HILO:
-      return l.form == Form::kHiLo || (l.form == Form::kRR && (l.op == IrOp::kMfhi || l.op == IrOp::kMflo));
+      return l.form == Form::kHiLo ||
+             (l.form == Form::kRR && (l.op == IrOp::kMfhi || l.op == IrOp::kMflo));
     case InsnClass::ALU:
     case InsnClass::SHIFT:
     case InsnClass::NOP:
-      return (l.form == Form::kRR || l.form == Form::kRRSa32 || l.form == Form::kRI) && !is_control(l.op) &&
-             l.op != IrOp::kLoad && l.op != IrOp::kStore && l.op != IrOp::kAtomic;
+      return (l.form == Form::kRR || l.form == Form::kRRSa32 || l.form == Form::kRI) &&
+             !is_control(l.op) && l.op != IrOp::kLoad && l.op != IrOp::kStore &&
+             l.op != IrOp::kAtomic;
   }
   return false;
 }
@@ -106,7 +126,9 @@ constexpr bool all_consistent() {
 static_assert(all_consistent(), "an isa.def row's jit column does not fit its class");
 }  // namespace
 
-bool has_lowering(Op op) { return op < Op::invalid && kLowering[static_cast<size_t>(op)].form != Form::kNone; }
+bool has_lowering(Op op) {
+  return op < Op::invalid && kLowering[static_cast<size_t>(op)].form != Form::kNone;
+}
 
 bool translate(uint32_t word, uint64_t pc, IrInsn& ir) {
   const Op op = decode(word);
@@ -124,12 +146,18 @@ bool translate(uint32_t word, uint64_t pc, IrInsn& ir) {
   ir.sa = sa;
   ir.op = l.op;
   switch (l.form) {
-    case Form::kNone: return false;
-    case Form::kRR: break;
-    case Form::kRRSa32: ir.sa = sa + 32; break;
+    case Form::kNone:
+      return false;
+    case Form::kRR:
+      break;
+    case Form::kRRSa32:
+      ir.sa = sa + 32;
+      break;
     case Form::kRI:
       ir.d = rt;
-      ir.imm = l.imm == Imm::kSIMM ? simm : l.imm == Imm::kUIMM ? uimm : int64_t(sem::sext32(uint64_t(uimm) << 16));
+      ir.imm = l.imm == Imm::kSIMM   ? simm
+               : l.imm == Imm::kUIMM ? uimm
+                                     : int64_t(sem::sext32(uint64_t(uimm) << 16));
       break;
     case Form::kHiLo:
       ir.zero_d = rd;
@@ -189,7 +217,9 @@ bool build_block(const Memory& mem, uint64_t pc, BlockIr& out, bool atomics) {
     out.words.push_back(ds_word);
     out.next_pc = pc + 8;
     out.taken_pc = ir.target;
-    out.end = ir.op == IrOp::kBranch ? EndKind::kBranch : ir.op == IrOp::kJump ? EndKind::kJump : EndKind::kJumpReg;
+    out.end = ir.op == IrOp::kBranch ? EndKind::kBranch
+              : ir.op == IrOp::kJump ? EndKind::kJump
+                                     : EndKind::kJumpReg;
     if (ir.op == IrOp::kBranch && ir.cond == Cond::kNever) out.end = EndKind::kFallthrough;
     return true;
   }

@@ -37,9 +37,9 @@ struct IrInsn {
 
 // The columns of jit/ir.def as data (IrOpTraits per op; see ir.def for their meaning).
 namespace irdef {
-constexpr uint8_t S = 1, T = 2, D = 4, DM = 8;                 // reads / writes
+constexpr uint8_t S = 1, T = 2, D = 4, DM = 8;               // reads / writes
 constexpr uint8_t ONLY_D = 1, CONTROL = 2, EXIT_BEFORE = 4;  // traits
-constexpr uint8_t L = 1, ST = 2;                               // MEM_KIND merge
+constexpr uint8_t L = 1, ST = 2;                             // MEM_KIND merge
 struct IrOpTraits {
   uint8_t reads, writes, traits;
 };
@@ -69,7 +69,9 @@ constexpr bool writes_only_d(IrOp op) { return irdef::of(op).traits & irdef::ONL
 // The access combines the memory word with the old register (a merging load: lwl, lwr, ldl,
 // ldr) or the register with the old memory word (a merging store: swl, swr, sdl, sdr).
 constexpr bool merges(MemKind k) { return irdef::kMerge[static_cast<size_t>(k)] != 0; }
-constexpr bool is_merging_load(MemKind k) { return irdef::kMerge[static_cast<size_t>(k)] == irdef::L; }
+constexpr bool is_merging_load(MemKind k) {
+  return irdef::kMerge[static_cast<size_t>(k)] == irdef::L;
+}
 
 // Guest registers an instruction reads (a conditional or merging write counts as a read: the
 // old value must be there) and writes, as bit masks (bit r = guest register r; $zero never).
@@ -80,7 +82,8 @@ constexpr uint32_t ir_reads(const IrInsn& in) {
 }
 constexpr uint32_t ir_writes(const IrInsn& in) {
   const uint8_t w = irdef::of(in.op).writes;
-  return irdef::bit(in.zero_d) | (w & irdef::D ? irdef::bit(in.d) : 0) | (w & irdef::T ? irdef::bit(in.t) : 0);
+  return irdef::bit(in.zero_d) | (w & irdef::D ? irdef::bit(in.d) : 0) |
+         (w & irdef::T ? irdef::bit(in.t) : 0);
 }
 
 enum class EndKind : uint8_t {

@@ -42,7 +42,8 @@ const Gp kThread = x86::rbx, kCtx = x86::r12, kBudget = x86::r13, kBr = x86::r14
 // Host registers that hold guest registers inside a block (see BlockEmitter). rbp and r15
 // survive calls; the others are caller-saved, so every helper call is wrapped in
 // spill()/reload(), and dmult/dmultu save rdx around their implicit use of it.
-const Gp kCacheRegs[] = {x86::rbp, x86::r15, x86::rdi, x86::r8, x86::r9, x86::r10, x86::r11, x86::rdx};
+const Gp kCacheRegs[] = {x86::rbp, x86::r15, x86::rdi, x86::r8,
+                         x86::r9,  x86::r10, x86::r11, x86::rdx};
 constexpr unsigned kCacheCount = sizeof kCacheRegs / sizeof kCacheRegs[0];
 // The enter trampoline reserves 24 bytes of stack below its saved registers for scratch.
 constexpr int32_t kScratchPage = 0;   // [rsp + 0]: host address across a merging store's call
@@ -65,8 +66,9 @@ using irdef::bit;  // guest register r as a mask bit ($zero: none), as ir_reads 
 // counts its steps in it after the budget check, takes them back on early exits, and an event
 // block reports to the profiler at its exits (see ProfileSlot, jit/context.h).
 class BlockEmitter {
-public:
-  BlockEmitter(x86::Assembler& a, const BlockIr& ir, void** const* slots, bool count, bool movbe, ProfileSlot* prof)
+ public:
+  BlockEmitter(x86::Assembler& a, const BlockIr& ir, void** const* slots, bool count, bool movbe,
+               ProfileSlot* prof)
       : a(a), m_ir(ir), m_slots(slots), m_count(count), m_movbe(movbe), m_prof(prof) {}
 
   void emit() {
@@ -96,7 +98,7 @@ public:
     }
   }
 
-private:
+ private:
   uint32_t len() const { return uint32_t(m_ir.insns.size()); }
 
   void allocate() {
@@ -112,7 +114,8 @@ private:
       unsigned best = 0;
       for (unsigned g = 1; g < 32; ++g)
         if (m_slot_of[g] < 0 && uses[g] > uses[best]) best = g;
-      if (best == 0 || uses[best] < 3) break;  // fewer uses gain too little for the loads and stores
+      if (best == 0 || uses[best] < 3)
+        break;  // fewer uses gain too little for the loads and stores
       m_slot_of[best] = int8_t(k);
       m_cached |= bit(best);
     }
@@ -257,8 +260,12 @@ private:
   void emit_end(bool chain, uint32_t dirty) {
     writeback(dirty);
     switch (m_ir.end) {
-      case EndKind::kFallthrough: exit_slot(m_ir.next_pc, 1, chain); break;
-      case EndKind::kJump: exit_slot(m_ir.taken_pc, 0, chain); break;
+      case EndKind::kFallthrough:
+        exit_slot(m_ir.next_pc, 1, chain);
+        break;
+      case EndKind::kJump:
+        exit_slot(m_ir.taken_pc, 0, chain);
+        break;
       case EndKind::kBranch: {
         Label taken = a.newLabel();
         a.test(x86::r14d, x86::r14d);
@@ -352,11 +359,15 @@ private:
   // A big-endian load of `bits` from [rsi + rax] into eax/rax (movbe when the CPU has it).
   void load_be(unsigned bits) {
     if (bits == 32) {
-      if (m_movbe) a.movbe(x86::eax, x86::dword_ptr(x86::rsi, x86::rax));
-      else a.mov(x86::eax, x86::dword_ptr(x86::rsi, x86::rax)), a.bswap(x86::eax);
+      if (m_movbe)
+        a.movbe(x86::eax, x86::dword_ptr(x86::rsi, x86::rax));
+      else
+        a.mov(x86::eax, x86::dword_ptr(x86::rsi, x86::rax)), a.bswap(x86::eax);
     } else {
-      if (m_movbe) a.movbe(x86::rax, x86::qword_ptr(x86::rsi, x86::rax));
-      else a.mov(x86::rax, x86::qword_ptr(x86::rsi, x86::rax)), a.bswap(x86::rax);
+      if (m_movbe)
+        a.movbe(x86::rax, x86::qword_ptr(x86::rsi, x86::rax));
+      else
+        a.mov(x86::rax, x86::qword_ptr(x86::rsi, x86::rax)), a.bswap(x86::rax);
     }
   }
 
@@ -368,15 +379,23 @@ private:
     a.mov(x86::eax, kAddr.r32());
     Mem b = x86::byte_ptr(x86::rsi, x86::rax);
     switch (in.mem) {
-      case MemKind::kS8: a.and_(x86::eax, 0xfff); a.movsx(x86::rax, b); break;
-      case MemKind::kU8: a.and_(x86::eax, 0xfff); a.movzx(x86::eax, b); break;
+      case MemKind::kS8:
+        a.and_(x86::eax, 0xfff);
+        a.movsx(x86::rax, b);
+        break;
+      case MemKind::kU8:
+        a.and_(x86::eax, 0xfff);
+        a.movzx(x86::eax, b);
+        break;
       case MemKind::kS16:
       case MemKind::kU16:
         a.and_(x86::eax, 0xffe);
         a.movzx(x86::eax, x86::word_ptr(x86::rsi, x86::rax));
         a.rol(x86::ax, 8);
-        if (in.mem == MemKind::kS16) a.movsx(x86::rax, x86::ax);
-        else a.movzx(x86::eax, x86::ax);
+        if (in.mem == MemKind::kS16)
+          a.movsx(x86::rax, x86::ax);
+        else
+          a.movzx(x86::eax, x86::ax);
         break;
       case MemKind::kS32:
       case MemKind::kU32:
@@ -440,8 +459,8 @@ private:
   // only holds pages already marked dirty as a whole, see JitEngine::write_page.)
   void store_body(const IrInsn& in) {
     a.mov(x86::eax, kAddr.r32());
-    const Mem b = x86::byte_ptr(x86::rsi), w = x86::word_ptr(x86::rsi), d = x86::dword_ptr(x86::rsi),
-              qw = x86::qword_ptr(x86::rsi);
+    const Mem b = x86::byte_ptr(x86::rsi), w = x86::word_ptr(x86::rsi),
+              d = x86::dword_ptr(x86::rsi), qw = x86::qword_ptr(x86::rsi);
     switch (in.mem) {
       case MemKind::kU8:
         a.and_(x86::eax, 0xfff);
@@ -649,15 +668,32 @@ private:
     const IrInsn& in = m_ir.insns[idx];
     using namespace x86;
     switch (in.op) {
-      case IrOp::kNop: break;
-      case IrOp::kAdd32: alu32(Inst::kIdAdd, in); break;
-      case IrOp::kSub32: alu32(Inst::kIdSub, in); break;
-      case IrOp::kMul32: alu32(Inst::kIdImul, in); break;
-      case IrOp::kAdd64: alu64(Inst::kIdAdd, in); break;
-      case IrOp::kSub64: alu64(Inst::kIdSub, in); break;
-      case IrOp::kAnd: alu64(Inst::kIdAnd, in); break;
-      case IrOp::kOr: alu64(Inst::kIdOr, in); break;
-      case IrOp::kXor: alu64(Inst::kIdXor, in); break;
+      case IrOp::kNop:
+        break;
+      case IrOp::kAdd32:
+        alu32(Inst::kIdAdd, in);
+        break;
+      case IrOp::kSub32:
+        alu32(Inst::kIdSub, in);
+        break;
+      case IrOp::kMul32:
+        alu32(Inst::kIdImul, in);
+        break;
+      case IrOp::kAdd64:
+        alu64(Inst::kIdAdd, in);
+        break;
+      case IrOp::kSub64:
+        alu64(Inst::kIdSub, in);
+        break;
+      case IrOp::kAnd:
+        alu64(Inst::kIdAnd, in);
+        break;
+      case IrOp::kOr:
+        alu64(Inst::kIdOr, in);
+        break;
+      case IrOp::kXor:
+        alu64(Inst::kIdXor, in);
+        break;
       case IrOp::kNor:
         a.emit(Inst::kIdMov, rax, q(in.s));
         a.emit(Inst::kIdOr, rax, q(in.t));
@@ -669,7 +705,10 @@ private:
         a.xor_(ecx, ecx);
         a.emit(Inst::kIdMov, rax, q(in.s));
         a.emit(Inst::kIdCmp, rax, q(in.t));
-        if (in.op == IrOp::kSlt) a.setl(cl); else a.setb(cl);
+        if (in.op == IrOp::kSlt)
+          a.setl(cl);
+        else
+          a.setb(cl);
         wr(in.d, rcx);
         break;
       case IrOp::kAddImm32:
@@ -677,30 +716,65 @@ private:
         a.add(eax, int32_t(in.imm));
         wr_sx32(in.d);
         break;
-      case IrOp::kAddImm64: alu64i(Inst::kIdAdd, in); break;
+      case IrOp::kAddImm64:
+        alu64i(Inst::kIdAdd, in);
+        break;
       case IrOp::kSltImm:
       case IrOp::kSltuImm:
         a.xor_(ecx, ecx);
         a.emit(Inst::kIdMov, rax, q(in.s));
         a.cmp(rax, int32_t(in.imm));
-        if (in.op == IrOp::kSltImm) a.setl(cl); else a.setb(cl);
+        if (in.op == IrOp::kSltImm)
+          a.setl(cl);
+        else
+          a.setb(cl);
         wr(in.d, rcx);
         break;
-      case IrOp::kAndImm: alu64i(Inst::kIdAnd, in); break;
-      case IrOp::kOrImm: alu64i(Inst::kIdOr, in); break;
-      case IrOp::kXorImm: alu64i(Inst::kIdXor, in); break;
-      case IrOp::kConst: a.mov(rax, imm(in.imm)); wr(in.d, rax); break;
-      case IrOp::kSll32: a.emit(Inst::kIdMov, eax, d32(in.t)); a.shl(eax, in.sa); wr_sx32(in.d); break;
-      case IrOp::kSrl32: a.emit(Inst::kIdMov, eax, d32(in.t)); a.shr(eax, in.sa); wr_sx32(in.d); break;
-      case IrOp::kSra32: a.emit(Inst::kIdMovsxd, rax, d32(in.t)); a.sar(rax, in.sa); wr(in.d, rax); break;
-      case IrOp::kSll64: shift64i(Inst::kIdShl, in); break;
-      case IrOp::kSrl64: shift64i(Inst::kIdShr, in); break;
-      case IrOp::kSra64: shift64i(Inst::kIdSar, in); break;
+      case IrOp::kAndImm:
+        alu64i(Inst::kIdAnd, in);
+        break;
+      case IrOp::kOrImm:
+        alu64i(Inst::kIdOr, in);
+        break;
+      case IrOp::kXorImm:
+        alu64i(Inst::kIdXor, in);
+        break;
+      case IrOp::kConst:
+        a.mov(rax, imm(in.imm));
+        wr(in.d, rax);
+        break;
+      case IrOp::kSll32:
+        a.emit(Inst::kIdMov, eax, d32(in.t));
+        a.shl(eax, in.sa);
+        wr_sx32(in.d);
+        break;
+      case IrOp::kSrl32:
+        a.emit(Inst::kIdMov, eax, d32(in.t));
+        a.shr(eax, in.sa);
+        wr_sx32(in.d);
+        break;
+      case IrOp::kSra32:
+        a.emit(Inst::kIdMovsxd, rax, d32(in.t));
+        a.sar(rax, in.sa);
+        wr(in.d, rax);
+        break;
+      case IrOp::kSll64:
+        shift64i(Inst::kIdShl, in);
+        break;
+      case IrOp::kSrl64:
+        shift64i(Inst::kIdShr, in);
+        break;
+      case IrOp::kSra64:
+        shift64i(Inst::kIdSar, in);
+        break;
       case IrOp::kSllv32:
       case IrOp::kSrlv32:
         a.emit(Inst::kIdMov, ecx, d32(in.s));
         a.emit(Inst::kIdMov, eax, d32(in.t));
-        if (in.op == IrOp::kSllv32) a.shl(eax, cl); else a.shr(eax, cl);
+        if (in.op == IrOp::kSllv32)
+          a.shl(eax, cl);
+        else
+          a.shr(eax, cl);
         wr_sx32(in.d);
         break;
       case IrOp::kSrav32:
@@ -715,16 +789,22 @@ private:
       case IrOp::kSrav64:
         a.emit(Inst::kIdMov, ecx, d32(in.s));
         a.emit(Inst::kIdMov, rax, q(in.t));
-        if (in.op == IrOp::kSllv64) a.shl(rax, cl);
-        else if (in.op == IrOp::kSrlv64) a.shr(rax, cl);
-        else a.sar(rax, cl);
+        if (in.op == IrOp::kSllv64)
+          a.shl(rax, cl);
+        else if (in.op == IrOp::kSrlv64)
+          a.shr(rax, cl);
+        else
+          a.sar(rax, cl);
         wr(in.d, rax);
         break;
       case IrOp::kMovz:
       case IrOp::kMovn: {
         Label skip = a.newLabel();
         a.emit(Inst::kIdCmp, q(in.t), imm(0));
-        if (in.op == IrOp::kMovz) a.jne(skip); else a.je(skip);
+        if (in.op == IrOp::kMovz)
+          a.jne(skip);
+        else
+          a.je(skip);
         a.emit(Inst::kIdMov, rax, q(in.s));
         wr(in.d, rax);  // d was loaded at entry (a read), so it is right on both paths
         a.bind(skip);
@@ -752,10 +832,22 @@ private:
         a.sub(rcx, rax);
         wr(in.d, rcx);
         break;
-      case IrOp::kMfhi: a.mov(rax, cpu_q(kHiOffset)); wr(in.d, rax); break;
-      case IrOp::kMflo: a.mov(rax, cpu_q(kLoOffset)); wr(in.d, rax); break;
-      case IrOp::kMthi: a.emit(Inst::kIdMov, rax, q(in.s)); a.mov(cpu_q(kHiOffset), rax); break;
-      case IrOp::kMtlo: a.emit(Inst::kIdMov, rax, q(in.s)); a.mov(cpu_q(kLoOffset), rax); break;
+      case IrOp::kMfhi:
+        a.mov(rax, cpu_q(kHiOffset));
+        wr(in.d, rax);
+        break;
+      case IrOp::kMflo:
+        a.mov(rax, cpu_q(kLoOffset));
+        wr(in.d, rax);
+        break;
+      case IrOp::kMthi:
+        a.emit(Inst::kIdMov, rax, q(in.s));
+        a.mov(cpu_q(kHiOffset), rax);
+        break;
+      case IrOp::kMtlo:
+        a.emit(Inst::kIdMov, rax, q(in.s));
+        a.mov(cpu_q(kLoOffset), rax);
+        break;
       case IrOp::kMult:
       case IrOp::kMultu:
         if (in.op == IrOp::kMult) {
@@ -787,8 +879,10 @@ private:
       case IrOp::kDdivu: {
         // A zero divisor panics in the interpreter: leave before this instruction.
         Label zero = a.newLabel();
-        if (in.op == IrOp::kDiv || in.op == IrOp::kDivu) a.emit(Inst::kIdCmp, d32(in.t), imm(0));
-        else a.emit(Inst::kIdCmp, q(in.t), imm(0));
+        if (in.op == IrOp::kDiv || in.op == IrOp::kDivu)
+          a.emit(Inst::kIdCmp, d32(in.t), imm(0));
+        else
+          a.emit(Inst::kIdCmp, q(in.t), imm(0));
         a.je(zero);
         const uint32_t dirty = m_dirty;
         spill();
@@ -806,20 +900,45 @@ private:
         });
         break;
       }
-      case IrOp::kLoad: emit_load(in); break;
-      case IrOp::kStore: emit_store(in, idx); break;
-      case IrOp::kAtomic: emit_atomic(in, idx); break;
+      case IrOp::kLoad:
+        emit_load(in);
+        break;
+      case IrOp::kStore:
+        emit_store(in, idx);
+        break;
+      case IrOp::kAtomic:
+        emit_atomic(in, idx);
+        break;
       case IrOp::kBranch: {
         a.xor_(r14d, r14d);
         a.emit(Inst::kIdMov, rax, q(in.s));
         switch (in.cond) {
-          case Cond::kEq: a.emit(Inst::kIdCmp, rax, q(in.t)); a.sete(r14b); break;
-          case Cond::kNe: a.emit(Inst::kIdCmp, rax, q(in.t)); a.setne(r14b); break;
-          case Cond::kLez: a.test(rax, rax); a.setle(r14b); break;
-          case Cond::kGtz: a.test(rax, rax); a.setg(r14b); break;
-          case Cond::kLtz: a.test(rax, rax); a.setl(r14b); break;
-          case Cond::kGez: a.test(rax, rax); a.setge(r14b); break;
-          case Cond::kNever: break;
+          case Cond::kEq:
+            a.emit(Inst::kIdCmp, rax, q(in.t));
+            a.sete(r14b);
+            break;
+          case Cond::kNe:
+            a.emit(Inst::kIdCmp, rax, q(in.t));
+            a.setne(r14b);
+            break;
+          case Cond::kLez:
+            a.test(rax, rax);
+            a.setle(r14b);
+            break;
+          case Cond::kGtz:
+            a.test(rax, rax);
+            a.setg(r14b);
+            break;
+          case Cond::kLtz:
+            a.test(rax, rax);
+            a.setl(r14b);
+            break;
+          case Cond::kGez:
+            a.test(rax, rax);
+            a.setge(r14b);
+            break;
+          case Cond::kNever:
+            break;
         }
         if (in.d) {
           a.mov(rax, imm(in.pc + 8));
@@ -850,12 +969,12 @@ private:
   bool m_count;
   bool m_movbe;
   ProfileSlot* m_prof;  // profiling only, else null
-  Label m_body;  // after the entry's loads: where a self-loop jumps back to
+  Label m_body;         // after the entry's loads: where a self-loop jumps back to
   int8_t m_slot_of[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                           -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
-  uint32_t m_cached = 0;   // guest registers held in host registers
+  uint32_t m_cached = 0;                               // guest registers held in host registers
   std::vector<std::pair<const void*, Label>> m_stubs;  // shared slow-path call stubs
-  uint32_t m_dirty = 0;    // written in host registers since entry or the last spill
+  uint32_t m_dirty = 0;  // written in host registers since entry or the last spill
   std::vector<std::function<void()>> m_deferred;
 };
 
@@ -876,7 +995,8 @@ JitAllocator::CreateParams dual_mapping_params() {
 // Emits with `body`, copies the result into fresh RX memory through its RW view.
 // `after(code)` runs once the code is laid out (to read label offsets).
 template <typename Body, typename After>
-bool assemble(JitAllocator& alloc, Body&& body, After&& after, CompiledBlock& out, std::string& err) {
+bool assemble(JitAllocator& alloc, Body&& body, After&& after, CompiledBlock& out,
+              std::string& err) {
   CodeHolder code;
   ErrorRecorder rec;
   Error e = code.init(Environment::host());
@@ -933,7 +1053,12 @@ X64Backend::X64Backend() {
         nolink = a.newLabel();
         jr = a.newLabel();
         // enter(ctx, thread, entry, budget) -> budget left
-        a.push(rbx); a.push(rbp); a.push(r12); a.push(r13); a.push(r14); a.push(r15);
+        a.push(rbx);
+        a.push(rbp);
+        a.push(r12);
+        a.push(r13);
+        a.push(r14);
+        a.push(r15);
         a.sub(rsp, 24);  // scratch (kScratchPage), and rsp stays 16-aligned at helper calls
         a.mov(kCtx, rdi);
         a.mov(kThread, rsi);
@@ -961,7 +1086,12 @@ X64Backend::X64Backend() {
         a.mov(qword_ptr(kCtx, kCtxBudget), kBudget);
         a.mov(rax, kBudget);
         a.add(rsp, 24);
-        a.pop(r15); a.pop(r14); a.pop(r13); a.pop(r12); a.pop(rbp); a.pop(rbx);
+        a.pop(r15);
+        a.pop(r14);
+        a.pop(r13);
+        a.pop(r12);
+        a.pop(rbp);
+        a.pop(rbx);
         a.ret();
       },
       [&](CodeHolder& code) {
@@ -980,11 +1110,14 @@ X64Backend::X64Backend() {
 
 X64Backend::~X64Backend() = default;
 
-bool X64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out, ProfileSlot* profile) {
+bool X64Backend::compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out,
+                         ProfileSlot* profile) {
   if (!m_ok) return false;
   return assemble(
       m_impl->allocator,
-      [&](x86::Assembler& a) { BlockEmitter(a, ir, slots, m_count_blocks, m_movbe, profile).emit(); },
+      [&](x86::Assembler& a) {
+        BlockEmitter(a, ir, slots, m_count_blocks, m_movbe, profile).emit();
+      },
       [](CodeHolder&) {}, out, m_error);
 }
 

@@ -22,7 +22,7 @@
 namespace cb::jit {
 
 class X64Backend {
-public:
+ public:
   X64Backend();
   ~X64Backend();
   X64Backend(const X64Backend&) = delete;
@@ -35,7 +35,8 @@ public:
   // Compiles `ir`. slots[0] is the taken/jump exit, slots[1] the fall-through exit: the code
   // jumps through *slots[i], so those words must stay valid while the block lives.
   // `profile`: count the block's steps in it (see ProfileSlot); null: no profiling code.
-  bool compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out, ProfileSlot* profile = nullptr);
+  bool compile(const BlockIr& ir, void** const slots[2], CompiledBlock& out,
+               ProfileSlot* profile = nullptr);
   void release(const CompiledBlock& b);
   // Blocks compiled from now on count their runs in JitContext::blocks_run (statistics).
   void set_count_blocks(bool on) { m_count_blocks = on; }
@@ -51,7 +52,7 @@ public:
   // For free pc -> entry lookup entries: stores the jr/jalr target (r14) as pc, then exits.
   const void* exit_jr() const { return m_exit_jr; }
 
-private:
+ private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   bool m_ok = false;

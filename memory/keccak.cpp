@@ -61,7 +61,7 @@ Hash32 keccak256(const void* data, size_t len) {
   }
   uint8_t block[kRate] = {};
   if (len) std::memcpy(block, p, len);  // p may be null when len == 0
-  block[len] ^= 0x01;  // Keccak padding (not SHA-3's 0x06)
+  block[len] ^= 0x01;                   // Keccak padding (not SHA-3's 0x06)
   block[kRate - 1] ^= 0x80;
   for (size_t i = 0; i < kRate / 8; ++i) a[i] ^= load_le(block + 8 * i);
   keccak_f(a);

@@ -6,13 +6,13 @@
 // Cost per lazy page: one LazyPages entry (index, root, location: 48 bytes, ~64 B with the
 // table's load factor), shared by every copy of the memory (restores of a checkpoint).
 #pragma once
+#include <mimalloc.h>
+#include <tsl/robin_map.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <utility>
-
-#include <mimalloc.h>
-#include <tsl/robin_map.h>
 
 #include "memory/keccak.h"
 

@@ -1,10 +1,10 @@
 #include "memory/memory.h"
 
-#include <algorithm>
-#include <cstdio>
-
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cstdio>
 
 #include "memory/keccak_multi.h"
 #include "memory/page_pool.h"
@@ -266,7 +266,8 @@ void Memory::load_all_lazy() const {
   for (auto& [loc, index] : todo) load_lazy(index);
 }
 
-void Memory::attach_lazy(std::shared_ptr<const LazyPages> lazy, const std::vector<uint64_t>& changed) {
+void Memory::attach_lazy(std::shared_ptr<const LazyPages> lazy,
+                         const std::vector<uint64_t>& changed) {
   if (!m_pages.empty() || !m_dirty.empty()) std::abort();  // only for memories being loaded
   m_lazy = std::move(lazy);
   m_lazy_left = m_lazy->pages.size();
@@ -436,7 +437,8 @@ MemProof Memory::proof(uint64_t addr) {
     unsigned n = 64 + (leaf >> 1);
     for (int i = 2; n > 1; ++i, n >>= 1) std::memcpy(w + 32 * i, nodes[n ^ 1].data(), 32);
   } else {
-    for (unsigned i = 0; i < 8; ++i) std::memcpy(w + 32 * i, zero_hash(i == 0 ? 0 : i - 1).data(), 32);
+    for (unsigned i = 0; i < 8; ++i)
+      std::memcpy(w + 32 * i, zero_hash(i == 0 ? 0 : i - 1).data(), 32);
   }
   // Siblings above the page: depth 52 (the page's sibling) up to depth 1.
   uint64_t g = (uint64_t{1} << kPageKeySize) | page_index;
@@ -467,7 +469,8 @@ void Memory::set_range(uint64_t addr, const uint8_t* data, size_t len) {
 Page* Memory::page_for_overwrite(uint64_t page_index) {
   Page* p = lookup(page_index);
   // A shared page is replaced by a fresh one without copying the bytes about to be overwritten.
-  if (p && p->refs.load(std::memory_order_acquire) > 1) p = replace_page(p, Page::create(page_index));
+  if (p && p->refs.load(std::memory_order_acquire) > 1)
+    p = replace_page(p, Page::create(page_index));
   if (!p) {
     p = Page::create(page_index);  // zero bytes the caller overwrites: fresh pool slots are free
     insert_page(page_index, p);

@@ -27,6 +27,9 @@
 // its load factor ~24 B), and about one inner tree node above it (~48 B): ~1.03x the guest's
 // bytes in all.
 #pragma once
+#include <mimalloc.h>
+#include <tsl/robin_map.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -36,9 +39,6 @@
 #include <string>
 #include <vector>
 
-#include <mimalloc.h>
-#include <tsl/robin_map.h>
-
 #include "memory/keccak.h"
 #include "memory/lazy_pages.h"
 
@@ -47,8 +47,8 @@ namespace cb {
 constexpr unsigned kPageAddrSize = 12;
 constexpr uint64_t kPageSize = uint64_t{1} << kPageAddrSize;
 constexpr uint64_t kPageAddrMask = kPageSize - 1;
-constexpr unsigned kPageKeySize = 64 - kPageAddrSize;  // 52 levels of tree above a page
-constexpr unsigned kMemProofLeafCount = 60;              // leaf + 59 siblings
+constexpr unsigned kPageKeySize = 64 - kPageAddrSize;      // 52 levels of tree above a page
+constexpr unsigned kMemProofLeafCount = 60;                // leaf + 59 siblings
 constexpr size_t kMemProofSize = kMemProofLeafCount * 32;  // 1,920 bytes
 using MemProof = std::array<uint8_t, kMemProofSize>;
 
@@ -93,7 +93,7 @@ static_assert(sizeof(Page) == kPageSize + 64, "Page metadata must stay within 64
 using PageTable = MiMap<Page*>;
 
 class Memory {
-public:
+ public:
   Memory();
   ~Memory();
   Memory(const Memory&) = delete;
@@ -188,7 +188,7 @@ public:
     }
   }
   Page* alloc_page(uint64_t page_index);
-  Page* unshare(Page* p);  // replaces a shared page by a private copy
+  Page* unshare(Page* p);        // replaces a shared page by a private copy
   static void release(Page* p);  // drops one reference; frees the page at zero
 
   // Copies bytes into memory, allocating pages (the ELF loader and stack set-up).
@@ -221,7 +221,7 @@ public:
   // ascending index order the u64 index and the 4,096 bytes (all big-endian).
   void serialize(std::vector<uint8_t>& out) const;
 
-private:
+ private:
   struct Node {
     Hash32 hash;
     bool valid = false;
@@ -240,7 +240,7 @@ private:
   Hash32 page_root_of(uint64_t index);
   // Recomputes every invalid inner node level by level, many Keccaks at once (large flushes).
   void rehash_levels();
-  Page* load_lazy(uint64_t page_index) const;  // materialises one lazy page, or null
+  Page* load_lazy(uint64_t page_index) const;   // materialises one lazy page, or null
   std::unique_ptr<Memory> share_pages() const;  // a memory over the same pages, no tree
   void insert_page(uint64_t page_index, Page* p) const;
 
@@ -251,8 +251,8 @@ private:
   uint64_t m_write_epoch = 0;
   uint64_t m_invalid_hint = 0;  // inner nodes invalidated since the last full rehash (about)
   std::shared_ptr<const LazyPages> m_lazy;  // lazy pages (null: none ever)
-  mutable uint64_t m_lazy_left = 0;  // lazy pages not in m_pages yet
-  bool m_no_tree = false;  // m_nodes left empty on purpose (share_without_tree)
+  mutable uint64_t m_lazy_left = 0;         // lazy pages not in m_pages yet
+  bool m_no_tree = false;                   // m_nodes left empty on purpose (share_without_tree)
   mutable std::array<TlbEntry, kTlbSize> m_tlb{};
 };
 

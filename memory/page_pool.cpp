@@ -33,7 +33,7 @@ std::atomic<uint64_t> g_budget{0};  // 0 = not set yet: default_memory_budget()
 std::atomic<MemoryExhaustedHandler> g_handler{nullptr};
 
 class Pool {
-public:
+ public:
   void* alloc(size_t size, bool zeroed) {
     std::unique_lock lock(m_mutex);
     if (m_slot == 0) m_slot = size;
@@ -86,7 +86,7 @@ public:
     return m_slot ? m_slot : sizeof(Page);
   }
 
-private:
+ private:
   std::mutex m_mutex;
   size_t m_slot = 0;
   uint8_t* m_next = nullptr;
@@ -123,7 +123,9 @@ uint64_t memory_budget() {
   return b;
 }
 
-void set_memory_budget(uint64_t bytes) { g_budget.store(bytes ? bytes : 1, std::memory_order_relaxed); }
+void set_memory_budget(uint64_t bytes) {
+  g_budget.store(bytes ? bytes : 1, std::memory_order_relaxed);
+}
 
 bool budget_allows(uint64_t pages) {
   uint64_t slot = pool().slot();
@@ -150,7 +152,9 @@ void memory_fault(const std::string& message) {
   default_handler(message);
 }
 
-MemoryExhaustedHandler set_memory_exhausted_handler(MemoryExhaustedHandler h) { return g_handler.exchange(h); }
+MemoryExhaustedHandler set_memory_exhausted_handler(MemoryExhaustedHandler h) {
+  return g_handler.exchange(h);
+}
 
 void* pool_alloc(size_t size, bool zeroed) { return pool().alloc(size, zeroed); }
 void pool_free(void* slot) { pool().free(slot); }

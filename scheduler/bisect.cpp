@@ -89,8 +89,10 @@ std::map<uint64_t, Hash32> TraceSide::hashes_at(const std::vector<uint64_t>& ste
         auto it = from.upper_bound(step);
         return std::prev(it)->second;
       },
-      m_oracle, JobOptions{0, m_jit, m_proof2_window}, [&](StepResult&& r) {
-        if (!r.error.empty() && error.empty()) error = "step " + std::to_string(r.step) + ": " + r.error;
+      m_oracle, JobOptions{0, m_jit, m_proof2_window},
+      [&](StepResult&& r) {
+        if (!r.error.empty() && error.empty())
+          error = "step " + std::to_string(r.step) + ": " + r.error;
         if (r.error.empty()) out[r.step] = r.state_hash;
       });
   m_executed += js.steps_executed;

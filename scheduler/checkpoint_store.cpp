@@ -1,5 +1,8 @@
 #include "scheduler/checkpoint_store.h"
 
+#include <fcntl.h>
+#include <isa-l/crc.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -13,10 +16,6 @@
 
 #include "host/file_io.h"
 #include "memory/page_pool.h"
-
-#include <fcntl.h>
-#include <isa-l/crc.h>
-#include <unistd.h>
 
 namespace cb {
 
@@ -61,7 +60,9 @@ struct VectorSink : CheckpointSink {
   std::vector<uint8_t>& out;
   explicit VectorSink(std::vector<uint8_t>& o) : out(o) {}
   void write(std::span<const uint8_t> b) override { out.insert(out.end(), b.begin(), b.end()); }
-  void overwrite_header(std::span<const uint8_t> h) override { std::memcpy(out.data(), h.data(), h.size()); }
+  void overwrite_header(std::span<const uint8_t> h) override {
+    std::memcpy(out.data(), h.data(), h.size());
+  }
 };
 struct FileSink : CheckpointSink {
   AtomicFileWriter& w;
@@ -371,7 +372,8 @@ bool pread_all(int fd, uint8_t* dst, size_t n, uint64_t off, const std::string& 
   while (got < n) {
     ssize_t r = ::pread(fd, dst + got, n - got, off_t(off + got));
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) throw CheckpointError("cannot read checkpoint " + name + ": " + std::strerror(errno));
+    if (r < 0)
+      throw CheckpointError("cannot read checkpoint " + name + ": " + std::strerror(errno));
     if (r == 0) return false;
     got += size_t(r);
   }
@@ -401,14 +403,15 @@ constexpr uint64_t kMaxChainFiles = uint64_t{1} << (64 - kLocFileShift);
 // checked (CRC, then zstd's own checksum and sizes) and inflated when one of its pages is
 // first needed; the last few inflated blocks are kept, as replays touch pages in runs.
 class CheckpointPageSource final : public PageSource {
-public:
+ public:
   explicit CheckpointPageSource(std::vector<std::shared_ptr<const BlockFile>> files)
       : m_files(std::move(files)) {}
   const std::vector<std::shared_ptr<const BlockFile>>& files() const { return m_files; }
 
   void read_page(uint64_t loc, uint8_t* out) const override {
     const uint64_t file = loc >> kLocFileShift;
-    const uint64_t block = (loc >> kLocBlockShift) & ((uint64_t{1} << (kLocFileShift - kLocBlockShift)) - 1);
+    const uint64_t block =
+        (loc >> kLocBlockShift) & ((uint64_t{1} << (kLocFileShift - kLocBlockShift)) - 1);
     const uint64_t slot = loc & ((uint64_t{1} << kLocBlockShift) - 1);
     std::shared_ptr<const std::vector<uint8_t>> data;
     {
@@ -421,17 +424,19 @@ public:
       std::lock_guard<std::mutex> lock(m_mu);
       m_cache[m_next++ % m_cache.size()] = Cached{file, block, data};
     }
-    if ((slot + 1) * kPageSize > data->size()) memory_fault("checkpoint page location out of range");
+    if ((slot + 1) * kPageSize > data->size())
+      memory_fault("checkpoint page location out of range");
     std::memcpy(out, data->data() + slot * kPageSize, kPageSize);
   }
 
-private:
+ private:
   std::shared_ptr<const std::vector<uint8_t>> inflate(uint64_t file, uint64_t block) const {
     if (file >= m_files.size() || block >= m_files[file]->size.size())
       memory_fault("checkpoint page location out of range");
     const BlockFile& f = *m_files[file];
     auto damaged = [&](const std::string& why) {
-      memory_fault("checkpoint " + f.path + " is damaged: block " + std::to_string(block) + " " + why);
+      memory_fault("checkpoint " + f.path + " is damaged: block " + std::to_string(block) + " " +
+                   why);
     };
     std::vector<uint8_t> packed(f.size[block]);
     {
@@ -471,8 +476,9 @@ private:
 
 // Reads the fields of an inflated index, each read checked against its end.
 class IndexCursor {
-public:
-  IndexCursor(const std::vector<uint8_t>& b, std::function<CheckpointError(const std::string&)> fail)
+ public:
+  IndexCursor(const std::vector<uint8_t>& b,
+              std::function<CheckpointError(const std::string&)> fail)
       : m_b(b), m_fail(std::move(fail)) {}
   const uint8_t* take(uint64_t n) {
     if (n > m_b.size() - m_pos) throw m_fail("index truncated");
@@ -484,7 +490,7 @@ public:
   uint32_t u32() { return get32(take(4)); }
   uint64_t left() const { return m_b.size() - m_pos; }
 
-private:
+ private:
   const std::vector<uint8_t>& m_b;
   size_t m_pos = 0;
   std::function<CheckpointError(const std::string&)> m_fail;
@@ -518,7 +524,12 @@ CheckpointPtr CheckpointReader::load(uint64_t step) {
     s = h.base_step;
   }
   if (chain.empty()) return base->checkpoint;  // cached
-  if (chain.size() + (base ? std::static_pointer_cast<const CheckpointPageSource>(base->pages->source)->files().size() : 0) >= kMaxChainFiles)
+  if (chain.size() +
+          (base ? std::static_pointer_cast<const CheckpointPageSource>(base->pages->source)
+                      ->files()
+                      .size()
+                : 0) >=
+      kMaxChainFiles)
     throw CheckpointError("checkpoint " + path(step) + " has too long a delta chain");
 
   auto lazy = std::make_shared<LazyPages>();
@@ -540,15 +551,18 @@ CheckpointPtr CheckpointReader::load(uint64_t step) {
     std::vector<uint8_t> packed(h.index_size);
     {
       Fd fd(name);
-      if (fd.fd < 0) throw CheckpointError("cannot read checkpoint " + name + ": " + std::strerror(errno));
+      if (fd.fd < 0)
+        throw CheckpointError("cannot read checkpoint " + name + ": " + std::strerror(errno));
       if (!pread_all(fd.fd, packed.data(), packed.size(),
                      kCheckpointHeaderSize + h.payload_size - h.index_size, name))
         throw fail("truncated");
     }
-    if (crc32_of(packed.data(), packed.size()) != h.index_crc) throw fail("index checksum mismatch");
+    if (crc32_of(packed.data(), packed.size()) != h.index_crc)
+      throw fail("index checksum mismatch");
     // Bounded by what the budget could hold: 52 index bytes per page, and the thread state.
-    const uint64_t limit = (uint64_t{2} << 30) + memory_budget() / kPageSize *
-                                                    (kCheckpointIndexRecord + kCheckpointBlockRecord);
+    const uint64_t limit =
+        (uint64_t{2} << 30) +
+        memory_budget() / kPageSize * (kCheckpointIndexRecord + kCheckpointBlockRecord);
     unsigned long long raw = ZSTD_getFrameContentSize(packed.data(), packed.size());
     if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > limit ||
         ZSTD_findFrameCompressedSize(packed.data(), packed.size()) != packed.size())

@@ -17,12 +17,12 @@ struct JitEngineDeleter {
 };
 
 struct ExecutorOptions {
-  bool jit = true;  // ignored (off) when the build has no JIT
+  bool jit = true;         // ignored (off) when the build has no JIT
   bool jit_stats = false;  // count exits, causes and time (JitEngine::set_stats)
 };
 
 class Executor {
-public:
+ public:
   Executor(Vm& vm, ExecutorOptions options = {});
   ~Executor();
 
@@ -34,7 +34,7 @@ public:
   // JitEngine::stats_report() with jit_stats on; a one-line note otherwise.
   std::string jit_stats_report() const;
 
-private:
+ private:
   Vm& m_vm;
   std::unique_ptr<JitEngine, JitEngineDeleter> m_jit;
 };

@@ -137,16 +137,18 @@ RunResult RunSession::run(RunEvents& events) {
         if (st == StepStatus::kOk) events.proof(step, w);
       } else {
         res.fail_in_proof = false;
-        const uint64_t next = std::min({p.stop_at.next_match(step + 1), p.snapshot_at.next_match(step + 1),
-                                        p.proof_at.next_match(step + 1), p.info_at.next_match(step + 1),
-                                        step + m_batch});
+        const uint64_t next = std::min(
+            {p.stop_at.next_match(step + 1), p.snapshot_at.next_match(step + 1),
+             p.proof_at.next_match(step + 1), p.info_at.next_match(step + 1), step + m_batch});
         const auto t0 = Clock::now();
         st = m_driver ? m_driver->run_until(m_vm, next, stop_on_preimage)
                       : m_exec.run_until(next, stop_on_preimage);
         if (next == step + m_batch && state.step == next) {
           const auto took = Clock::now() - t0;
-          if (took < std::chrono::milliseconds(10)) m_batch = std::min(m_batch * 2, kMaxBatch);
-          else if (took > std::chrono::milliseconds(50)) m_batch = std::max(m_batch / 2, kMinBatch);
+          if (took < std::chrono::milliseconds(10))
+            m_batch = std::min(m_batch * 2, kMaxBatch);
+          else if (took > std::chrono::milliseconds(50))
+            m_batch = std::max(m_batch / 2, kMinBatch);
         }
         if (st != StepStatus::kOk) res.fail_step = state.step - 1;
         events.progress();

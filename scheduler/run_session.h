@@ -79,11 +79,11 @@ StepStatus prove_step(Vm& vm, Proof2Keeper& keeper, bool fresh_first_slot, StepW
 
 // --stop-at-preimage / --stop-at-preimage-type / --stop-at-preimage-larger-than, parsed.
 struct PreimageStop {
-  bool any = false;              // type "any": the first pre-image read
-  std::vector<uint8_t> prefix;   // key prefix (the type byte, or --stop-at-preimage's key)
-  uint64_t offset = 0;           // --stop-at-preimage's @offset ...
-  uint64_t from_step = 0;        // ... and @step
-  int64_t larger_than = 0;       // 0: off
+  bool any = false;             // type "any": the first pre-image read
+  std::vector<uint8_t> prefix;  // key prefix (the type byte, or --stop-at-preimage's key)
+  uint64_t offset = 0;          // --stop-at-preimage's @offset ...
+  uint64_t from_step = 0;       // ... and @step
+  int64_t larger_than = 0;      // 0: off
   bool enabled() const { return any || !prefix.empty() || larger_than != 0; }
 };
 

@@ -33,9 +33,12 @@ StepPattern StepPattern::parse(std::string_view text) {
 
 uint64_t StepPattern::next_match(uint64_t step) const noexcept {
   switch (m_kind) {
-    case Kind::kNever: return kNoMatch;
-    case Kind::kAlways: return step;
-    case Kind::kExact: return step <= m_value ? m_value : kNoMatch;
+    case Kind::kNever:
+      return kNoMatch;
+    case Kind::kAlways:
+      return step;
+    case Kind::kExact:
+      return step <= m_value ? m_value : kNoMatch;
     case Kind::kEvery: {
       const uint64_t rem = step % m_value;
       if (rem == 0) return step;

@@ -23,7 +23,7 @@ struct StepPatternError : std::invalid_argument {
 };
 
 class StepPattern {
-public:
+ public:
   enum class Kind : uint8_t { kNever, kAlways, kExact, kEvery };
   // next_match() result when no step >= the given one matches.
   static constexpr uint64_t kNoMatch = UINT64_MAX;
@@ -37,10 +37,14 @@ public:
 
   bool matches(uint64_t step) const noexcept {
     switch (m_kind) {
-      case Kind::kNever: return false;
-      case Kind::kAlways: return true;
-      case Kind::kExact: return step == m_value;
-      case Kind::kEvery: return step % m_value == 0;
+      case Kind::kNever:
+        return false;
+      case Kind::kAlways:
+        return true;
+      case Kind::kExact:
+        return step == m_value;
+      case Kind::kEvery:
+        return step % m_value == 0;
     }
     return false;
   }
@@ -50,10 +54,10 @@ public:
   uint64_t next_match(uint64_t step) const noexcept;
 
   Kind kind() const noexcept { return m_kind; }
-  uint64_t value() const noexcept { return m_value; }  // N of "=N" / "%N", else 0
+  uint64_t value() const noexcept { return m_value; }          // N of "=N" / "%N", else 0
   const std::string& repr() const noexcept { return m_repr; }  // the text as given (flag String())
 
-private:
+ private:
   Kind m_kind = Kind::kNever;
   uint64_t m_value = 0;
   std::string m_repr;

@@ -94,8 +94,10 @@ JobStats run_step_jobs(const std::vector<StepRequest>& requests, const Checkpoin
       res.hash = it.hash;
       try {
         if (failure.empty()) {
-          if (it.proof) keeper.aim(vm, it.step);
-          else Proof2Keeper::aim_nowhere(vm);
+          if (it.proof)
+            keeper.aim(vm, it.step);
+          else
+            Proof2Keeper::aim_nowhere(vm);
           StepStatus st = exec.run_until(it.step);
           if (st != StepStatus::kOk)
             failure =

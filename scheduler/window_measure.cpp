@@ -19,7 +19,9 @@ namespace cb::window {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 struct Sample {
   double steps_per_s = 0;
@@ -74,7 +76,8 @@ Measurements measure(const State& initial, const MeasureOptions& opt, PreimageOr
     disk += encode_checkpoint(*c, prev.get(), 3).size();
     encode_secs += seconds_since(te);
     prev = c;
-    if (ex.run_until(std::min(s.step + opt.checkpoint_every, initial.step + opt.sample_steps)) != StepStatus::kOk)
+    if (ex.run_until(std::min(s.step + opt.checkpoint_every, initial.step + opt.sample_steps)) !=
+        StepStatus::kOk)
       throw std::runtime_error("the guest panicked during the sample: " + vm.panic_message());
   }
   double ck_secs = seconds_since(t) - encode_secs;
@@ -110,7 +113,8 @@ Measurements measure(const State& initial, const MeasureOptions& opt, PreimageOr
   }
   std::sort(prove.begin(), prove.end());
   double prove_median = prove.empty() ? 0 : prove[prove.size() / 2];
-  meas.modes.push_back({jit_available() ? "jit+checkpoints" : "interp+checkpoints", ck_rate, prove_median, 0, true});
+  meas.modes.push_back(
+      {jit_available() ? "jit+checkpoints" : "interp+checkpoints", ck_rate, prove_median, 0, true});
   for (auto& m : meas.modes) m.prove_s = prove_median;  // every mode proves from checkpoints
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this):
-#  1. installs dependencies (scripts/setup.sh, idempotent);
+#  1. installs dependencies (scripts/setup.sh, idempotent) and checks the format
+#     (scripts/check-format.sh: every C++ source as .clang-format lays it out);
 #  2. Release build with the JIT: every test, including the long ones (label "long": the
 #     threads and compute guests, billions of steps; label "slurm": a one-node Slurm cluster
 #     started and stopped by scripts/slurm/test_slurm.sh, skipped when it cannot start);
@@ -17,6 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+echo "== Format (.clang-format, scripts/check-format.sh)"
+bash scripts/check-format.sh
 jobs=$(nproc)
 run_ctest() {  # build dir, ctest args...
   local dir=$1; shift

@@ -16,15 +16,17 @@
 #include <string>
 #include <vector>
 
-#include "interp/elf_loader.h"
 #include "host/file_io.h"
+#include "interp/elf_loader.h"
 #include "interp/state.h"
 #include "test_util.h"
 
 namespace cb {
 namespace {
 
-std::vector<uint8_t> exit3() { return read_file(std::string(CB_SOURCE_DIR) + "/tests/guests/elf/exit3.elf"); }
+std::vector<uint8_t> exit3() {
+  return read_file(std::string(CB_SOURCE_DIR) + "/tests/guests/elf/exit3.elf");
+}
 
 void put16(std::vector<uint8_t>& b, size_t off, uint16_t v) {
   b.at(off) = uint8_t(v >> 8);
@@ -83,30 +85,52 @@ std::vector<ElfCase> elf_cases() {
   return {
       {"empty file", [] { return std::vector<uint8_t>{}; }, "not an ELF", "not an ELF"},
       {"garbage", [] { return std::vector<uint8_t>(300, 'A'); }, "not an ELF", "not an ELF"},
-      {"a text file", [] { std::string s = "hello, this is not an ELF file\n"; return std::vector<uint8_t>(s.begin(), s.end()); },
+      {"a text file",
+       [] {
+         std::string s = "hello, this is not an ELF file\n";
+         return std::vector<uint8_t>(s.begin(), s.end());
+       },
        "not an ELF", "not an ELF"},
-      {"truncated header (40 bytes)", [] { auto b = exit3(); b.resize(40); return b; }, "not an ELF", "not an ELF"},
-      {"truncated header (63 bytes)", [] { auto b = exit3(); b.resize(63); return b; }, "not an ELF", "not an ELF"},
-      {"only the magic", [] { return std::vector<uint8_t>{0x7f, 'E', 'L', 'F'}; }, "not an ELF", "not an ELF"},
+      {"truncated header (40 bytes)",
+       [] {
+         auto b = exit3();
+         b.resize(40);
+         return b;
+       },
+       "not an ELF", "not an ELF"},
+      {"truncated header (63 bytes)",
+       [] {
+         auto b = exit3();
+         b.resize(63);
+         return b;
+       },
+       "not an ELF", "not an ELF"},
+      {"only the magic",
+       [] {
+         return std::vector<uint8_t>{0x7f, 'E', 'L', 'F'};
+       },
+       "not an ELF", "not an ELF"},
       {"wrong magic", patched([](auto& b) { b[1] = 'X'; }), "bad magic", "bad magic"},
       {"32-bit ELF (class 1)", patched([](auto& b) { b[4] = 1; }), "64-bit", "64-bit"},
       {"class 0", patched([](auto& b) { b[4] = 0; }), "64-bit", "64-bit"},
       {"little-endian ELF", patched([](auto& b) { b[5] = 1; }), "big-endian", "big-endian"},
       {"unknown ELF version", patched([](auto& b) { b[6] = 2; }), "version", "version"},
-      {"x86-64 machine", patched([](auto& b) { put16(b, kEMachine, 62); }), "machine 62", "machine 62"},
+      {"x86-64 machine", patched([](auto& b) { put16(b, kEMachine, 62); }), "machine 62",
+       "machine 62"},
       {"machine 0", patched([](auto& b) { put16(b, kEMachine, 0); }), "machine 0", "machine 0"},
-      {"program headers past EOF", patched([](auto& b) { put64(b, kEPhoff, b.size() + 100); }), "past the end",
-       nullptr},
-      {"program header offset near 2^64", patched([](auto& b) { put64(b, kEPhoff, ~uint64_t{0} - 7); }),
+      {"program headers past EOF", patched([](auto& b) { put64(b, kEPhoff, b.size() + 100); }),
        "past the end", nullptr},
+      {"program header offset near 2^64",
+       patched([](auto& b) { put64(b, kEPhoff, ~uint64_t{0} - 7); }), "past the end", nullptr},
       // (the loader reads the bytes after the two real headers as more headers: any ElfError)
       {"65535 program headers", patched([](auto& b) { put16(b, kEPhnum, 0xffff); }), "", nullptr},
-      {"program header entries too small", patched([](auto& b) { put16(b, kEPhentsize, 16); }), "too small",
-       nullptr},
-      {"segment past EOF", patched([](auto& b) { put64(b, kPh0 + kPOffset, b.size() - 8); }), "past the end",
-       nullptr},
-      {"segment offset near 2^64", patched([](auto& b) { put64(b, kPh0 + kPOffset, ~uint64_t{0} - 0x10); }),
+      {"program header entries too small", patched([](auto& b) { put16(b, kEPhentsize, 16); }),
+       "too small", nullptr},
+      {"segment past EOF", patched([](auto& b) { put64(b, kPh0 + kPOffset, b.size() - 8); }),
        "past the end", nullptr},
+      {"segment offset near 2^64",
+       patched([](auto& b) { put64(b, kPh0 + kPOffset, ~uint64_t{0} - 0x10); }), "past the end",
+       nullptr},
       {"segment file size past EOF", patched([](auto& b) {
          put64(b, kPh0 + kPFilesz, 0x100000);
          put64(b, kPh0 + kPMemsz, 0x100000);
@@ -116,23 +140,29 @@ std::vector<ElfCase> elf_cases() {
        "file size (96) > mem size (16)", nullptr},
       {"non-PT_LOAD with filesz != memsz", patched([](auto& b) { put64(b, kPh1 + kPMemsz, 0x10); }),
        "filling for non PT_LOAD segments is not supported", nullptr},
-      {"segment overlapping the heap", patched([](auto& b) { put64(b, kPh0 + kPVaddr, 0x100000000000 - 0x10); }),
+      {"segment overlapping the heap",
+       patched([](auto& b) { put64(b, kPh0 + kPVaddr, 0x100000000000 - 0x10); }),
        "overlaps with heap", nullptr},
-      {"segment starting at the heap", patched([](auto& b) { put64(b, kPh0 + kPVaddr, 0x100000000000); }),
-       "overlaps with heap", nullptr},
-      {"segment beyond 48 bits", patched([](auto& b) { put64(b, kPh0 + kPVaddr, 0xffffffffffd0); }),  // last byte 0x1_0000_0000_002f
+      {"segment starting at the heap",
+       patched([](auto& b) { put64(b, kPh0 + kPVaddr, 0x100000000000); }), "overlaps with heap",
+       nullptr},
+      {"segment beyond 48 bits", patched([](auto& b) {
+         put64(b, kPh0 + kPVaddr, 0xffffffffffd0);
+       }),  // last byte 0x1_0000_0000_002f
        "out of memory range", nullptr},
-      {"segment wrapping around 2^64", patched([](auto& b) { put64(b, kPh0 + kPVaddr, 0xffffffffffffffc0); }),
+      {"segment wrapping around 2^64",
+       patched([](auto& b) { put64(b, kPh0 + kPVaddr, 0xffffffffffffffc0); }),
        "out of memory range", nullptr},
       {"huge memsz", patched([](auto& b) { put64(b, kPh0 + kPMemsz, 0xffffffffffff0000); }),
        "out of memory range", nullptr},
-      {"no symbol table", patched([](auto& b) { put32(b, get64(b, kEShoff) + 3 * 64 + 4, 0); }), nullptr,
-       "symbol"},
+      {"no symbol table", patched([](auto& b) { put32(b, get64(b, kEShoff) + 3 * 64 + 4, 0); }),
+       nullptr, "symbol"},
       // Go's debug/elf (the reference) already fails in elf.Open, so load_elf fails too.
-      {"section headers past EOF", patched([](auto& b) { put64(b, kEShoff, b.size()); }), "past the end",
+      {"section headers past EOF", patched([](auto& b) { put64(b, kEShoff, b.size()); }),
+       "past the end", "past the end"},
+      {"symbol table past EOF",
+       patched([](auto& b) { put64(b, get64(b, kEShoff) + 3 * 64 + 32, 0x100000); }), nullptr,
        "past the end"},
-      {"symbol table past EOF", patched([](auto& b) { put64(b, get64(b, kEShoff) + 3 * 64 + 32, 0x100000); }),
-       nullptr, "past the end"},
   };
 }
 
@@ -233,8 +263,9 @@ void expect_cli_load_elf_error(const std::vector<uint8_t>& elf, const std::strin
     std::ofstream f(in, std::ios::binary);
     f.write(reinterpret_cast<const char*>(elf.data()), std::streamsize(elf.size()));
   }
-  test::CmdResult r = test::run_cmd(test::cannonball() + " load-elf --type multithreaded64-5 --path " +
-                                    test::shell_quote(in) + " --out " + test::shell_quote(out) + " --meta ''");
+  test::CmdResult r =
+      test::run_cmd(test::cannonball() + " load-elf --type multithreaded64-5 --path " +
+                    test::shell_quote(in) + " --out " + test::shell_quote(out) + " --meta ''");
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
   ASSERT_FALSE(r.err.empty());
@@ -253,10 +284,16 @@ void expect_cli_load_elf_error(const std::vector<uint8_t>& elf, const std::strin
 
 TEST(BadInputElf, CliLoadElfFailsCleanly) {
   if (!std::filesystem::exists(test::cannonball())) GTEST_SKIP() << "CLI not built";
-  const std::vector<std::string> names = {"garbage", "32-bit ELF (class 1)", "little-endian ELF", "x86-64 machine",
-                                          "segment past EOF", "PT_LOAD filesz > memsz",
-                                          "segment overlapping the heap", "segment beyond 48 bits",
-                                          "no symbol table", "empty file"};
+  const std::vector<std::string> names = {"garbage",
+                                          "32-bit ELF (class 1)",
+                                          "little-endian ELF",
+                                          "x86-64 machine",
+                                          "segment past EOF",
+                                          "PT_LOAD filesz > memsz",
+                                          "segment overlapping the heap",
+                                          "segment beyond 48 bits",
+                                          "no symbol table",
+                                          "empty file"};
   auto cases = elf_cases();
   for (const std::string& name : names) {
     bool found = false;
@@ -273,9 +310,10 @@ TEST(BadInputElf, CliLoadElfFailsCleanly) {
 TEST(BadInputElf, CliLoadElfMissingFile) {
   if (!std::filesystem::exists(test::cannonball())) GTEST_SKIP() << "CLI not built";
   std::string dir = test::temp_dir("badelf-missing");
-  test::CmdResult r = test::run_cmd(test::cannonball() + " load-elf --type multithreaded64-5 --path " +
-                                    test::shell_quote(dir + "/nope.elf") + " --out " +
-                                    test::shell_quote(dir + "/out.bin") + " --meta ''");
+  test::CmdResult r =
+      test::run_cmd(test::cannonball() + " load-elf --type multithreaded64-5 --path " +
+                    test::shell_quote(dir + "/nope.elf") + " --out " +
+                    test::shell_quote(dir + "/out.bin") + " --meta ''");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -289,7 +327,8 @@ TEST(BadInputElf, CliLoadElfMissingFile) {
 // offset 8, heap 8, LL status 1, LL address 8, LL owner 8, exit code 1, exited 1, step 8,
 // steps since switch 8, traverse right 1, next thread id 8, left count 8, left threads (298
 // each), right count 8, right threads, last hint (u32 length + bytes).
-constexpr size_t kOffExitCode = 65, kOffExited = 66, kOffTraverse = 83, kOffNextId = 84, kOffLeftCount = 92;
+constexpr size_t kOffExitCode = 65, kOffExited = 66, kOffTraverse = 83, kOffNextId = 84,
+                 kOffLeftCount = 92;
 
 State sample_state(bool one_left = true) {
   State s;
@@ -362,7 +401,8 @@ TEST(BadInputState, EveryTruncationFails) {
   for (size_t n = 0; n < b.size(); ++n) {
     std::vector<uint8_t> p(b.begin(), b.begin() + n);
     std::string o = state_outcome(p);
-    ASSERT_EQ(o.rfind("StateFormatError: ", 0), 0u) << "prefix " << n << " of " << b.size() << ": " << o;
+    ASSERT_EQ(o.rfind("StateFormatError: ", 0), 0u)
+        << "prefix " << n << " of " << b.size() << ": " << o;
     ASSERT_EQ(o.find('\n'), std::string::npos) << o;
     ++n_checked;
   }
@@ -394,7 +434,8 @@ TEST(BadInputState, ThreadExitedByteIsAnyNonZero) {
 }
 
 TEST(BadInputState, AbsurdCountsDoNotAllocate) {
-  const uint64_t absurd[] = {1000, 100000, uint64_t{1} << 32, uint64_t{1} << 52, uint64_t{1} << 62, ~uint64_t{0}};
+  const uint64_t absurd[] = {
+      1000, 100000, uint64_t{1} << 32, uint64_t{1} << 52, uint64_t{1} << 62, ~uint64_t{0}};
   for (uint64_t n : absurd) {
     SCOPED_TRACE(n);
     {  // page count
@@ -476,8 +517,9 @@ TEST(BadInputState, CliWitnessRejectsBadState) {
       std::ofstream f(in, std::ios::binary);
       f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     }
-    test::CmdResult r = test::run_cmd(test::cannonball() + " witness --input " + test::shell_quote(in) +
-                                      " --output " + test::shell_quote(dir + "/w.bin"));
+    test::CmdResult r =
+        test::run_cmd(test::cannonball() + " witness --input " + test::shell_quote(in) +
+                      " --output " + test::shell_quote(dir + "/w.bin"));
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -46,7 +46,8 @@ uint64_t expected_checksum(uint64_t random_bytes, uint64_t light_bytes, uint64_t
 }
 
 std::string server(bool once) {
-  return " -- python3 " + shell_quote(std::string(CB_SOURCE_DIR) + "/tests/guests/bigheap/bigheap_server.py") +
+  return " -- python3 " +
+         shell_quote(std::string(CB_SOURCE_DIR) + "/tests/guests/bigheap/bigheap_server.py") +
          " --random " + std::to_string(kRandomBytes) + " --light " + std::to_string(kLightBytes) +
          " --seed " + std::to_string(kSeed) + (once ? " --once" : "");
 }
@@ -54,25 +55,29 @@ std::string server(bool once) {
 TEST(BigheapGuest, RunsToTheEndWithTheModelsChecksumJitOnAndOff) {
   const std::string dir = temp_dir("bigheap");
   const std::string elf = std::string(CB_SOURCE_DIR) + "/tests/guests/elf/bigheap.elf";
-  CmdResult l = run_cmd(cannonball() + " load-elf --type multithreaded64-5 --path " + shell_quote(elf) +
-                        " --out " + shell_quote(dir + "/initial.bin.gz") + " --meta ''");
+  CmdResult l =
+      run_cmd(cannonball() + " load-elf --type multithreaded64-5 --path " + shell_quote(elf) +
+              " --out " + shell_quote(dir + "/initial.bin.gz") + " --meta ''");
   ASSERT_EQ(l.exit_code, 0) << l.err;
 
   char want[17];
-  std::snprintf(want, sizeof want, "%016llx",
-                static_cast<unsigned long long>(expected_checksum(kRandomBytes, kLightBytes, kSeed)));
+  std::snprintf(
+      want, sizeof want, "%016llx",
+      static_cast<unsigned long long>(expected_checksum(kRandomBytes, kLightBytes, kSeed)));
   const std::string want_line = "bigheap: random=" + std::to_string(kRandomBytes) +
-                                " light=" + std::to_string(kLightBytes) + " seed=" + std::to_string(kSeed) +
-                                " checksum=" + want;
+                                " light=" + std::to_string(kLightBytes) +
+                                " seed=" + std::to_string(kSeed) + " checksum=" + want;
   std::string hashes[2];
   for (int jit = 0; jit < 2; ++jit) {
     SCOPED_TRACE(jit ? "jit on" : "jit off");
     const std::string out = dir + "/final-" + std::to_string(jit) + ".bin.gz";
     // JIT on uses --once (the server exits after its one answer), off the default (until EOF).
-    CmdResult r = run_cmd(cannonball() + " run --input " + shell_quote(dir + "/initial.bin.gz") + " --output " +
-                          shell_quote(out) + " --meta '' --jit=" + (jit ? "on" : "off") + server(jit == 1));
+    CmdResult r = run_cmd(cannonball() + " run --input " + shell_quote(dir + "/initial.bin.gz") +
+                          " --output " + shell_quote(out) +
+                          " --meta '' --jit=" + (jit ? "on" : "off") + server(jit == 1));
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.err.find(want_line), std::string::npos) << "expected \"" << want_line << "\" in:\n" << r.err;
+    EXPECT_NE(r.err.find(want_line), std::string::npos) << "expected \"" << want_line << "\" in:\n"
+                                                        << r.err;
 
     State s = load_state_file(out);
     EXPECT_TRUE(s.exited);
@@ -83,7 +88,8 @@ TEST(BigheapGuest, RunsToTheEndWithTheModelsChecksumJitOnAndOff) {
     EXPECT_EQ(s.heap, kHeapBase + kRandomBytes + kLightBytes);
     Model m(kSeed);
     uint64_t bad = 0;
-    for (uint64_t a = kHeapBase; a < kHeapBase + kRandomBytes; a += 8) bad += s.memory->get_word(a) != m.next();
+    for (uint64_t a = kHeapBase; a < kHeapBase + kRandomBytes; a += 8)
+      bad += s.memory->get_word(a) != m.next();
     for (uint64_t off = 0; off < kLightBytes; off += 8) {
       uint64_t w = s.memory->get_word(kHeapBase + kRandomBytes + off);
       bad += w != (off % 1024 == 0 ? off / 1024 + 1 : 0);
@@ -101,8 +107,8 @@ TEST(BigheapGuest, WithoutItsServerItFailsCleanly) {
   // No host after "--": the pre-image read cannot be answered; one error line, exit non-zero.
   const std::string dir = temp_dir("bigheap-noserver");
   const std::string elf = std::string(CB_SOURCE_DIR) + "/tests/guests/elf/bigheap.elf";
-  ASSERT_EQ(run_cmd(cannonball() + " load-elf --type multithreaded64-5 --path " + shell_quote(elf) + " --out " +
-                    shell_quote(dir + "/initial.bin.gz") + " --meta ''")
+  ASSERT_EQ(run_cmd(cannonball() + " load-elf --type multithreaded64-5 --path " + shell_quote(elf) +
+                    " --out " + shell_quote(dir + "/initial.bin.gz") + " --meta ''")
                 .exit_code,
             0);
   CmdResult r = run_cmd(cannonball() + " run --input " + shell_quote(dir + "/initial.bin.gz") +

@@ -45,7 +45,8 @@ class BisectIsa : public ::testing::Test {
     }
     return path;
   }
-  static BisectResult run_bisect(const std::string& claims, uint64_t proof2_window = kProof2Window) {
+  static BisectResult run_bisect(const std::string& claims,
+                                 uint64_t proof2_window = kProof2Window) {
     TraceReader tr(*dir + "/trace");
     TraceSide ours(tr, nullptr, true, proof2_window);
     ClaimsSide theirs(read_step_hashes(claims));

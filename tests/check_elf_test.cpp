@@ -18,12 +18,15 @@
 namespace cb {
 namespace {
 
-std::string guest_elf(const std::string& name) { return std::string(CB_SOURCE_DIR) + "/tests/guests/elf/" + name + ".elf"; }
+std::string guest_elf(const std::string& name) {
+  return std::string(CB_SOURCE_DIR) + "/tests/guests/elf/" + name + ".elf";
+}
 
 // File offset of virtual address `addr` (from the program headers, by hand).
 uint64_t file_offset(const std::vector<uint8_t>& elf, uint64_t addr) {
   for (const ElfSegment& g : elf_segments(elf))
-    if (g.type == 1 && addr >= g.vaddr && addr - g.vaddr < g.filesz) return g.offset + (addr - g.vaddr);
+    if (g.type == 1 && addr >= g.vaddr && addr - g.vaddr < g.filesz)
+      return g.offset + (addr - g.vaddr);
   ADD_FAILURE() << "address not in a segment";
   return 0;
 }
@@ -34,7 +37,8 @@ uint64_t symbol_addr(const std::vector<uint8_t>& elf, const std::string& name) {
   return 0;
 }
 uint32_t get_be32(const std::vector<uint8_t>& b, uint64_t off) {
-  return uint32_t(b[off]) << 24 | uint32_t(b[off + 1]) << 16 | uint32_t(b[off + 2]) << 8 | b[off + 3];
+  return uint32_t(b[off]) << 24 | uint32_t(b[off + 1]) << 16 | uint32_t(b[off + 2]) << 8 |
+         b[off + 3];
 }
 void put_be32(std::vector<uint8_t>& b, uint64_t off, uint32_t w) {
   for (int i = 0; i < 4; ++i) b[off + i] = uint8_t(w >> (24 - 8 * i));
@@ -43,7 +47,8 @@ void put_be32(std::vector<uint8_t>& b, uint64_t off, uint32_t w) {
 TEST(CheckElf, BundledGuestsAreClean) {
   for (const char* g : {"default", "exit3", "selfmod", "hot"}) {
     ElfCheckReport r = check_elf(test::read_bytes(guest_elf(g)));
-    EXPECT_TRUE(r.findings.empty()) << g << ": " << (r.findings.empty() ? "" : r.findings[0].disassembly);
+    EXPECT_TRUE(r.findings.empty())
+        << g << ": " << (r.findings.empty() ? "" : r.findings[0].disassembly);
     EXPECT_GT(r.function_words, 0u) << g;
     EXPECT_GT(r.syscall_constant, 0u) << g;  // sys_write and exit_group: daddiu $v0, $zero, N
   }
@@ -57,13 +62,14 @@ TEST(CheckElf, ReferenceElvesAreClean) {
     EXPECT_TRUE(r.findings.empty()) << g << ": " << r.findings.size() << " findings, first at "
                                     << (r.findings.empty() ? "" : r.findings[0].symbol);
     EXPECT_GT(r.function_words + r.reached_words, 100u) << g;
-    // The Go ELFs' known runtime sites (teq, MSA, rdhwr, kill) are set aside, and reported with --strict.
+    // The Go ELFs' known runtime sites (teq, MSA, rdhwr, kill) are set aside, and reported with
+    // --strict.
     ElfCheckOptions strict;
     strict.strict = true;
     ElfCheckReport s = check_elf(elf, strict);
     if (std::string(g) == "isa") {
       EXPECT_TRUE(s.findings.empty());
-      EXPECT_EQ(r.function_words, 0u);  // hand-written assembly without function symbols:
+      EXPECT_EQ(r.function_words, 0u);   // hand-written assembly without function symbols:
       EXPECT_GT(r.reached_words, 700u);  // its code is found by reachability from the entry
     } else {
       EXPECT_EQ(s.findings.size(), r.known.size()) << g;
@@ -139,20 +145,25 @@ TEST(CheckElf, SyscallListMatchesTheVm) {
     f.reg(kRegA2) = 0;
     f.insn(encode(Op::syscall, 0, 0, 0, 0, 0));
     StepStatus st = f.step();
-    const bool unrecognized = st == StepStatus::kPanic && f.vm->panic_message().find("unrecognized syscall") != std::string::npos;
+    const bool unrecognized =
+        st == StepStatus::kPanic &&
+        f.vm->panic_message().find("unrecognized syscall") != std::string::npos;
     EXPECT_EQ(unrecognized, !sys::implemented(n)) << "syscall " << n;
   }
 }
 
 TEST(CheckElf, CliExitCodes) {
-  auto ok = test::run_cmd(test::shell_quote(test::cannonball()) + " check-elf --path " + test::shell_quote(guest_elf("default")));
+  auto ok = test::run_cmd(test::shell_quote(test::cannonball()) + " check-elf --path " +
+                          test::shell_quote(guest_elf("default")));
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("ok: nothing the VM does not implement"), std::string::npos) << ok.out;
-  auto bad = test::run_cmd(test::shell_quote(test::cannonball()) + " check-elf --path " + test::shell_quote(guest_elf("panic")));
+  auto bad = test::run_cmd(test::shell_quote(test::cannonball()) + " check-elf --path " +
+                           test::shell_quote(guest_elf("panic")));
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.out.find("invalid_instruction"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("unsupported instruction"), std::string::npos) << bad.out;
-  auto missing = test::run_cmd(test::shell_quote(test::cannonball()) + " check-elf --path /nonexistent.elf");
+  auto missing =
+      test::run_cmd(test::shell_quote(test::cannonball()) + " check-elf --path /nonexistent.elf");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(missing.err.rfind("error: ", 0), 0u) << missing.err;
 }

@@ -57,8 +57,9 @@ class LazyCheckpoint : public ::testing::Test {
   // The proof of `step` from checkpoint `from`, by run_step_jobs.
   static StepResult prove(const CheckpointPtr& from, uint64_t step, bool jit) {
     StepResult out;
-    run_step_jobs({StepRequest{step, true, true}}, [&](uint64_t) { return from; }, nullptr,
-                  JobOptions{1, jit}, [&](StepResult&& r) { out = std::move(r); });
+    run_step_jobs(
+        {StepRequest{step, true, true}}, [&](uint64_t) { return from; }, nullptr,
+        JobOptions{1, jit}, [&](StepResult&& r) { out = std::move(r); });
     return out;
   }
   std::string dir, initial;
@@ -137,10 +138,10 @@ TEST_F(LazyCheckpoint, DamagedBlockIsOneErrorLineWhenTouched) {
   EXPECT_NE(err.find("is damaged: block 0 checksum mismatch"), std::string::npos) << err;
   // The CLI, JIT on and off: one error line, exit 1, no proof file.
   for (const char* jit : {"on", "off"}) {
-    test::CmdResult res = test::run_cmd(test::shell_quote(test::cannonball()) + " prove --dir " +
-                                        test::shell_quote(dir) + " --steps 300005 --jit " + jit +
-                                        " --proof-fmt " + test::shell_quote(dir + "/p-%d.json") +
-                                        " --progress-every 0");
+    test::CmdResult res =
+        test::run_cmd(test::shell_quote(test::cannonball()) + " prove --dir " +
+                      test::shell_quote(dir) + " --steps 300005 --jit " + jit + " --proof-fmt " +
+                      test::shell_quote(dir + "/p-%d.json") + " --progress-every 0");
     EXPECT_EQ(res.exit_code, 1) << res.err;
     EXPECT_EQ(std::count(res.err.begin(), res.err.end(), '\n'), 1) << res.err;
     EXPECT_EQ(res.err.rfind("error: checkpoint ", 0), 0u) << res.err;

@@ -7,9 +7,8 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli_helpers.h"
 #include "test_util.h"
@@ -30,7 +29,8 @@ TEST(CliDeploy, VersionPrintsVersionAndGitCommit) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out.rfind("cannonball version 0.1.0-", 0), 0u) << r.out;
     if (head.empty()) continue;  // not a git checkout: the commit is "unknown"
-    EXPECT_NE(r.out.find("cannonball version 0.1.0-" + head.substr(0, 8) + "\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("cannonball version 0.1.0-" + head.substr(0, 8) + "\n"), std::string::npos)
+        << r.out;
     // The build may be of a tree with uncommitted changes ("-dirty"), never of another commit
     // (a binary built before the last commit fails here: rebuild it).
     EXPECT_NE(r.out.find("\ncommit " + head), std::string::npos) << r.out;
@@ -40,7 +40,8 @@ TEST(CliDeploy, VersionPrintsVersionAndGitCommit) {
 TEST(CliDeploy, ListNamesTheOneVmTypeThisBuildRuns) {
   CmdResult r = run_cmd(shell_quote(cannonball()) + " list");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "Available cannon versions:\nfilename: cannonball\tversion: multithreaded64-5 (8)\n");
+  EXPECT_EQ(r.out,
+            "Available cannon versions:\nfilename: cannonball\tversion: multithreaded64-5 (8)\n");
 }
 
 TEST(CliDeploy, GoFlagSyntaxGivesTheSameRun) {
@@ -48,14 +49,14 @@ TEST(CliDeploy, GoFlagSyntaxGivesTheSameRun) {
   const std::string dir = temp_dir("go_flags");
   const std::string in = shell_quote(vectors_dir("isa") + "/initial.bin.gz");
   const std::vector<std::string> forms = {
-      "run -input " + in + " -output " + dir + "/a.bin -meta '' -stop-at =5000 -proof-at =700 -proof-fmt " + dir +
-          "/a-%d.json",
-      "run -input=" + in + " -output=" + dir + "/b.bin -meta= -stop-at==5000 -proof-at==700 -proof-fmt=" + dir +
-          "/b-%d.json",
-      "run --input " + in + " --output " + dir + "/c.bin --meta '' --stop-at =5000 --proof-at =700 --proof-fmt " +
-          dir + "/c-%d.json",
-      "run --input=" + in + " --output=" + dir + "/d.bin --meta= --stop-at==5000 --proof-at==700 --proof-fmt=" + dir +
-          "/d-%d.json",
+      "run -input " + in + " -output " + dir +
+          "/a.bin -meta '' -stop-at =5000 -proof-at =700 -proof-fmt " + dir + "/a-%d.json",
+      "run -input=" + in + " -output=" + dir +
+          "/b.bin -meta= -stop-at==5000 -proof-at==700 -proof-fmt=" + dir + "/b-%d.json",
+      "run --input " + in + " --output " + dir +
+          "/c.bin --meta '' --stop-at =5000 --proof-at =700 --proof-fmt " + dir + "/c-%d.json",
+      "run --input=" + in + " --output=" + dir +
+          "/d.bin --meta= --stop-at==5000 --proof-at==700 --proof-fmt=" + dir + "/d-%d.json",
   };
   for (const auto& f : forms) {
     CmdResult r = run_cmd(shell_quote(cannonball()) + " " + f);
@@ -81,16 +82,21 @@ TEST(CliDeploy, StateOfAnotherVersionIsNamedInOneLine) {
   ASSERT_EQ(bytes.at(0), 8);
   bytes[0] = 7;
   const std::string path = temp_dir("old_version") + "/v7.bin";
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-  const std::string msg = "state version 7 (multithreaded64-4) is not supported by this build: it runs multithreaded64-5";
-  CmdResult r = run_cmd(shell_quote(cannonball()) + " run --input " + path + " --output '' --meta ''");
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  const std::string msg =
+      "state version 7 (multithreaded64-4) is not supported by this build: it runs "
+      "multithreaded64-5";
+  CmdResult r =
+      run_cmd(shell_quote(cannonball()) + " run --input " + path + " --output '' --meta ''");
   EXPECT_EQ(r.exit_code, 1);
   // After the reference's "no metadata file" log line: the one error line, last.
   const std::string line = "error: failed to load state: " + msg + "\n";
   ASSERT_GE(r.err.size(), line.size()) << r.err;
   EXPECT_EQ(r.err.substr(r.err.size() - line.size()), line) << r.err;
   size_t errors = 0;
-  for (size_t p = r.err.find("error"); p != std::string::npos; p = r.err.find("error", p + 1)) ++errors;
+  for (size_t p = r.err.find("error"); p != std::string::npos; p = r.err.find("error", p + 1))
+    ++errors;
   EXPECT_EQ(errors, 1u) << r.err;
   CmdResult w = run_cmd(shell_quote(cannonball()) + " witness --input " + path);
   EXPECT_EQ(w.exit_code, 1);
@@ -110,8 +116,10 @@ TEST(CliDeploy, DebugInfoIsIdenticalWithJitOnAndOffAndCountsTheIsaGuest) {
   std::string text[2];
   for (int jit = 0; jit < 2; ++jit) {
     const std::string out = dir + "/debug-" + std::to_string(jit) + ".json";
-    CmdResult r = run_cmd(shell_quote(cannonball()) + " run --input " + shell_quote(vectors_dir("isa") + "/initial.bin.gz") +
-                          " --output '' --meta '' --jit=" + (jit ? "on" : "off") + " --debug-info " + out);
+    CmdResult r =
+        run_cmd(shell_quote(cannonball()) + " run --input " +
+                shell_quote(vectors_dir("isa") + "/initial.bin.gz") +
+                " --output '' --meta '' --jit=" + (jit ? "on" : "off") + " --debug-info " + out);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     text[jit] = read_text(out);
   }
@@ -127,9 +135,9 @@ TEST(CliDeploy, DebugInfoIsIdenticalWithJitOnAndOffAndCountsTheIsaGuest) {
   // its exited second thread.
   EXPECT_EQ(j["instruction_cache_miss_count"].get<uint64_t>(),
             418812u - j["forced_preemption_count"].get<uint64_t>() - 1);
-  EXPECT_EQ(j["highest_icache_miss_pc"].get<std::string>().rfind("0x120", 0), 0u) << j["highest_icache_miss_pc"];
+  EXPECT_EQ(j["highest_icache_miss_pc"].get<std::string>().rfind("0x120", 0), 0u)
+      << j["highest_icache_miss_pc"];
 }
-
 
 // --debug: the reference's traceback of the running thread at the end, from --meta symbols.
 TEST(CliDeploy, DebugPrintsAGuestTracebackFromTheMetaSymbols) {
@@ -137,8 +145,8 @@ TEST(CliDeploy, DebugPrintsAGuestTracebackFromTheMetaSymbols) {
   const std::string in = shell_quote(vectors_dir("hello") + "/initial.bin.gz");
   const std::string meta = shell_quote(vectors_dir("hello") + "/meta.json");
   const std::string dir = temp_dir("debug_trace");
-  CmdResult r = run_cmd(shell_quote(cannonball()) + " run --input " + in + " --meta " + meta + " --output " + dir +
-                        "/s.bin --stop-at =200000 --debug");
+  CmdResult r = run_cmd(shell_quote(cannonball()) + " run --input " + in + " --meta " + meta +
+                        " --output " + dir + "/s.bin --stop-at =200000 --debug");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The final state's pc, from the state file the same run wrote (witness is another command).
   State s = load_state_file(dir + "/s.bin");
@@ -164,9 +172,11 @@ TEST(CliDeploy, DebugPrintsAGuestTracebackFromTheMetaSymbols) {
   }
   EXPECT_GT(depth, 3) << r.out;
   EXPECT_NE(r.out.find(" in _main caller="), std::string::npos) << r.out;
-  CmdResult no_meta = run_cmd(shell_quote(cannonball()) + " run --input " + in + " --meta '' --output '' --debug");
+  CmdResult no_meta =
+      run_cmd(shell_quote(cannonball()) + " run --input " + in + " --meta '' --output '' --debug");
   EXPECT_EQ(no_meta.exit_code, 1);
-  EXPECT_NE(no_meta.err.find("cannot enable debug mode without a metadata file"), std::string::npos);
+  EXPECT_NE(no_meta.err.find("cannot enable debug mode without a metadata file"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ int error_lines(const std::string& err) {
 }
 
 // Expects exit `code`, exactly one "error: " line containing `what`, and nothing in `dir`.
-void expect_error(const CmdResult& r, int code, const std::string& what, const std::string& dir = "") {
+void expect_error(const CmdResult& r, int code, const std::string& what,
+                  const std::string& dir = "") {
   EXPECT_EQ(r.exit_code, code) << r.err;
   EXPECT_EQ(error_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find(what), std::string::npos) << "missing \"" << what << "\" in:\n" << r.err;
@@ -33,31 +34,36 @@ void expect_error(const CmdResult& r, int code, const std::string& what, const s
 }
 
 std::string run_prefix(const std::string& input, const std::string& out_dir) {
-  return cannonball() + " run --input " + shell_quote(input) + " --output " + shell_quote(out_dir + "/out.bin.gz") +
-         " --meta ''";
+  return cannonball() + " run --input " + shell_quote(input) + " --output " +
+         shell_quote(out_dir + "/out.bin.gz") + " --meta ''";
 }
 
 TEST(CliErrors, FlagsAndPatterns) {
   std::string dir = temp_dir("err-flags");
   std::string in = dir + "/none.bin.gz";
-  expect_error(run_cmd(cannonball() + " run --input x --bogus 1"), 1, "flag provided but not defined: -bogus");
+  expect_error(run_cmd(cannonball() + " run --input x --bogus 1"), 1,
+               "flag provided but not defined: -bogus");
   expect_error(run_cmd(cannonball() + " run --output x.bin"), 1, "Required flag \"input\" not set");
   expect_error(run_cmd(cannonball() + " run --input x --proof-at =abc"), 1,
                "invalid value \"=abc\" for flag -proof-at: failed to parse step number");
   expect_error(run_cmd(cannonball() + " run --input x --stop-at sometimes"), 1,
                "unrecognized step matcher: \"sometimes\"");
   expect_error(run_cmd(cannonball() + " run --input x --info-at %"), 1, "for flag -info-at");
-  expect_error(run_cmd(cannonball() + " run --input x --snapshot-at =-1"), 1, "for flag -snapshot-at");
-  expect_error(run_cmd(cannonball() + " run --input x --output x.json"), 1, "invalid --output file format");
+  expect_error(run_cmd(cannonball() + " run --input x --snapshot-at =-1"), 1,
+               "for flag -snapshot-at");
+  expect_error(run_cmd(cannonball() + " run --input x --output x.json"), 1,
+               "invalid --output file format");
   expect_error(run_cmd(cannonball() + " run --input x --snapshot-fmt s-%d.json"), 1,
                "invalid --snapshot-fmt file format");
   expect_error(run_cmd(cannonball() + " run --input x --stop-at-preimage-type bogus"), 1,
                "invalid preimage type \"bogus\"");
   expect_error(run_cmd(cannonball() + " run --input x --jit maybe"), 1, "maybe");
   expect_error(run_cmd(cannonball() + " frobnicate"), 1, "unknown command");
-  expect_error(run_cmd(cannonball() + " load-elf --type multithreaded --path x.elf"), 1, "multithreaded64-5");
+  expect_error(run_cmd(cannonball() + " load-elf --type multithreaded --path x.elf"), 1,
+               "multithreaded64-5");
   // 0x, octal and "always" are accepted patterns.
-  CmdResult ok = run_cmd(cannonball() + " run --input " + shell_quote(in) + " --proof-at =0x10 --stop-at %010");
+  CmdResult ok = run_cmd(cannonball() + " run --input " + shell_quote(in) +
+                         " --proof-at =0x10 --stop-at %010");
   EXPECT_EQ(ok.err.find("invalid value"), std::string::npos) << ok.err;
   std::filesystem::remove_all(dir);
 }
@@ -76,19 +82,23 @@ TEST(CliErrors, BadInputStates) {
   v7[0] = 7;
   std::vector<std::pair<std::string, std::string>> cases = {
       {dir + "/missing.bin.gz", "failed to load state"},
-      {put("trunc.bin.gz", std::span<const uint8_t>(zipped).first(zipped.size() / 2)), "failed to load state"},
+      {put("trunc.bin.gz", std::span<const uint8_t>(zipped).first(zipped.size() / 2)),
+       "failed to load state"},
       {put("v7.bin", v7), "failed to load state"},
       {put("garbage.bin.gz", std::span<const uint8_t>(gz).first(1000)), "failed to load state"},
-      {put("short.bin", std::span<const uint8_t>(gz).first(gz.size() - 100)), "failed to load state"},
+      {put("short.bin", std::span<const uint8_t>(gz).first(gz.size() - 100)),
+       "failed to load state"},
       {put("empty.bin", {}), "failed to load state"},
   };
   for (auto& [path, what] : cases) {
     SCOPED_TRACE(path);
     expect_error(run_cmd(run_prefix(path, out)), 1, what, out);
-    expect_error(run_cmd(cannonball() + " witness --input " + shell_quote(path)), 1, "invalid input state");
+    expect_error(run_cmd(cannonball() + " witness --input " + shell_quote(path)), 1,
+                 "invalid input state");
   }
-  expect_error(run_cmd(run_prefix(dir + "/v7.bin", out) + " --meta " + shell_quote(dir + "/nometa.json")), 1,
-               "failed to load metadata", out);
+  expect_error(
+      run_cmd(run_prefix(dir + "/v7.bin", out) + " --meta " + shell_quote(dir + "/nometa.json")), 1,
+      "failed to load metadata", out);
   std::filesystem::remove_all(dir);
 }
 
@@ -98,14 +108,16 @@ TEST(CliErrors, UnwritableOutputs) {
   write_text(dir + "/file", "not a directory");
   const std::string in = vectors_dir("hello") + "/initial.bin.gz";
   const std::string bad = dir + "/file/sub";  // ENOTDIR, even for root
-  expect_error(run_cmd(cannonball() + " run --input " + shell_quote(in) + " --meta '' --stop-at =10 --output " +
-                       shell_quote(bad + "/out.bin.gz")),
+  expect_error(run_cmd(cannonball() + " run --input " + shell_quote(in) +
+                       " --meta '' --stop-at =10 --output " + shell_quote(bad + "/out.bin.gz")),
                1, "failed to write state output");
-  expect_error(run_cmd(cannonball() + " run --input " + shell_quote(in) + " --meta '' --output '' --proof-at =5 " +
-                       "--proof-fmt " + shell_quote(bad + "/p-%d.json")),
+  expect_error(run_cmd(cannonball() + " run --input " + shell_quote(in) +
+                       " --meta '' --output '' --proof-at =5 " + "--proof-fmt " +
+                       shell_quote(bad + "/p-%d.json")),
                1, "failed to write proof data");
-  expect_error(run_cmd(cannonball() + " run --input " + shell_quote(in) + " --meta '' --output '' --snapshot-at =5 " +
-                       "--snapshot-fmt " + shell_quote(bad + "/s-%d.bin.gz")),
+  expect_error(run_cmd(cannonball() + " run --input " + shell_quote(in) +
+                       " --meta '' --output '' --snapshot-at =5 " + "--snapshot-fmt " +
+                       shell_quote(bad + "/s-%d.bin.gz")),
                1, "failed to write state snapshot");
   expect_error(run_cmd(cannonball() + " load-elf --type multithreaded64-5 --path " +
                        shell_quote(reference_dir() + "/elf/hello.elf") + " --meta '' --out " +
@@ -164,10 +176,12 @@ struct HostCase {
     write_text(script, kFakeHost);
   }
   ~HostCase() { std::filesystem::remove_all(dir); }
-  std::string cmd(const std::string& mode, const std::string& extra = "") const {  // extra: run flags
-    return cannonball() + " run --input " + shell_quote(vectors_dir("oracle") + "/initial.bin.gz") + " --output " +
-           shell_quote(out + "/out.bin.gz") + " --meta '' --proof-fmt " + shell_quote(out + "/p-%d.json") + " " +
-           extra + " -- python3 " + shell_quote(script) + " " + mode + " " + shell_quote(pidfile);
+  std::string cmd(const std::string& mode,
+                  const std::string& extra = "") const {  // extra: run flags
+    return cannonball() + " run --input " + shell_quote(vectors_dir("oracle") + "/initial.bin.gz") +
+           " --output " + shell_quote(out + "/out.bin.gz") + " --meta '' --proof-fmt " +
+           shell_quote(out + "/p-%d.json") + " " + extra + " -- python3 " + shell_quote(script) +
+           " " + mode + " " + shell_quote(pidfile);
   }
   pid_t host_pid() const { return pid_t(std::atoi(read_text(pidfile).c_str())); }
 };
@@ -203,9 +217,11 @@ TEST(CliErrors, SlowHostIsWaitedForAndTimeoutEndsTheRun) {
     HostCase h("host-slow");
     CmdResult r = run_cmd(h.cmd("slow-start") + " 3.5" + server);
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.err.find("msg=\"waiting on pre-image host\" module=vm step="), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("msg=\"waiting on pre-image host\" module=vm step="), std::string::npos)
+        << r.err;
     // The run still reaches the reference's final state.
-    EXPECT_TRUE(read_bytes(h.out + "/out.bin.gz") == read_bytes(vectors_dir("oracle") + "/final.bin.gz"));
+    EXPECT_TRUE(read_bytes(h.out + "/out.bin.gz") ==
+                read_bytes(vectors_dir("oracle") + "/final.bin.gz"));
     EXPECT_FALSE(process_alive(h.host_pid()));
   }
   {
@@ -236,29 +252,36 @@ TEST(CliErrors, GuestPanicAndGuestExitCode) {
   std::string dir = temp_dir("guest-exit");
   const std::string elf = std::string(CB_SOURCE_DIR) + "/tests/guests/elf/";
   auto load = [&](const std::string& name) {
-    CmdResult r = run_cmd(cannonball() + " load-elf --type multithreaded64-5 --path " + shell_quote(elf + name + ".elf") +
-                          " --out " + shell_quote(dir + "/" + name + ".bin.gz") + " --meta " +
+    CmdResult r = run_cmd(cannonball() + " load-elf --type multithreaded64-5 --path " +
+                          shell_quote(elf + name + ".elf") + " --out " +
+                          shell_quote(dir + "/" + name + ".bin.gz") + " --meta " +
                           shell_quote(dir + "/" + name + ".json"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
   };
   load("panic");
   load("exit3");
   // The reference VM panics (Go panic, process exit code 2; op-challenger: ErrVMPanic).
-  CmdResult r = run_cmd(cannonball() + " run --input " + shell_quote(dir + "/panic.bin.gz") + " --output " +
-                        shell_quote(dir + "/panic-out.bin.gz") + " --meta " + shell_quote(dir + "/panic.json"));
+  CmdResult r = run_cmd(cannonball() + " run --input " + shell_quote(dir + "/panic.bin.gz") +
+                        " --output " + shell_quote(dir + "/panic-out.bin.gz") + " --meta " +
+                        shell_quote(dir + "/panic.json"));
   expect_error(r, 2, "invalid instruction: 46000000");
-  EXPECT_NE(r.err.find("text=\"panic guest: executing an invalid instruction\\n\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("text=\"panic guest: executing an invalid instruction\\n\""),
+            std::string::npos)
+      << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir + "/panic-out.bin.gz"));
   // Also with a host (op-challenger always passes one) and during a proof step.
-  r = run_cmd(cannonball() + " run --input " + shell_quote(dir + "/panic.bin.gz") + " --output '' --meta '' " +
-              "--proof-at always --proof-fmt " + shell_quote(dir + "/pp-%d.json") + " -- sleep 30");
+  r = run_cmd(cannonball() + " run --input " + shell_quote(dir + "/panic.bin.gz") +
+              " --output '' --meta '' " + "--proof-at always --proof-fmt " +
+              shell_quote(dir + "/pp-%d.json") + " -- sleep 30");
   expect_error(r, 2, "invalid instruction: 46000000");
 
   // A guest exit code is in the state; cannon itself succeeds.
   r = run_cmd(cannonball() + " run --input " + shell_quote(dir + "/exit3.bin.gz") + " --output " +
-              shell_quote(dir + "/exit3-out.bin.gz") + " --meta " + shell_quote(dir + "/exit3.json"));
+              shell_quote(dir + "/exit3-out.bin.gz") + " --meta " +
+              shell_quote(dir + "/exit3.json"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("msg=\"Execution stopped\" module=vm exited=true code=3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("msg=\"Execution stopped\" module=vm exited=true code=3"), std::string::npos)
+      << r.err;
   State s = load_state_file(dir + "/exit3-out.bin.gz");
   EXPECT_TRUE(s.exited);
   EXPECT_EQ(s.exit_code, 3);

@@ -8,16 +8,17 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "test_util.h"
 
 namespace cb::test {
 
-inline std::string vectors_dir(const std::string& guest) { return reference_dir() + "/vectors/" + guest; }
+inline std::string vectors_dir(const std::string& guest) {
+  return reference_dir() + "/vectors/" + guest;
+}
 
 // Steps N of vectors/GUEST/proofs/proof-N.json, ascending.
 inline std::vector<uint64_t> reference_proof_steps(const std::string& guest) {
@@ -55,11 +56,12 @@ inline nlohmann::json expected_json(const std::string& guest) {
 
 // The literal single-proof command of the reference README.
 // `extra`: more run flags (before the "--" of the server).
-inline std::string single_proof_cmd(const std::string& guest, uint64_t n, const std::string& out_dir,
-                                    const std::string& extra = "") {
+inline std::string single_proof_cmd(const std::string& guest, uint64_t n,
+                                    const std::string& out_dir, const std::string& extra = "") {
   return cannonball() + " run --input " + shell_quote(vectors_dir(guest) + "/initial.bin.gz") +
          " --output '' --meta '' --proof-at =" + std::to_string(n) + " --proof-fmt " +
-         shell_quote(out_dir + "/proof-%d.json") + " --stop-at =" + std::to_string(n + 1) + extra + server_args(guest);
+         shell_quote(out_dir + "/proof-%d.json") + " --stop-at =" + std::to_string(n + 1) + extra +
+         server_args(guest);
 }
 
 // A --proof-fmt / --snapshot-fmt pattern with its one "%d" replaced.
@@ -83,7 +85,8 @@ inline bool process_alive(pid_t pid) {
 inline std::vector<std::string> list_dir(const std::string& dir) {
   std::vector<std::string> out;
   if (!std::filesystem::exists(dir)) return out;
-  for (auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
 }

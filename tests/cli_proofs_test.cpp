@@ -58,7 +58,9 @@ std::vector<uint64_t> sample(const std::string& g) {
   if (g == "oracle") {
     int k = 0;
     for (uint64_t n : all)
-      if (read_text(reference_proof_path(g, n)).find("oracle-offset") != std::string::npos && k++ < 3) out.push_back(n);
+      if (read_text(reference_proof_path(g, n)).find("oracle-offset") != std::string::npos &&
+          k++ < 3)
+        out.push_back(n);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -74,7 +76,8 @@ TEST_P(ProofGuest, CliSingleProofCommandWritesTheReferenceFile) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::string out = dir + "/proof-" + std::to_string(n) + ".json";
     ASSERT_TRUE(std::filesystem::exists(out)) << r.err;
-    EXPECT_TRUE(read_text(out) == read_text(reference_proof_path(g, n))) << g << " proof-" << n << ".json differs";
+    EXPECT_TRUE(read_text(out) == read_text(reference_proof_path(g, n)))
+        << g << " proof-" << n << ".json differs";
     // Nothing but the proof: no temp files, no state (--output ""), no meta.
     EXPECT_EQ(list_dir(dir), std::vector<std::string>{"proof-" + std::to_string(n) + ".json"});
     std::filesystem::remove(out);
@@ -96,9 +99,11 @@ TEST_P(ProofGuest, CliProofRedoneFromTheInputIsByteIdentical) {
   for (uint64_t n : picks) {
     CmdResult r = run_cmd(single_proof_cmd(g, n, dir, " --proof2-window 50"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    redone |= r.err.find("re-running from the input to the last clock_gettime") != std::string::npos;
+    redone |=
+        r.err.find("re-running from the input to the last clock_gettime") != std::string::npos;
     std::string out = dir + "/proof-" + std::to_string(n) + ".json";
-    EXPECT_TRUE(read_text(out) == read_text(reference_proof_path(g, n))) << g << " proof-" << n << ".json differs";
+    EXPECT_TRUE(read_text(out) == read_text(reference_proof_path(g, n)))
+        << g << " proof-" << n << ".json differs";
     std::filesystem::remove(out);
   }
   if (g != "isa") EXPECT_TRUE(redone) << "the redo path was not exercised";

@@ -33,13 +33,16 @@ TEST_P(StateGuest, SnapshotsFinalStateAndResumedRunsMatchTheReference) {
 
   // One uninterrupted run writing snapshots (gzipped, and plain .bin for the first guest).
   const std::string fmt = dir + (g == "isa" ? "/snap-%d.bin" : "/snap-%d.bin.gz");
-  CmdResult r = run_cmd(cannonball() + " run --input " + shell_quote(vectors_dir(g) + "/initial.bin.gz") +
-                        " --output " + shell_quote(dir + "/final.bin.gz") + " --meta '' --snapshot-at %" +
-                        std::to_string(every) + " --snapshot-fmt " + shell_quote(fmt) + server_args(g));
+  CmdResult r =
+      run_cmd(cannonball() + " run --input " + shell_quote(vectors_dir(g) + "/initial.bin.gz") +
+              " --output " + shell_quote(dir + "/final.bin.gz") + " --meta '' --snapshot-at %" +
+              std::to_string(every) + " --snapshot-fmt " + shell_quote(fmt) + server_args(g));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(read_bytes(dir + "/final.bin.gz") == ref_final) << "final state differs from final.bin.gz";
+  EXPECT_TRUE(read_bytes(dir + "/final.bin.gz") == ref_final)
+      << "final state differs from final.bin.gz";
   std::string guest_out = expected["stdout"];
-  if (!guest_out.empty()) EXPECT_NE(r.err.find("module=guest stream=stdout"), std::string::npos) << r.err;
+  if (!guest_out.empty())
+    EXPECT_NE(r.err.find("module=guest stream=stdout"), std::string::npos) << r.err;
 
   for (uint64_t step = 0; step < final_step; step += every) {
     SCOPED_TRACE("snapshot " + std::to_string(step));
@@ -53,8 +56,8 @@ TEST_P(StateGuest, SnapshotsFinalStateAndResumedRunsMatchTheReference) {
     if (step == 0) EXPECT_TRUE(bytes == ref_initial) << "snapshot 0 differs from initial.bin.gz";
     // Resume from it: same final file as the uninterrupted run and the reference.
     std::string out = dir + "/resumed-" + std::to_string(step) + ".bin.gz";
-    CmdResult rr = run_cmd(cannonball() + " run --input " + shell_quote(snap) + " --output " + shell_quote(out) +
-                           " --meta ''" + server_args(g));
+    CmdResult rr = run_cmd(cannonball() + " run --input " + shell_quote(snap) + " --output " +
+                           shell_quote(out) + " --meta ''" + server_args(g));
     ASSERT_EQ(rr.exit_code, 0) << rr.err;
     std::vector<uint8_t> fin = read_bytes(out);
     EXPECT_TRUE(fin == ref_final) << "resumed run ends elsewhere";
@@ -62,7 +65,8 @@ TEST_P(StateGuest, SnapshotsFinalStateAndResumedRunsMatchTheReference) {
   }
   // Only the files asked for: no temp files left behind.
   for (const std::string& f : list_dir(dir))
-    EXPECT_TRUE(f.rfind("snap-", 0) == 0 || f.rfind("resumed-", 0) == 0 || f == "final.bin.gz") << f;
+    EXPECT_TRUE(f.rfind("snap-", 0) == 0 || f.rfind("resumed-", 0) == 0 || f == "final.bin.gz")
+        << f;
   std::filesystem::remove_all(dir);
 }
 
@@ -78,17 +82,19 @@ TEST_P(StateGuest, WitnessPrintsTheReferenceJson) {
   std::string state_n = vectors_dir(g) + "/initial.bin.gz";
   if (n != 0) {
     state_n = dir + "/state-n.bin.gz";
-    CmdResult rr = run_cmd(cannonball() + " run --input " + shell_quote(vectors_dir(g) + "/initial.bin.gz") +
-                           " --output " + shell_quote(state_n) + " --meta '' --stop-at =" + std::to_string(n) +
-                           server_args(g));
+    CmdResult rr =
+        run_cmd(cannonball() + " run --input " + shell_quote(vectors_dir(g) + "/initial.bin.gz") +
+                " --output " + shell_quote(state_n) + " --meta '' --stop-at =" + std::to_string(n) +
+                server_args(g));
     ASSERT_EQ(rr.exit_code, 0) << rr.err;
   }
   CmdResult r = run_cmd(cannonball() + " witness --input " + shell_quote(state_n) + " --output " +
                         shell_quote(dir + "/w.bin"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string want = "{\n  \"stateVersion\": 8,\n  \"witnessHash\": \"" + std::string(pn["pre"]) +
-                     "\",\n  \"witness\": \"" + std::string(pn["state-data"]) + "\",\n  \"step\": " +
-                     std::to_string(n) + ",\n  \"exited\": false,\n  \"exitCode\": 0\n}\n\n";
+                     "\",\n  \"witness\": \"" + std::string(pn["state-data"]) +
+                     "\",\n  \"step\": " + std::to_string(n) +
+                     ",\n  \"exited\": false,\n  \"exitCode\": 0\n}\n\n";
   EXPECT_EQ(r.out, want);
   EXPECT_EQ(hex(read_bytes(dir + "/w.bin")), std::string(pn["state-data"]));
 
@@ -112,11 +118,13 @@ TEST_P(StateGuest, LoadElfCommandWritesTheReferenceInitialStateAndMeta) {
   CB_REQUIRE_REFERENCE();
   const std::string g = GetParam();
   std::string dir = temp_dir("load-elf-" + g);
-  CmdResult r = run_cmd(cannonball() + " load-elf --type multithreaded64-5 --path " +
-                        shell_quote(reference_dir() + "/elf/" + g + ".elf") + " --out " +
-                        shell_quote(dir + "/initial.bin.gz") + " --meta " + shell_quote(dir + "/meta.json"));
+  CmdResult r =
+      run_cmd(cannonball() + " load-elf --type multithreaded64-5 --path " +
+              shell_quote(reference_dir() + "/elf/" + g + ".elf") + " --out " +
+              shell_quote(dir + "/initial.bin.gz") + " --meta " + shell_quote(dir + "/meta.json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(read_bytes(dir + "/initial.bin.gz") == read_bytes(vectors_dir(g) + "/initial.bin.gz"));
+  EXPECT_TRUE(read_bytes(dir + "/initial.bin.gz") ==
+              read_bytes(vectors_dir(g) + "/initial.bin.gz"));
   // Same symbols; the reference sorts symbols sharing an address unstably, so compare sorted.
   auto syms = [](const std::string& path) {
     auto j = nlohmann::json::parse(read_text(path));
@@ -147,7 +155,8 @@ TEST(StopAtPreimage, StopsAfterTheFirstMatchingRead) {
       if (!j.contains("oracle-key")) continue;
       std::string k = j["oracle-key"];
       uint64_t off = j.value("oracle-offset", uint64_t{0});
-      if ((type_byte.empty() || k.substr(2, 2) == type_byte) && (any_offset || off == offset)) return n;
+      if ((type_byte.empty() || k.substr(2, 2) == type_byte) && (any_offset || off == offset))
+        return n;
     }
     return 0;
   };
@@ -164,8 +173,10 @@ TEST(StopAtPreimage, StopsAfterTheFirstMatchingRead) {
   std::string dir = temp_dir("stop-preimage");
   for (const Case& c : cases) {
     SCOPED_TRACE(c.flags);
-    CmdResult r = run_cmd(cannonball() + " run --input " + shell_quote(vectors_dir("oracle") + "/initial.bin.gz") +
-                          " --output " + shell_quote(dir + "/out.bin") + " --meta '' " + c.flags + server_args("oracle"));
+    CmdResult r =
+        run_cmd(cannonball() + " run --input " +
+                shell_quote(vectors_dir("oracle") + "/initial.bin.gz") + " --output " +
+                shell_quote(dir + "/out.bin") + " --meta '' " + c.flags + server_args("oracle"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("Stopping at preimage read"), std::string::npos) << r.err;
     State s = load_state_file(dir + "/out.bin");

@@ -4,11 +4,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +23,7 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 
 class FileIo : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     std::string templ = ::testing::TempDir() + "/cb_file_io_XXXXXX";
     ASSERT_NE(::mkdtemp(templ.data()), nullptr);
@@ -47,8 +46,9 @@ protected:
     return names;
   }
   static void put(const std::string& p, const Bytes& data) {
-    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(data.data()),
-                                             static_cast<std::streamsize>(data.size()));
+    std::ofstream(p, std::ios::binary)
+        .write(reinterpret_cast<const char*>(data.data()),
+               static_cast<std::streamsize>(data.size()));
   }
   static Bytes get(const std::string& p) {
     std::ifstream in(p, std::ios::binary);
@@ -61,7 +61,8 @@ Bytes sample(size_t n, uint32_t seed = 1) {
   // Half random (incompressible: stored blocks), half repetitive (real deflate).
   std::mt19937 rng(seed);
   Bytes b(n);
-  for (size_t i = 0; i < n; ++i) b[i] = i < n / 2 ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>(i % 7);
+  for (size_t i = 0; i < n; ++i)
+    b[i] = i < n / 2 ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>(i % 7);
   return b;
 }
 
@@ -117,7 +118,8 @@ TEST_F(FileIo, GzipWrittenByOthersIsRead) {
 
 TEST_F(FileIo, ReferenceStateFile) {
 #ifdef CB_SOURCE_DIR
-  const std::string p = std::string(CB_SOURCE_DIR) + "/../shared/reference/vectors/oracle/final.bin.gz";
+  const std::string p =
+      std::string(CB_SOURCE_DIR) + "/../shared/reference/vectors/oracle/final.bin.gz";
   if (::access(p.c_str(), R_OK) != 0) GTEST_SKIP() << "no reference vectors at " << p;
   const Bytes state = read_file(p);
   ASSERT_FALSE(state.empty());
@@ -144,8 +146,7 @@ TEST_F(FileIo, EveryTruncationIsAnError) {
   const Bytes data = sample(20000);
   const Bytes gz = gzip_bytes(data);
   for (size_t cut = 0; cut < gz.size(); ++cut) {
-    const std::string err =
-        error_of([&] { gunzip_bytes(std::span(gz).first(cut), "t.gz"); });
+    const std::string err = error_of([&] { gunzip_bytes(std::span(gz).first(cut), "t.gz"); });
     EXPECT_NE(err.find("truncated gzip"), std::string::npos) << "cut at " << cut << ": " << err;
   }
   for (size_t cut : {size_t{0}, size_t{5}, size_t{10}, gz.size() / 2, gz.size() - 1}) {
@@ -179,7 +180,8 @@ TEST_F(FileIo, ConcatenatedMembersAndTrailingGarbage) {
 
   Bytes garbage = both;
   for (int i = 0; i < 16; ++i) garbage.push_back('x');
-  EXPECT_NE(error_of([&] { gunzip_bytes(garbage, "g.gz"); }).find("corrupt gzip data"), std::string::npos);
+  EXPECT_NE(error_of([&] { gunzip_bytes(garbage, "g.gz"); }).find("corrupt gzip data"),
+            std::string::npos);
   Bytes zeros = both;
   zeros.push_back(0);
   zeros.push_back(0);
@@ -207,7 +209,8 @@ TEST_F(FileIo, EmptyFiles) {
 TEST_F(FileIo, OpenErrors) {
   EXPECT_EQ(error_of([&] { read_file(""); }), "no path specified");
   const std::string err = error_of([&] { read_file(path("missing.bin.gz")); });
-  EXPECT_EQ(err, "failed to open file \"" + path("missing.bin.gz") + "\": No such file or directory");
+  EXPECT_EQ(err,
+            "failed to open file \"" + path("missing.bin.gz") + "\": No such file or directory");
   EXPECT_NE(error_of([&] { read_file(m_dir); }).find("Is a directory"), std::string::npos);
 }
 

@@ -3,8 +3,6 @@
 // correct result) in bounded time and memory; the commands run under `ulimit -v` so that an
 // unbounded allocation fails the test instead of the machine.
 #include <gtest/gtest.h>
-
-#include "memory/page_pool.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,11 +15,12 @@
 #include <thread>
 #include <vector>
 
-#include "host/go_format.h"
 #include "cli_helpers.h"
-#include "interp/elf_loader.h"
 #include "host/file_io.h"
+#include "host/go_format.h"
+#include "interp/elf_loader.h"
 #include "interp/state_io.h"
+#include "memory/page_pool.h"
 #include "test_util.h"
 
 namespace cb {
@@ -71,7 +70,9 @@ std::string hello() { return vectors_dir("hello") + "/initial.bin.gz"; }
 // ---------------------------------------------------------------------------------------------
 // Row 1: load-elf of an ELF whose segment has p_memsz = 1 TiB.
 
-std::vector<uint8_t> exit3() { return read_file(std::string(CB_SOURCE_DIR) + "/tests/guests/elf/exit3.elf"); }
+std::vector<uint8_t> exit3() {
+  return read_file(std::string(CB_SOURCE_DIR) + "/tests/guests/elf/exit3.elf");
+}
 void put64(std::vector<uint8_t>& b, size_t off, uint64_t v) {
   for (int i = 0; i < 8; ++i) b.at(off + i) = uint8_t(v >> (56 - 8 * i));
 }
@@ -85,22 +86,26 @@ TEST(HostileInput, ElfSegmentOfOneTebibyteIsRefusedBeforeAllocating) {
     FAIL() << "a 1 TiB segment was loaded";
   } catch (const ElfError& e) {
     // The default limit is the memory budget (--max-memory).
-    EXPECT_NE(std::string(e.what()).find("above the limit of " + std::to_string(memory_budget()) + " bytes"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("above the limit of " + std::to_string(memory_budget()) +
+                                         " bytes"),
+              std::string::npos)
+        << e.what();
   }
   // The limit is a parameter: the original segment fits 1 MiB, not 64 bytes.
   EXPECT_NO_THROW((void)load_elf(exit3(), uint64_t{1} << 20));
   EXPECT_THROW((void)load_elf(exit3(), 64), ElfError);
 
   std::string dir = temp_dir("hostile-elf");
-  std::ofstream(dir + "/big.elf", std::ios::binary).write(reinterpret_cast<const char*>(elf.data()), long(elf.size()));
-  expect_one_error(cannonball() + " load-elf --type multithreaded64-5 --path " + dir + "/big.elf --out " + dir +
-                       "/s.bin.gz --meta ''",
+  std::ofstream(dir + "/big.elf", std::ios::binary)
+      .write(reinterpret_cast<const char*>(elf.data()), long(elf.size()));
+  expect_one_error(cannonball() + " load-elf --type multithreaded64-5 --path " + dir +
+                       "/big.elf --out " + dir + "/s.bin.gz --meta ''",
                    "above the limit", 10);
   EXPECT_FALSE(fs::exists(dir + "/s.bin.gz"));
   // /dev/zero as an ELF: refused from its first chunk.
-  expect_one_error(cannonball() + " load-elf --type multithreaded64-5 --path /dev/zero --out '' --meta ''",
-                   "not an ELF file", 10);
+  expect_one_error(
+      cannonball() + " load-elf --type multithreaded64-5 --path /dev/zero --out '' --meta ''",
+      "not an ELF file", 10);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,7 +113,8 @@ TEST(HostileInput, ElfSegmentOfOneTebibyteIsRefusedBeforeAllocating) {
 
 TEST(HostileInput, EndlessStateInputsEndInOneErrorLine) {
   // The version byte first, as the reference reads it.
-  expect_one_error(cannonball() + " run --input /dev/zero --output '' --meta ''", "state version 0 (singlethreaded) is not supported", 10);
+  expect_one_error(cannonball() + " run --input /dev/zero --output '' --meta ''",
+                   "state version 0 (singlethreaded) is not supported", 10);
   std::string dir = temp_dir("hostile-fifo");
   const std::string fifo = dir + "/in.bin", fifo_gz = dir + "/in.bin.gz";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -116,24 +122,27 @@ TEST(HostileInput, EndlessStateInputsEndInOneErrorLine) {
   // Endless writers, bounded in time whatever happens (they die of SIGPIPE when we stop
   // reading). Nothing is ever written to disk.
   auto feed = [](const std::string& header_printf, const std::string& target, bool gzip) {
-    return "(timeout 30 sh -c \"printf '" + header_printf + "'; cat /dev/zero\"" + (gzip ? " | gzip -1" : "") +
-           " > " + target + " 2>/dev/null &) ; ";
+    return "(timeout 30 sh -c \"printf '" + header_printf + "'; cat /dev/zero\"" +
+           (gzip ? " | gzip -1" : "") + " > " + target + " 2>/dev/null &) ; ";
   };
   // Version 8, then 2^40 pages declared: refused from the header (the memory budget).
-  expect_one_error(feed("\\010\\000\\000\\001\\000\\000\\000\\000\\000", fifo, false) + cannonball() +
-                       " run --input " + fifo + " --output '' --meta ''",
+  expect_one_error(feed("\\010\\000\\000\\001\\000\\000\\000\\000\\000", fifo, false) +
+                       cannonball() + " run --input " + fifo + " --output '' --meta ''",
                    "more than the memory budget", 10);
   // The same through gzip (the decompressed header decides).
-  expect_one_error(feed("\\010\\000\\000\\001\\000\\000\\000\\000\\000", fifo_gz, true) + cannonball() +
-                       " run --input " + fifo_gz + " --output '' --meta ''",
+  expect_one_error(feed("\\010\\000\\000\\001\\000\\000\\000\\000\\000", fifo_gz, true) +
+                       cannonball() + " run --input " + fifo_gz + " --output '' --meta ''",
                    "more than the memory budget", 10);
   // Version 8 and zeros: the state ends after its last field (0 pages, 0 threads), as the
   // reference's stream decoder stops; the rest of the stream is never read.
-  expect_one_error(feed("\\010", fifo, false) + cannonball() + " run --input " + fifo + " --output '' --meta ''",
-                   "no thread on its active thread stack", 10);
+  expect_one_error(
+      feed("\\010", fifo, false) + cannonball() + " run --input " + fifo + " --output '' --meta ''",
+      "no thread on its active thread stack", 10);
   // trace and witness read states the same way.
-  expect_one_error(cannonball() + " trace --input /dev/zero --dir " + dir + "/T", "state version 0 (singlethreaded) is not supported", 10);
-  expect_one_error(cannonball() + " witness --input /dev/zero", "state version 0 (singlethreaded) is not supported", 10);
+  expect_one_error(cannonball() + " trace --input /dev/zero --dir " + dir + "/T",
+                   "state version 0 (singlethreaded) is not supported", 10);
+  expect_one_error(cannonball() + " witness --input /dev/zero",
+                   "state version 0 (singlethreaded) is not supported", 10);
   // The streaming reader stops exactly at the end of a real state (bytes after it are never
   // read), and a state cut short is an error, not a partial state.
   std::vector<uint8_t> bytes = read_bytes(hello());
@@ -157,8 +166,9 @@ TEST(HostileInput, SigtermWhileWaitingForInputEndsTheRun) {
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   // A writer that opens the pipe and sends nothing; run waits in read.
   auto t0 = Clock::now();
-  CmdResult r = run_cmd("( (timeout 20 sleep 15 > " + fifo + " &); " + cannonball() + " run --input " + fifo +
-                        " --output '' --meta '' & P=$!; sleep 0.5; kill -TERM $P; wait $P )");
+  CmdResult r =
+      run_cmd("( (timeout 20 sleep 15 > " + fifo + " &); " + cannonball() + " run --input " + fifo +
+              " --output '' --meta '' & P=$!; sleep 0.5; kill -TERM $P; wait $P )");
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   EXPECT_EQ(r.exit_code, 130) << r.err;
   EXPECT_NE(r.err.find("command interrupted"), std::string::npos) << r.err;
@@ -172,8 +182,9 @@ class HostileTrace : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     s_dir = temp_dir("hostile-trace");
-    CmdResult r = run_cmd(cannonball() + " trace --input " + shell_quote(hello()) + " --dir " + s_dir +
-                          "/T --checkpoint-every 5000 --hashes-at 100,150 --progress-every 0");
+    CmdResult r =
+        run_cmd(cannonball() + " trace --input " + shell_quote(hello()) + " --dir " + s_dir +
+                "/T --checkpoint-every 5000 --hashes-at 100,150 --progress-every 0");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static std::string trace() { return s_dir + "/T"; }
@@ -186,12 +197,14 @@ TEST_F(HostileTrace, ListFilesAreBoundedAndChecked) {
   const std::string p = cannonball() + " prove --dir " + trace() + " --progress-every 0 ";
   expect_one_error(p + "--hash-at-file /dev/zero", "not a text file (a NUL byte at offset 0)", 10);
   expect_one_error(p + "--steps-file /dev/zero", "not a text file", 10);
-  expect_one_error(cannonball() + " bisect --dir " + trace() + " --claims /dev/zero", "not a text file", 10);
+  expect_one_error(cannonball() + " bisect --dir " + trace() + " --claims /dev/zero",
+                   "not a text file", 10);
   // An endless text stream: the 64 MiB cap, in bounded memory.
   const std::string fifo = s_dir + "/endless.txt";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  expect_one_error("(timeout 30 yes 1 > " + fifo + " 2>/dev/null &); " + p + "--hash-at-file " + fifo,
-                   "is larger than the limit of 67108864 bytes", 20);
+  expect_one_error(
+      "(timeout 30 yes 1 > " + fifo + " 2>/dev/null &); " + p + "--hash-at-file " + fifo,
+      "is larger than the limit of 67108864 bytes", 20);
   // A good list still works.
   std::ofstream(s_dir + "/steps.txt") << "100\n150 0xabc\n";
   CmdResult r = run_cmd(p + "--hash-at-file " + s_dir + "/steps.txt");
@@ -208,25 +221,31 @@ TEST_F(HostileTrace, ListFilesAreBoundedAndChecked) {
 
 TEST_F(HostileTrace, NumericFlagsAreBounded) {
   if (!fs::exists(hello())) GTEST_SKIP() << "no reference vectors";
-  const std::string p = cannonball() + " prove --dir " + trace() + " --hash-at 100 --progress-every 0 ";
+  const std::string p =
+      cannonball() + " prove --dir " + trace() + " --hash-at 100 --progress-every 0 ";
   expect_one_error(p + "-j 65537", "65537", 10);
   expect_one_error(p + "-j -1", "-1", 10);
   EXPECT_EQ(run_cmd(p + "-j 256").exit_code, 0);
-  expect_one_error(cannonball() + " run --input " + hello() + " --output '' --meta '' --host-timeout-ms -1",
-                   "--host-timeout-ms", 10);
-  expect_one_error(cannonball() + " trace --input " + hello() + " --dir " + s_dir + "/T2 --checkpoint-every -1",
-                   "--checkpoint-every", 10);
-  expect_one_error(cannonball() + " trace --input " + hello() + " --dir " + s_dir + "/T2 --zstd-level 99",
-                   "--zstd-level", 10);
+  expect_one_error(
+      cannonball() + " run --input " + hello() + " --output '' --meta '' --host-timeout-ms -1",
+      "--host-timeout-ms", 10);
+  expect_one_error(
+      cannonball() + " trace --input " + hello() + " --dir " + s_dir + "/T2 --checkpoint-every -1",
+      "--checkpoint-every", 10);
+  expect_one_error(
+      cannonball() + " trace --input " + hello() + " --dir " + s_dir + "/T2 --zstd-level 99",
+      "--zstd-level", 10);
   // trace --stop-at =0 is accepted like run's: a trace of just the start.
-  CmdResult r = run_cmd(cannonball() + " trace --input " + hello() + " --dir " + s_dir + "/T0 --stop-at =0");
+  CmdResult r =
+      run_cmd(cannonball() + " trace --input " + hello() + " --dir " + s_dir + "/T0 --stop-at =0");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   auto hashes = read_hashes(s_dir + "/T0/hashes.txt");
   ASSERT_EQ(hashes.size(), 1u);
   EXPECT_EQ(hashes[0].first, 0u);
   EXPECT_EQ(hashes[0].second, read_hashes(vectors_dir("hello") + "/hashes.txt").at(0).second);
-  expect_one_error(cannonball() + " trace --input " + hello() + " --dir " + s_dir + "/T3 --stop-at %5",
-                   "trace stops at one step", 10);
+  expect_one_error(
+      cannonball() + " trace --input " + hello() + " --dir " + s_dir + "/T3 --stop-at %5",
+      "trace stops at one step", 10);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,26 +311,29 @@ TEST_F(HostileTrace, WidePatternsWriteOneFilePerStepAndHugeOnesAreRefused) {
   if (!fs::exists(hello())) GTEST_SKIP() << "no reference vectors";
   std::string d = s_dir + "/wide";
   fs::create_directories(d);
-  CmdResult r = run_cmd(cannonball() + " run --input " + hello() + " --output '' --meta '' --proof-at %2 --stop-at =5" +
-                        " --proof-fmt " + d + "/%0120d.json");
+  CmdResult r = run_cmd(cannonball() + " run --input " + hello() +
+                        " --output '' --meta '' --proof-at %2 --stop-at =5" + " --proof-fmt " + d +
+                        "/%0120d.json");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> want;
   for (int s : {0, 2, 4}) want.push_back(std::string(119, '0') + std::to_string(s) + ".json");
   EXPECT_EQ(list_dir(d), want);
   // prove expands the same pattern the same way (one formatting function).
   std::string d2 = s_dir + "/wide2";
-  r = run_cmd(cannonball() + " prove --dir " + trace() + " --steps 2 --progress-every 0 --proof-fmt " + d2 +
-              "/%0120d.json");
+  r = run_cmd(cannonball() + " prove --dir " + trace() +
+              " --steps 2 --progress-every 0 --proof-fmt " + d2 + "/%0120d.json");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(list_dir(d2), std::vector<std::string>{want[1]});
   EXPECT_EQ(read_text(d2 + "/" + want[1]), read_text(d + "/" + want[1]));
   // A huge width: one error line at once, nothing written.
   std::string d3 = s_dir + "/huge";
   fs::create_directories(d3);
-  expect_one_error(cannonball() + " run --input " + hello() + " --output '' --meta '' --proof-at %2 --stop-at =5" +
-                       " --proof-fmt " + d3 + "/%3000000000d.json",
+  expect_one_error(cannonball() + " run --input " + hello() +
+                       " --output '' --meta '' --proof-at %2 --stop-at =5" + " --proof-fmt " + d3 +
+                       "/%3000000000d.json",
                    "invalid file name pattern", 5);
-  expect_one_error(cannonball() + " prove --dir " + trace() + " --steps 2 --proof-fmt " + d3 + "/%3000000000d.json",
+  expect_one_error(cannonball() + " prove --dir " + trace() + " --steps 2 --proof-fmt " + d3 +
+                       "/%3000000000d.json",
                    "invalid file name pattern", 5);
   EXPECT_TRUE(list_dir(d3).empty());
 }
@@ -339,7 +361,8 @@ std::string big_state(const std::string& dir, uint64_t pages) {
   }
   out.insert(out.end(), s.begin() + long(rest), s.end());
   std::string path = dir + "/big.bin";
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(out.data()), long(out.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(out.data()), long(out.size()));
   return path;
 }
 
@@ -366,7 +389,8 @@ TEST(HostileInput, KilledOutputWritesLeaveNoTemporaryFile) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::execl(cannonball().c_str(), "cannonball", "run", "--input", input.c_str(), "--output",
-              (out_dir + "/final.bin.gz").c_str(), "--meta", "", "--stop-at", "=0", static_cast<char*>(nullptr));
+              (out_dir + "/final.bin.gz").c_str(), "--meta", "", "--stop-at", "=0",
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     auto t0 = Clock::now();
@@ -421,7 +445,8 @@ TEST(HostileInput, KilledTraceKeepsItsHashesAndARerunRedoesCleanly) {
     std::error_code ec;
     for (auto& e : fs::directory_iterator(dir, ec)) {
       std::string n = e.path().filename().string();
-      if (n.size() == 30 && n.rfind("ckpt-", 0) == 0 && n.substr(25) == ".cbck") steps.push_back(std::stoull(n.substr(5, 20)));
+      if (n.size() == 30 && n.rfind("ckpt-", 0) == 0 && n.substr(25) == ".cbck")
+        steps.push_back(std::stoull(n.substr(5, 20)));
     }
     std::sort(steps.begin(), steps.end());
     return steps;
@@ -429,9 +454,9 @@ TEST(HostileInput, KilledTraceKeepsItsHashesAndARerunRedoesCleanly) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    ::execl(cannonball().c_str(), "cannonball", "trace", "--input", input.c_str(), "--dir", dir.c_str(),
-            "--checkpoint-every", "100000000", "--hashes-at", "%10000000", "--progress-every", "0",
-            static_cast<char*>(nullptr));
+    ::execl(cannonball().c_str(), "cannonball", "trace", "--input", input.c_str(), "--dir",
+            dir.c_str(), "--checkpoint-every", "100000000", "--hashes-at", "%10000000",
+            "--progress-every", "0", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   auto t0 = Clock::now();
@@ -455,8 +480,9 @@ TEST(HostileInput, KilledTraceKeepsItsHashesAndARerunRedoesCleanly) {
     if (ref.count(s)) EXPECT_EQ(got[s], ref[s]) << s;
   }
   // A rerun into the same directory starts over cleanly.
-  CmdResult r = run_cmd(cannonball() + " trace --input " + input + " --dir " + dir +
-                        " --checkpoint-every 100000000 --hashes-at %10000000 --stop-at 30000000 --progress-every 0");
+  CmdResult r = run_cmd(
+      cannonball() + " trace --input " + input + " --dir " + dir +
+      " --checkpoint-every 100000000 --hashes-at %10000000 --stop-at 30000000 --progress-every 0");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ckpts(), (std::vector<uint64_t>{0, 30'000'000}));
   auto again = read_hashes(dir + "/hashes.txt");
@@ -482,14 +508,16 @@ TEST_F(HostileTrace, InconsistentClaimsAreReportedWithTheirSteps) {
     std::ofstream f(s_dir + "/claims1.txt");
     f << "0 " << ref[0] << "\n100 " << bad << "\n150 " << ref[150] << "\n";
   }
-  expect_one_error(cannonball() + " bisect --dir " + trace() + " --claims " + s_dir + "/claims1.txt",
-                   "differs at step 100", 20);
+  expect_one_error(
+      cannonball() + " bisect --dir " + trace() + " --claims " + s_dir + "/claims1.txt",
+      "differs at step 100", 20);
   // Executed: steps 120 and 130 are nowhere in the trace; the ends (0, 150) agree.
   {
     std::ofstream f(s_dir + "/claims2.txt");
     f << "0 " << ref[0] << "\n120 " << ref[120] << "\n130 " << bad << "\n150 " << ref[150] << "\n";
   }
-  CmdResult r = run_cmd(cannonball() + " bisect --dir " + trace() + " --claims " + s_dir + "/claims2.txt");
+  CmdResult r =
+      run_cmd(cannonball() + " bisect --dir " + trace() + " --claims " + s_dir + "/claims2.txt");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_EQ(error_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("differs at step 130"), std::string::npos) << r.err;
@@ -498,7 +526,8 @@ TEST_F(HostileTrace, InconsistentClaimsAreReportedWithTheirSteps) {
   // Consistent claims still give "no difference".
   {
     std::ofstream f(s_dir + "/claims3.txt");
-    f << "0 " << ref[0] << "\n120 " << ref[120] << "\n130 " << ref[130] << "\n150 " << ref[150] << "\n";
+    f << "0 " << ref[0] << "\n120 " << ref[120] << "\n130 " << ref[130] << "\n150 " << ref[150]
+      << "\n";
   }
   r = run_cmd(cannonball() + " bisect --dir " + trace() + " --claims " + s_dir + "/claims3.txt");
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -14,7 +14,7 @@
 namespace cb::test {
 
 class IsaRandom {
-public:
+ public:
   static constexpr uint64_t kCodeBase = 0x10000;  // two code pages
   static constexpr uint64_t kDataBase = 0x20000;  // two data pages, then an absent one
   static constexpr unsigned kAddrRegs = 5;        // r1..r5 hold addresses
@@ -34,15 +34,35 @@ public:
 
   // A value from the edge pool or random.
   uint64_t value() {
-    static const uint64_t kEdges[] = {0, 1, 2, ~uint64_t{0}, 0x7fffffff, 0x80000000, 0xffffffff,
-                                      0xffffffff80000000, 0x100000000, 0x8000000000000000,
-                                      0x7fffffffffffffff, 31, 32, 33, 63, 64, 0xffff, 0x8000,
-                                      0xffffffff7fffffff, 0x00000000ffff0000};
+    static const uint64_t kEdges[] = {0,
+                                      1,
+                                      2,
+                                      ~uint64_t{0},
+                                      0x7fffffff,
+                                      0x80000000,
+                                      0xffffffff,
+                                      0xffffffff80000000,
+                                      0x100000000,
+                                      0x8000000000000000,
+                                      0x7fffffffffffffff,
+                                      31,
+                                      32,
+                                      33,
+                                      63,
+                                      64,
+                                      0xffff,
+                                      0x8000,
+                                      0xffffffff7fffffff,
+                                      0x00000000ffff0000};
     switch (below(4)) {
-      case 0: return kEdges[below(std::size(kEdges))];
-      case 1: return uint64_t(int64_t(int32_t(u64())));
-      case 2: return below(64);
-      default: return u64();
+      case 0:
+        return kEdges[below(std::size(kEdges))];
+      case 1:
+        return uint64_t(int64_t(int32_t(u64())));
+      case 2:
+        return below(64);
+      default:
+        return u64();
     }
   }
 
@@ -50,12 +70,18 @@ public:
   // absent page, or inside the code (stores into code).
   uint64_t address(uint64_t code_start, size_t code_len) {
     switch (below(6)) {
-      case 0: return kDataBase + below(2 * kPageSize);
-      case 1: return kDataBase + kPageSize - 8 + below(16);  // page boundary
-      case 2: return kDataBase + 2 * kPageSize - 8 + below(24);  // into the absent page
-      case 3: return code_start + 4 * below(code_len + 2);       // the program itself
-      case 4: return kDataBase + 8 * below(16);
-      default: return kDataBase + below(64);
+      case 0:
+        return kDataBase + below(2 * kPageSize);
+      case 1:
+        return kDataBase + kPageSize - 8 + below(16);  // page boundary
+      case 2:
+        return kDataBase + 2 * kPageSize - 8 + below(24);  // into the absent page
+      case 3:
+        return code_start + 4 * below(code_len + 2);  // the program itself
+      case 4:
+        return kDataBase + 8 * below(16);
+      default:
+        return kDataBase + below(64);
     }
   }
 
@@ -73,9 +99,13 @@ public:
       unsigned rs = reg(), rt = reg(), rd = reg(), sa = unsigned(below(32));
       uint32_t imm;
       switch (in.format) {
-        case InsnFormat::J: imm = uint32_t(((start + 4 * below(n + 2)) >> 2) & 0x3ffffff); break;
+        case InsnFormat::J:
+          imm = uint32_t(((start + 4 * below(n + 2)) >> 2) & 0x3ffffff);
+          break;
         case InsnFormat::BR1:
-        case InsnFormat::BR2: imm = uint32_t(int64_t(below(n + 3)) - int64_t(i) - 1) & 0xffff; break;
+        case InsnFormat::BR2:
+          imm = uint32_t(int64_t(below(n + 3)) - int64_t(i) - 1) & 0xffff;
+          break;
         case InsnFormat::MEM:
           rs = 1 + unsigned(below(kAddrRegs));
           if (in.cls == InsnClass::RMW && chance(50)) {  // often the reserved address (sc succeeds)
@@ -99,11 +129,13 @@ public:
     State s;
     size_t n = 1 + below(max_len);
     // Sometimes the program crosses into the second code page.
-    uint64_t start = chance(20) ? kCodeBase + kPageSize - 4 * (1 + below(n)) : kCodeBase + 4 * below(64);
+    uint64_t start =
+        chance(20) ? kCodeBase + kPageSize - 4 * (1 + below(n)) : kCodeBase + 4 * below(64);
     std::vector<uint32_t> words(n);
     for (size_t i = 0; i < n; ++i) words[i] = insn(start, i, n);
     for (size_t i = 0; i < n; ++i) {
-      uint8_t be[4] = {uint8_t(words[i] >> 24), uint8_t(words[i] >> 16), uint8_t(words[i] >> 8), uint8_t(words[i])};
+      uint8_t be[4] = {uint8_t(words[i] >> 24), uint8_t(words[i] >> 16), uint8_t(words[i] >> 8),
+                       uint8_t(words[i])};
       s.memory->set_range(start + 4 * i, be, 4);
     }
     std::vector<uint8_t> data(2 * kPageSize);
@@ -131,7 +163,7 @@ public:
     return s;
   }
 
-private:
+ private:
   std::mt19937_64 m_rng;
   std::vector<Op> m_ops;
 };

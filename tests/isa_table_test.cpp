@@ -12,8 +12,8 @@
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <iterator>
@@ -48,7 +48,9 @@ std::set<Op>& covered() {
   return s;
 }
 
-uint64_t sentinel(unsigned r) { return r == 0 ? 0 : 0x5e00000000000000ULL | (uint64_t(r) << 8) | r; }
+uint64_t sentinel(unsigned r) {
+  return r == 0 ? 0 : 0x5e00000000000000ULL | (uint64_t(r) << 8) | r;
+}
 
 void fill_sentinels(VmFixture& f) {
   for (unsigned r = 1; r < 32; ++r) f.reg(r) = sentinel(r);
@@ -114,7 +116,10 @@ void run_rows(const std::vector<Row>& rows) {
 // The harness itself must catch a wrong expectation, a write to an unexpected register and a
 // missing panic (otherwise every table below could pass vacuously).
 void wrong_value_row() { run_rows({r3(Op::addu, 1, 2, 4, "deliberately wrong: 1+2 != 4")}); }
-void unexpected_write_row() { run_rows({Row{"addu writes $t2 but no change is expected", encode(Op::addu, kT0, kT1, kT2, 0, 0), {}, {}}}); }
+void unexpected_write_row() {
+  run_rows({Row{
+      "addu writes $t2 but no change is expected", encode(Op::addu, kT0, kT1, kT2, 0, 0), {}, {}}});
+}
 void wrong_hilo_row() { run_rows({md(Op::mult, 3, 4, 0, 13, "deliberately wrong LO")}); }
 void missing_panic() {
   VmFixture f;
@@ -134,22 +139,30 @@ TEST(IsaAlu, ThreeRegister) {
   std::vector<Row> rows = {
       // add/addu: SignExtend(uint32(rs)+uint32(rt), 32); add does NOT trap on overflow.
       r3(Op::add, 1, 2, 3, "add 1+2 = 3"),
-      r3(Op::add, 0x7fffffff, 1, 0xffffffff80000000, "add 0x7fffffff+1 = 0x80000000 (overflow, no trap), sign-extended"),
+      r3(Op::add, 0x7fffffff, 1, 0xffffffff80000000,
+         "add 0x7fffffff+1 = 0x80000000 (overflow, no trap), sign-extended"),
       r3(Op::add, 0xffffffff, 1, 0, "add 0xffffffff+1: low 32 bits wrap to 0"),
-      r3(Op::add, 0x1234567800000005, 0xffffffff00000003, 8, "add uses only the low 32 bits: 5+3 = 8"),
-      r3(Op::addu, 0x80000000, 0x80000000, 0, "addu 0x80000000+0x80000000 = 0x1_00000000 -> low 32 = 0"),
+      r3(Op::add, 0x1234567800000005, 0xffffffff00000003, 8,
+         "add uses only the low 32 bits: 5+3 = 8"),
+      r3(Op::addu, 0x80000000, 0x80000000, 0,
+         "addu 0x80000000+0x80000000 = 0x1_00000000 -> low 32 = 0"),
       r3(Op::addu, 0x7ffffffe, 1, 0x7fffffff, "addu 0x7ffffffe+1 = 0x7fffffff, positive"),
-      r3(Op::addu, 0x00000000fffffff0, 0x8, 0xfffffffffffffff8, "addu 0xfffffff0+8 = 0xfffffff8, sign-extended"),
+      r3(Op::addu, 0x00000000fffffff0, 0x8, 0xfffffffffffffff8,
+         "addu 0xfffffff0+8 = 0xfffffff8, sign-extended"),
       // sub/subu: SignExtend(uint32(rs)-uint32(rt), 32); sub does NOT trap.
       r3(Op::sub, 0, 1, kM1, "sub 0-1 = 0xffffffff, sign-extended to -1"),
       r3(Op::sub, 0x80000000, 1, 0x7fffffff, "sub 0x80000000-1 = 0x7fffffff (overflow, no trap)"),
       r3(Op::subu, 5, 3, 2, "subu 5-3 = 2"),
       r3(Op::subu, 0xffffffff00000010, 0x0000000100000001, 0xf, "subu low 32: 0x10-1 = 0xf"),
       // Logic: 64-bit.
-      r3(Op::and_, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0, 0x0f000f000f000f00, "and: ff00&0ff0 = 0f00 per halfword"),
-      r3(Op::or_, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0, 0xfff0fff0fff0fff0, "or: ff00|0ff0 = fff0 per halfword"),
-      r3(Op::xor_, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0, 0xf0f0f0f0f0f0f0f0, "xor: ff00^0ff0 = f0f0 per halfword"),
-      r3(Op::nor, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0, 0x000f000f000f000f, "nor: ~(fff0) = 000f per halfword"),
+      r3(Op::and_, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0, 0x0f000f000f000f00,
+         "and: ff00&0ff0 = 0f00 per halfword"),
+      r3(Op::or_, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0, 0xfff0fff0fff0fff0,
+         "or: ff00|0ff0 = fff0 per halfword"),
+      r3(Op::xor_, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0, 0xf0f0f0f0f0f0f0f0,
+         "xor: ff00^0ff0 = f0f0 per halfword"),
+      r3(Op::nor, 0xff00ff00ff00ff00, 0x0ff00ff00ff00ff0, 0x000f000f000f000f,
+         "nor: ~(fff0) = 000f per halfword"),
       r3(Op::nor, 0, 0, kM1, "nor 0,0 = all ones"),
       // slt/sltu: 64-bit signed / unsigned compare.
       r3(Op::slt, kM1, 1, 1, "slt -1 < 1"),
@@ -163,7 +176,8 @@ TEST(IsaAlu, ThreeRegister) {
       // dadd/daddu/dsub/dsubu: 64-bit wrap, no trap.
       r3(Op::dadd, 0x7fffffffffffffff, 1, kMin64, "dadd INT64_MAX+1 wraps to INT64_MIN (no trap)"),
       r3(Op::dadd, kM1, 2, 1, "dadd -1+2 = 1"),
-      r3(Op::daddu, 0xffffffff, 1, 0x100000000, "daddu 0xffffffff+1 = 0x1_00000000 (no 32-bit sign extension)"),
+      r3(Op::daddu, 0xffffffff, 1, 0x100000000,
+         "daddu 0xffffffff+1 = 0x1_00000000 (no 32-bit sign extension)"),
       r3(Op::dsub, kMin64, 1, 0x7fffffffffffffff, "dsub INT64_MIN-1 wraps to INT64_MAX (no trap)"),
       r3(Op::dsub, 0, 1, kM1, "dsub 0-1 = -1"),
       r3(Op::dsubu, 0x100000000, 1, 0xffffffff, "dsubu 0x1_00000000-1 = 0xffffffff"),
@@ -175,7 +189,8 @@ TEST(IsaAlu, ThreeRegister) {
       // movz/movn: rd = rs when rt == 0 / rt != 0 (full 64-bit test), else rd untouched.
       r3(Op::movz, 0x55, 0, 0x55, "movz rt==0 -> rd = rs"),
       r3(Op::movz, 0x55, 1, sentinel(kT2), "movz rt!=0 -> rd unchanged"),
-      r3(Op::movz, 0x55, 0x100000000, sentinel(kT2), "movz tests all 64 bits of rt: 0x1_00000000 != 0"),
+      r3(Op::movz, 0x55, 0x100000000, sentinel(kT2),
+         "movz tests all 64 bits of rt: 0x1_00000000 != 0"),
       r3(Op::movn, 0x55, 0x100000000, 0x55, "movn rt = 0x1_00000000 != 0 -> rd = rs"),
       r3(Op::movn, 0x55, 0, sentinel(kT2), "movn rt==0 -> rd unchanged"),
   };
@@ -189,19 +204,26 @@ TEST(IsaAlu, ShiftImmediate) {
   std::vector<Row> rows = {
       sh(Op::sll, 1, 0, 1, "sll 1 by 0 = 1"),
       sh(Op::sll, 1, 31, 0xffffffff80000000, "sll 1 by 31 = 0x80000000, sign-extended"),
-      sh(Op::sll, 0xffffffff00000001, 4, 0x10, "sll drops rt's upper half: (1<<4)&0xffffffff = 0x10"),
-      sh(Op::sll, 0x40000000, 1, 0xffffffff80000000, "sll 0x40000000 by 1 = 0x80000000, sign-extended"),
+      sh(Op::sll, 0xffffffff00000001, 4, 0x10,
+         "sll drops rt's upper half: (1<<4)&0xffffffff = 0x10"),
+      sh(Op::sll, 0x40000000, 1, 0xffffffff80000000,
+         "sll 0x40000000 by 1 = 0x80000000, sign-extended"),
       sh(Op::sll, 0x80000000, 0, 0xffffffff80000000, "sll by 0 still sign-extends bit 31"),
-      sh(Op::sll, 0x00000000c0000000, 1, 0xffffffff80000000, "sll 0xc0000000 by 1: bit 32 dropped, 0x80000000"),
-      sh(Op::srl, 0x80000000, 4, 0x08000000, "srl 0x80000000 by 4 = 0x08000000 (logical), positive"),
+      sh(Op::sll, 0x00000000c0000000, 1, 0xffffffff80000000,
+         "sll 0xc0000000 by 1: bit 32 dropped, 0x80000000"),
+      sh(Op::srl, 0x80000000, 4, 0x08000000,
+         "srl 0x80000000 by 4 = 0x08000000 (logical), positive"),
       sh(Op::srl, 0x80000000, 0, 0xffffffff80000000, "srl by 0: SignExtend(0x80000000, 32)"),
       sh(Op::srl, kM1, 31, 1, "srl 0xffffffff by 31 = 1"),
       sh(Op::srl, 0x123456789abcdef0, 8, 0x9abcde, "srl uses low 32: 0x9abcdef0>>8 = 0x009abcde"),
-      sh(Op::sra, 0x80000000, 4, 0xfffffffff8000000, "sra 0x80000000 by 4: int32 >> 4 = 0xf8000000, sign-extended"),
+      sh(Op::sra, 0x80000000, 4, 0xfffffffff8000000,
+         "sra 0x80000000 by 4: int32 >> 4 = 0xf8000000, sign-extended"),
       sh(Op::sra, 0x7fffffff, 31, 0, "sra 0x7fffffff by 31 = 0"),
       sh(Op::sra, 0x80000000, 31, kM1, "sra 0x80000000 by 31 = -1"),
-      sh(Op::sra, 0x0000000f80000000, 0, 0xffffffff80000000, "sra by 0 ignores rt's upper half, sign-extends bit 31"),
-      sh(Op::sra, 0xffffffff7ffffff0, 4, 0x07ffffff, "sra 0x7ffffff0 by 4 = 0x07ffffff (upper half of rt ignored)"),
+      sh(Op::sra, 0x0000000f80000000, 0, 0xffffffff80000000,
+         "sra by 0 ignores rt's upper half, sign-extends bit 31"),
+      sh(Op::sra, 0xffffffff7ffffff0, 4, 0x07ffffff,
+         "sra 0x7ffffff0 by 4 = 0x07ffffff (upper half of rt ignored)"),
       sh(Op::dsll, 1, 31, 0x80000000, "dsll 1 by 31 = 0x80000000, no sign extension"),
       sh(Op::dsll, 0x8000000000000001, 0, 0x8000000000000001, "dsll by 0 = rt"),
       sh(Op::dsll, 0xff00000000000001, 8, 0x0000000000000100, "dsll 8 drops the top byte"),
@@ -213,7 +235,8 @@ TEST(IsaAlu, ShiftImmediate) {
       sh(Op::dsll32, 1, 31, kMin64, "dsll32 1 by 31+32 = 2^63"),
       sh(Op::dsll32, 0x00000000ffffffff, 0, 0xffffffff00000000, "dsll32 0xffffffff by 32"),
       sh(Op::dsrl32, kMin64, 31, 1, "dsrl32 2^63 by 63 = 1"),
-      sh(Op::dsrl32, 0xffffffff00000000, 0, 0xffffffff, "dsrl32 by 32: 0xffffffff, no sign extension"),
+      sh(Op::dsrl32, 0xffffffff00000000, 0, 0xffffffff,
+         "dsrl32 by 32: 0xffffffff, no sign extension"),
       sh(Op::dsra32, kMin64, 0, 0xffffffff80000000, "dsra32 INT64_MIN by 32 = 0xffffffff80000000"),
       sh(Op::dsra32, kMin64, 31, kM1, "dsra32 INT64_MIN by 63 = -1"),
       sh(Op::dsra32, 0x7000000000000000, 28, 7, "dsra32 0x70..00 by 60 = 7"),
@@ -225,12 +248,15 @@ TEST(IsaAlu, ShiftImmediate) {
 TEST(IsaAlu, ShiftVariable) {
   std::vector<Row> rows = {
       r3(Op::sllv, 33, 1, 2, "sllv by 33&31 = 1: 1<<1 = 2"),
-      r3(Op::sllv, 0xffffffffffffffe0, 0x80000000, 0xffffffff80000000, "sllv by 0 (rs&31 = 0): sign-extends bit 31"),
-      r3(Op::sllv, 31, 3, 0xffffffff80000000, "sllv 3 by 31 = 0x1_80000000 & 0xffffffff = 0x80000000, sign-extended"),
+      r3(Op::sllv, 0xffffffffffffffe0, 0x80000000, 0xffffffff80000000,
+         "sllv by 0 (rs&31 = 0): sign-extends bit 31"),
+      r3(Op::sllv, 31, 3, 0xffffffff80000000,
+         "sllv 3 by 31 = 0x1_80000000 & 0xffffffff = 0x80000000, sign-extended"),
       r3(Op::srlv, 36, 0x80000000, 0x08000000, "srlv by 36&31 = 4: 0x08000000"),
       r3(Op::srlv, 0, 0xffffffff, kM1, "srlv by 0: SignExtend(0xffffffff) = -1"),
       r3(Op::srlv, 32, 0x1234567800000010, 0x10, "srlv by 32&31 = 0, low half only"),
-      r3(Op::srav, 36, 0x80000000, 0xfffffffff8000000, "srav by 4: int32 0x80000000>>4 = 0xf8000000"),
+      r3(Op::srav, 36, 0x80000000, 0xfffffffff8000000,
+         "srav by 4: int32 0x80000000>>4 = 0xf8000000"),
       r3(Op::srav, 63, 0x40000000, 0, "srav by 63&31 = 31: 0x40000000>>31 = 0"),
       r3(Op::srav, 32, 0x17fffffff, 0x7fffffff, "srav by 32&31 = 0: low 32 = 0x7fffffff"),
       r3(Op::srav, 31, 0x80000000, kM1, "srav 0x80000000 by 31 = -1"),
@@ -252,10 +278,12 @@ TEST(IsaAlu, ShiftVariable) {
 // slti/sltiu compare with the sign-extended imm; andi/ori/xori zero-extend; lui sign-extends.
 TEST(IsaAlu, Immediate) {
   std::vector<Row> rows = {
-      im(Op::addi, 0x7fffffff, 1, 0xffffffff80000000, "addi 0x7fffffff+1 overflows without a trap; sign-extended"),
+      im(Op::addi, 0x7fffffff, 1, 0xffffffff80000000,
+         "addi 0x7fffffff+1 overflows without a trap; sign-extended"),
       im(Op::addi, 5, 0xfffb, 0, "addi 5 + (-5) = 0"),
       im(Op::addiu, 0, 0xffff, kM1, "addiu 0 + sext(0xffff) = -1"),
-      im(Op::addiu, 0x1234567800000010, 0x8000, 0xffffffffffff8010, "addiu low32 0x10 + -0x8000 = 0xffff8010, sign-extended"),
+      im(Op::addiu, 0x1234567800000010, 0x8000, 0xffffffffffff8010,
+         "addiu low32 0x10 + -0x8000 = 0xffff8010, sign-extended"),
       im(Op::addiu, 0x00000000fffffffe, 3, 1, "addiu 0xfffffffe+3 wraps to 1"),
       im(Op::daddi, 0x7fffffffffffffff, 1, kMin64, "daddi INT64_MAX+1 wraps (no trap)"),
       im(Op::daddiu, 0xffffffff, 1, 0x100000000, "daddiu 0xffffffff+1 = 0x1_00000000"),
@@ -291,7 +319,8 @@ TEST(IsaAlu, CountLeading) {
       r2(Op::clz, 0xffffffff00010000, 15, "clz ignores the upper half: 0x00010000 -> 15"),
       r2(Op::clz, 0xffffffff00000000, 32, "clz of low half 0 = 32 even with upper ones"),
       r2(Op::clo, 0xffffffff, 32, "clo 0xffffffff = 32"),
-      r2(Op::clo, kM1, 32, "clo of all-ones 64-bit = 32 (loop stops at bit 31 of the shifted value)"),
+      r2(Op::clo, kM1, 32,
+         "clo of all-ones 64-bit = 32 (loop stops at bit 31 of the shifted value)"),
       r2(Op::clo, 0, 0, "clo 0 = 0"),
       r2(Op::clo, 0xfff00000, 12, "clo 0xfff00000 = 12"),
       r2(Op::clo, 0xffffffff7fffffff, 0, "clo low half 0x7fffffff = 0"),
@@ -313,15 +342,20 @@ TEST(IsaHiLo, MultDiv) {
   std::vector<Row> rows = {
       md(Op::mult, 3, 4, 0, 12, "mult 3*4 = 12"),
       md(Op::mult, 0xffffffff, 1, kM1, kM1, "mult -1*1 = -1: HI = SignExtend(0xffffffff), LO = -1"),
-      md(Op::mult, 0x80000000, 0x80000000, 0x40000000, 0, "mult INT32_MIN^2 = 2^62: HI 0x40000000, LO 0"),
+      md(Op::mult, 0x80000000, 0x80000000, 0x40000000, 0,
+         "mult INT32_MIN^2 = 2^62: HI 0x40000000, LO 0"),
       md(Op::mult, 0x7fffffff, 0x7fffffff, 0x3fffffff, 1, "mult (2^31-1)^2 = 0x3fffffff_00000001"),
       md(Op::mult, 0x10000, 0x10000, 1, 0, "mult 2^16*2^16 = 2^32: HI 1, LO 0"),
-      md(Op::mult, 0x0000ffff80000000, 2, kM1, 0, "mult uses int32(rs) = -2^31: *2 = -2^32 -> HI -1, LO 0"),
-      md(Op::mult, 0x40000000, 2, 0, 0xffffffff80000000, "mult 2^30*2 = 0x80000000: LO sign-extended"),
-      md(Op::multu, 0xffffffff, 0xffffffff, 0xfffffffffffffffe, 1, "multu (2^32-1)^2 = 0xfffffffe_00000001, HI sign-extended"),
+      md(Op::mult, 0x0000ffff80000000, 2, kM1, 0,
+         "mult uses int32(rs) = -2^31: *2 = -2^32 -> HI -1, LO 0"),
+      md(Op::mult, 0x40000000, 2, 0, 0xffffffff80000000,
+         "mult 2^30*2 = 0x80000000: LO sign-extended"),
+      md(Op::multu, 0xffffffff, 0xffffffff, 0xfffffffffffffffe, 1,
+         "multu (2^32-1)^2 = 0xfffffffe_00000001, HI sign-extended"),
       md(Op::multu, 0x80000000, 2, 1, 0, "multu 2^31*2 = 2^32"),
       md(Op::multu, 0x40000000, 2, 0, 0xffffffff80000000, "multu 0x80000000 in LO, sign-extended"),
-      md(Op::multu, 0xffffffff00000003, 0xffffffff00000005, 0, 15, "multu uses low 32 bits only: 3*5"),
+      md(Op::multu, 0xffffffff00000003, 0xffffffff00000005, 0, 15,
+         "multu uses low 32 bits only: 3*5"),
       md(Op::dmult, kM1, kM1, 0, 1, "dmult -1*-1 = 1"),
       md(Op::dmult, kM1, 1, kM1, kM1, "dmult -1*1 = -1 (128-bit)"),
       md(Op::dmult, kMin64, kMin64, 0x4000000000000000, 0, "dmult (-2^63)^2 = 2^126"),
@@ -336,15 +370,19 @@ TEST(IsaHiLo, MultDiv) {
       md(Op::div, 7, 2, 1, 3, "div 7/2 = 3 rem 1"),
       md(Op::div, 0xfffffff9, 2, kM1, 0xfffffffffffffffd, "div -7/2 = -3 rem -1 (truncating)"),
       md(Op::div, 7, 0xfffffffe, 1, 0xfffffffffffffffd, "div 7/-2 = -3 rem 1"),
-      md(Op::div, 0x80000000, 0xffffffff, 0, 0xffffffff80000000, "div INT32_MIN/-1 wraps to INT32_MIN, rem 0"),
-      md(Op::div, 0x1234567800000064, 0xffffffff00000007, 2, 14, "div uses int32 operands: 100/7 = 14 rem 2"),
+      md(Op::div, 0x80000000, 0xffffffff, 0, 0xffffffff80000000,
+         "div INT32_MIN/-1 wraps to INT32_MIN, rem 0"),
+      md(Op::div, 0x1234567800000064, 0xffffffff00000007, 2, 14,
+         "div uses int32 operands: 100/7 = 14 rem 2"),
       md(Op::divu, 0xffffffff, 2, 1, 0x7fffffff, "divu 0xffffffff/2 = 0x7fffffff rem 1"),
       md(Op::divu, 0x80000000, 1, 0, 0xffffffff80000000, "divu 0x80000000/1: LO sign-extended"),
-      md(Op::divu, 0xfffffffe, 0xffffffff, 0xfffffffffffffffe, 0, "divu 0xfffffffe/0xffffffff = 0 rem 0xfffffffe (sign-extended)"),
+      md(Op::divu, 0xfffffffe, 0xffffffff, 0xfffffffffffffffe, 0,
+         "divu 0xfffffffe/0xffffffff = 0 rem 0xfffffffe (sign-extended)"),
       md(Op::ddiv, kMin64, kM1, 0, kMin64, "ddiv INT64_MIN/-1 wraps, rem 0"),
       md(Op::ddiv, 0xfffffffffffffff9, 2, kM1, 0xfffffffffffffffd, "ddiv -7/2 = -3 rem -1"),
       md(Op::ddiv, 0x100000000, 0x10, 0, 0x10000000, "ddiv 2^32/16"),
-      md(Op::ddiv, 0x300000000, 0x100000000, 0, 3, "ddiv by 0x1_00000000 is not a division by zero"),
+      md(Op::ddiv, 0x300000000, 0x100000000, 0, 3,
+         "ddiv by 0x1_00000000 is not a division by zero"),
       md(Op::ddivu, kM1, 2, 1, 0x7fffffffffffffff, "ddivu max/2"),
       md(Op::ddivu, 5, kM1, 5, 0, "ddivu 5/max = 0 rem 5"),
   };
@@ -358,17 +396,54 @@ TEST(IsaHiLo, MoveAndRdQuirk) {
       {"mfhi: rd = HI", encode(Op::mfhi, 0, 0, kT2, 0, 0), {}, {{kT2, kHiIn}}},
       {"mflo: rd = LO", encode(Op::mflo, 0, 0, kT2, 0, 0), {}, {{kT2, kLoIn}}},
       {"mfhi to $zero: ignored", encode(Op::mfhi, 0, 0, 0, 0, 0), {}, {}},
-      {"mthi: HI = rs, rd field 0", encode(Op::mthi, kT0, 0, 0, 0, 0), {{kT0, 0xabc}}, {}, 0xabc, kLoIn},
-      {"mtlo: LO = rs, rd field 0", encode(Op::mtlo, kT0, 0, 0, 0, 0), {{kT0, 0xdef}}, {}, kHiIn, 0xdef},
-      {"mthi with rd=$t2: HI = rs and $t2 = 0 (HandleHiLo writes val=0)", encode(Op::mthi, kT0, 0, kT2, 0, 0),
-       {{kT0, 0xabc}}, {{kT2, 0}}, 0xabc, kLoIn},
-      {"mtlo with rd=$t2: LO = rs and $t2 = 0", encode(Op::mtlo, kT0, 0, kT2, 0, 0), {{kT0, 0xdef}}, {{kT2, 0}},
-       kHiIn, 0xdef},
-      {"mult with rd=$t2: $t2 = 0", encode(Op::mult, kT0, kT1, kT2, 0, 0), {{kT0, 3}, {kT1, 4}}, {{kT2, 0}}, 0, 12},
-      {"divu with rd=$t2: $t2 = 0", encode(Op::divu, kT0, kT1, kT2, 0, 0), {{kT0, 7}, {kT1, 2}}, {{kT2, 0}}, 1, 3},
-      {"dmultu with rd=$t2: $t2 = 0", encode(Op::dmultu, kT0, kT1, kT2, 0, 0), {{kT0, 2}, {kT1, 3}}, {{kT2, 0}}, 0, 6},
-      {"mthi with rd=rs=$t0: HI = old rs, then $t0 = 0", encode(Op::mthi, kT0, 0, kT0, 0, 0), {{kT0, 0x77}},
-       {{kT0, 0}}, 0x77, kLoIn},
+      {"mthi: HI = rs, rd field 0",
+       encode(Op::mthi, kT0, 0, 0, 0, 0),
+       {{kT0, 0xabc}},
+       {},
+       0xabc,
+       kLoIn},
+      {"mtlo: LO = rs, rd field 0",
+       encode(Op::mtlo, kT0, 0, 0, 0, 0),
+       {{kT0, 0xdef}},
+       {},
+       kHiIn,
+       0xdef},
+      {"mthi with rd=$t2: HI = rs and $t2 = 0 (HandleHiLo writes val=0)",
+       encode(Op::mthi, kT0, 0, kT2, 0, 0),
+       {{kT0, 0xabc}},
+       {{kT2, 0}},
+       0xabc,
+       kLoIn},
+      {"mtlo with rd=$t2: LO = rs and $t2 = 0",
+       encode(Op::mtlo, kT0, 0, kT2, 0, 0),
+       {{kT0, 0xdef}},
+       {{kT2, 0}},
+       kHiIn,
+       0xdef},
+      {"mult with rd=$t2: $t2 = 0",
+       encode(Op::mult, kT0, kT1, kT2, 0, 0),
+       {{kT0, 3}, {kT1, 4}},
+       {{kT2, 0}},
+       0,
+       12},
+      {"divu with rd=$t2: $t2 = 0",
+       encode(Op::divu, kT0, kT1, kT2, 0, 0),
+       {{kT0, 7}, {kT1, 2}},
+       {{kT2, 0}},
+       1,
+       3},
+      {"dmultu with rd=$t2: $t2 = 0",
+       encode(Op::dmultu, kT0, kT1, kT2, 0, 0),
+       {{kT0, 2}, {kT1, 3}},
+       {{kT2, 0}},
+       0,
+       6},
+      {"mthi with rd=rs=$t0: HI = old rs, then $t0 = 0",
+       encode(Op::mthi, kT0, 0, kT0, 0, 0),
+       {{kT0, 0x77}},
+       {{kT0, 0}},
+       0x77,
+       kLoIn},
   };
   run_rows(rows);
 }
@@ -377,11 +452,16 @@ TEST(IsaHiLo, MoveAndRdQuirk) {
 TEST(IsaAlu, SyncNopAndZeroRegister) {
   std::vector<Row> rows = {
       {"sync, rd 0: no effect", encode(Op::sync, 0, 0, 0, 0, 0), {}, {}},
-      {"sync with rd=$t2: $t2 = rs (ExecuteMipsInstruction returns rs)", encode(Op::sync, kT0, 0, kT2, 0, 0),
-       {{kT0, 0x1234}}, {{kT2, 0x1234}}},
+      {"sync with rd=$t2: $t2 = rs (ExecuteMipsInstruction returns rs)",
+       encode(Op::sync, kT0, 0, kT2, 0, 0),
+       {{kT0, 0x1234}},
+       {{kT2, 0x1234}}},
       {"nop (sll $0,$0,0)", 0x00000000u, {}, {}},
       {"addiu $zero, $t0, 5: ignored", encode(Op::addiu, kT0, 0, 0, 0, 5), {{kT0, 1}}, {}},
-      {"addu $zero, $t0, $t1: ignored", encode(Op::addu, kT0, kT1, 0, 0, 0), {{kT0, 1}, {kT1, 2}}, {}},
+      {"addu $zero, $t0, $t1: ignored",
+       encode(Op::addu, kT0, kT1, 0, 0, 0),
+       {{kT0, 1}, {kT1, 2}},
+       {}},
       {"lui $zero: ignored", encode(Op::lui, 0, 0, 0, 0, 0x1234), {}, {}},
       {"movz $zero: ignored", encode(Op::movz, kT0, 0, 0, 0, 0), {{kT0, 9}}, {}},
       {"sll $t2 from $zero reads 0", encode(Op::sll, 0, 0, kT2, 3, 0), {}, {{kT2, 0}}},
@@ -411,7 +491,8 @@ void run_mem_rows(const std::vector<MemRow>& rows, bool is_store) {
     const uint64_t base = neg ? row.addr + 0x20 : row.addr - 0x10;
     const uint32_t imm = neg ? 0xffe0 : 0x10;
     const uint32_t insn = encode(row.op, kT0, kT1, 0, 0, imm);
-    SCOPED_TRACE(std::string(row.what) + "  [" + disassemble(insn, kPC) + "] addr " + test::hex64(row.addr));
+    SCOPED_TRACE(std::string(row.what) + "  [" + disassemble(insn, kPC) + "] addr " +
+                 test::hex64(row.addr));
     covered().insert(row.op);
     VmFixture f;
     fill_sentinels(f);
@@ -426,7 +507,8 @@ void run_mem_rows(const std::vector<MemRow>& rows, bool is_store) {
     if (is_store) {
       test::expect_regs_v(f.t(), before, {}, row.what);
       const uint64_t w = row.addr & ~uint64_t{7};
-      EXPECT_EQ(f.s.memory->get_word(w), row.want) << "stored word " << test::hex64(f.s.memory->get_word(w));
+      EXPECT_EQ(f.s.memory->get_word(w), row.want)
+          << "stored word " << test::hex64(f.s.memory->get_word(w));
       const uint64_t other = w == kW0 ? kW1 : kW0;
       EXPECT_EQ(f.s.memory->get_word(other), other == kW0 ? kMem0 : kMem1) << "neighbouring word";
     } else {
@@ -445,7 +527,8 @@ TEST(IsaMem, Loads) {
       {Op::lbu, kW0 + 0, 0x81, "lbu 0x81 zero-extended"},
       {Op::lbu, kW1 + 6, 0x77, "lbu 0x77"},
       {Op::lh, kW0 + 0, 0xffffffffffff8182, "lh 0x8182 sign-extended"},
-      {Op::lh, kW0 + 1, 0xffffffffffff8182, "lh at odd address: aligned down to +0 within the word, no panic"},
+      {Op::lh, kW0 + 1, 0xffffffffffff8182,
+       "lh at odd address: aligned down to +0 within the word, no panic"},
       {Op::lh, kW0 + 6, 0xffffffffffff8788, "lh +6 = 0x8788"},
       {Op::lh, kW1 + 3, 0x3344, "lh +3 aligned down to +2 = 0x3344"},
       {Op::lhu, kW0 + 3, 0x8384, "lhu +3 aligned down to +2 = 0x8384 zero-extended"},
@@ -480,7 +563,8 @@ TEST(IsaMem, Loads) {
       {Op::lwr, kW1 + 0, 0xa1a2a3a4b1b2b311, "lwr +0: low byte 0x11, rt's upper half kept"},
       {Op::lwr, kW1 + 1, 0xa1a2a3a4b1b21122, "lwr +1"},
       {Op::lwr, kW1 + 2, 0xa1a2a3a4b1112233, "lwr +2"},
-      {Op::lwr, kW1 + 3, 0x0000000011223344, "lwr +3: full word, sign-extended (upper half replaced)"},
+      {Op::lwr, kW1 + 3, 0x0000000011223344,
+       "lwr +3: full word, sign-extended (upper half replaced)"},
       {Op::lwr, kW1 + 4, 0xa1a2a3a4b1b2b355, "lwr +4 (second half)"},
       {Op::lwr, kW1 + 5, 0xa1a2a3a4b1b25566, "lwr +5"},
       {Op::lwr, kW1 + 6, 0xa1a2a3a4b1556677, "lwr +6"},
@@ -627,7 +711,9 @@ TEST(IsaBranch, Table) {
   const uint64_t fall = kPC + 8;  // not taken: NextPC + 4
   auto b2 = [](Op op, uint32_t imm) { return encode(op, kT0, kT1, 0, 0, imm); };
   auto b1 = [](Op op, uint32_t imm) { return encode(op, kT0, 0, 0, 0, imm); };
-  auto regimm = [](unsigned rt, uint32_t imm) { return (1u << 26) | (kT0 << 21) | (rt << 16) | imm; };
+  auto regimm = [](unsigned rt, uint32_t imm) {
+    return (1u << 26) | (kT0 << 21) | (rt << 16) | imm;
+  };
   std::vector<BrRow> rows = {
       {b2(Op::beq, 0x10), 5, 5, true, kPC + 4 + 0x40, false, "beq equal: 0x10004 + 0x10<<2"},
       {b2(Op::beq, 0x10), 5, 6, false, fall, false, "beq not equal"},
@@ -638,23 +724,27 @@ TEST(IsaBranch, Table) {
       {b1(Op::blez, 3), 0, 0, true, kPC + 4 + 12, false, "blez 0 taken"},
       {b1(Op::blez, 3), kMin64, 0, true, kPC + 4 + 12, false, "blez INT64_MIN taken"},
       {b1(Op::blez, 3), 1, 0, false, fall, false, "blez 1 not taken"},
-      {b1(Op::blez, 3), 0x80000000, 0, false, fall, false, "blez 0x80000000 is positive in 64 bits"},
+      {b1(Op::blez, 3), 0x80000000, 0, false, fall, false,
+       "blez 0x80000000 is positive in 64 bits"},
       {b1(Op::bgtz, 3), 1, 0, true, kPC + 4 + 12, false, "bgtz 1 taken"},
       {b1(Op::bgtz, 3), 0, 0, false, fall, false, "bgtz 0 not taken"},
       {b1(Op::bgtz, 3), kM1, 0, false, fall, false, "bgtz -1 not taken"},
       {b1(Op::bgtz, 3), 0x80000000, 0, true, kPC + 4 + 12, false, "bgtz 0x80000000 taken (64-bit)"},
       {b1(Op::bltz, 0xfffe), kM1, 0, true, kPC + 4 - 8, false, "bltz -1 taken, backwards"},
       {b1(Op::bltz, 0xfffe), 0, 0, false, fall, false, "bltz 0 not taken"},
-      {b1(Op::bltz, 0xfffe), 0x80000000, 0, false, fall, false, "bltz 0x80000000 not taken (64-bit)"},
+      {b1(Op::bltz, 0xfffe), 0x80000000, 0, false, fall, false,
+       "bltz 0x80000000 not taken (64-bit)"},
       {b1(Op::bgez, 5), 0, 0, true, kPC + 4 + 20, false, "bgez 0 taken"},
       {b1(Op::bgez, 5), kM1, 0, false, fall, false, "bgez -1 not taken"},
       {b1(Op::bltzal, 5), kM1, 0, true, kPC + 4 + 20, true, "bltzal taken, links"},
       {b1(Op::bltzal, 5), 0, 0, false, fall, true, "bltzal not taken still links $ra = PC+8"},
       {b1(Op::bgezal, 5), 0, 0, true, kPC + 4 + 20, true, "bgezal taken, links"},
       {b1(Op::bgezal, 5), kM1, 0, false, fall, true, "bgezal not taken still links"},
-      {regimm(0x02, 5), kM1, 0, false, fall, false, "REGIMM rt=2 (bltzl): never taken, no link, no panic"},
+      {regimm(0x02, 5), kM1, 0, false, fall, false,
+       "REGIMM rt=2 (bltzl): never taken, no link, no panic"},
       {regimm(0x03, 5), 0, 0, false, fall, false, "REGIMM rt=3 (bgezl): never taken"},
-      {regimm(0x12, 5), kM1, 0, false, fall, false, "REGIMM rt=0x12 (bltzall): never taken, no link"},
+      {regimm(0x12, 5), kM1, 0, false, fall, false,
+       "REGIMM rt=0x12 (bltzall): never taken, no link"},
       {regimm(0x1f, 5), 0, 0, false, fall, false, "REGIMM rt=0x1f: never taken"},
   };
   for (const BrRow& row : rows) {
@@ -688,7 +778,7 @@ TEST(IsaBranch, LargeNegativeOffset) {
 // A taken branch runs its delay slot, then continues at the target.
 TEST(IsaBranch, DelaySlotExecutesThenTarget) {
   VmFixture f;
-  f.insn(encode(Op::beq, 0, 0, 0, 0, 0x10));             // taken, target 0x10044
+  f.insn(encode(Op::beq, 0, 0, 0, 0, 0x10));               // taken, target 0x10044
   f.insn_at(kPC + 4, encode(Op::addiu, 0, kT2, 0, 0, 9));  // delay slot
   f.insn_at(kPC + 8, encode(Op::addiu, 0, kT3, 0, 0, 1));
   f.step_ok();
@@ -816,42 +906,49 @@ struct PanicRow {
 TEST(IsaPanic, Table) {
   const uint64_t ds = 0x20000;  // NextPC != PC + 4: we are in a delay slot
   std::vector<PanicRow> rows = {
-      {encode(Op::beq, 0, 0, 0, 0, 4), kPC, ds, 0, 0, "branch in delay slot", "beq taken in a delay slot"},
-      {encode(Op::bne, kT0, kT1, 0, 0, 4), kPC, ds, 1, 1, "branch in delay slot", "bne not taken in a delay slot"},
+      {encode(Op::beq, 0, 0, 0, 0, 4), kPC, ds, 0, 0, "branch in delay slot",
+       "beq taken in a delay slot"},
+      {encode(Op::bne, kT0, kT1, 0, 0, 4), kPC, ds, 1, 1, "branch in delay slot",
+       "bne not taken in a delay slot"},
       {encode(Op::blez, kT0, 0, 0, 0, 4), kPC, ds, 0, 0, "branch in delay slot", "blez"},
       {encode(Op::bgtz, kT0, 0, 0, 0, 4), kPC, ds, 0, 0, "branch in delay slot", "bgtz"},
       {encode(Op::bltz, kT0, 0, 0, 0, 4), kPC, ds, 0, 0, "branch in delay slot", "bltz"},
       {encode(Op::bgez, kT0, 0, 0, 0, 4), kPC, ds, 0, 0, "branch in delay slot", "bgez"},
       {encode(Op::bltzal, kT0, 0, 0, 0, 4), kPC, ds, 0, 0, "branch in delay slot", "bltzal"},
       {encode(Op::bgezal, kT0, 0, 0, 0, 4), kPC, ds, 0, 0, "branch in delay slot", "bgezal"},
-      {(1u << 26) | (2u << 16) | 4u, kPC, ds, 0, 0, "branch in delay slot", "REGIMM never-taken in a delay slot"},
+      {(1u << 26) | (2u << 16) | 4u, kPC, ds, 0, 0, "branch in delay slot",
+       "REGIMM never-taken in a delay slot"},
       {encode(Op::j, 0, 0, 0, 0, 0x100), kPC, ds, 0, 0, "jump in delay slot", "j"},
       {encode(Op::jal, 0, 0, 0, 0, 0x100), kPC, ds, 0, 0, "jump in delay slot", "jal"},
       {encode(Op::jr, kT0, 0, 0, 0, 0), kPC, ds, 0x40000, 0, "jump in delay slot", "jr"},
       {encode(Op::jalr, kT0, 0, 31, 0, 0), kPC, ds, 0x40000, 0, "jump in delay slot", "jalr"},
       {0, kPC + 2, kPC + 6, 0, 0, "unaligned instruction fetch", "PC % 4 == 2"},
       {0, kPC + 1, kPC + 5, 0, 0, "unaligned instruction fetch", "PC % 4 == 1"},
-      {encode(Op::div, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0, "instruction divide by zero", "div by 0"},
-      {encode(Op::div, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0x100000000, "instruction divide by zero",
-       "div: uint32(rt) == 0 even though rt != 0"},
-      {encode(Op::divu, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0, "instruction divide by zero", "divu by 0"},
-      {encode(Op::ddiv, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0, "instruction divide by zero", "ddiv by 0"},
-      {encode(Op::ddivu, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0, "instruction divide by zero", "ddivu by 0"},
+      {encode(Op::div, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0, "instruction divide by zero",
+       "div by 0"},
+      {encode(Op::div, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0x100000000,
+       "instruction divide by zero", "div: uint32(rt) == 0 even though rt != 0"},
+      {encode(Op::divu, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0, "instruction divide by zero",
+       "divu by 0"},
+      {encode(Op::ddiv, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0, "instruction divide by zero",
+       "ddiv by 0"},
+      {encode(Op::ddivu, kT0, kT1, 0, 0, 0), kPC, kPC + 4, 1, 0, "instruction divide by zero",
+       "ddivu by 0"},
   };
   // Invalid instructions: primary opcodes the VM does not implement...
-  for (uint32_t opc : {0x10u, 0x11u, 0x12u, 0x13u, 0x14u, 0x15u, 0x16u, 0x17u, 0x1du, 0x1eu, 0x1fu, 0x2fu,
-                       0x31u, 0x32u, 0x33u, 0x35u, 0x36u, 0x39u, 0x3au, 0x3bu, 0x3du, 0x3eu})
-    rows.push_back({(opc << 26) | (kT0 << 21) | (kT1 << 16), kPC, kPC + 4, 0x20000, 0, "invalid instruction",
-                    "unimplemented primary opcode"});
+  for (uint32_t opc : {0x10u, 0x11u, 0x12u, 0x13u, 0x14u, 0x15u, 0x16u, 0x17u, 0x1du, 0x1eu, 0x1fu,
+                       0x2fu, 0x31u, 0x32u, 0x33u, 0x35u, 0x36u, 0x39u, 0x3au, 0x3bu, 0x3du, 0x3eu})
+    rows.push_back({(opc << 26) | (kT0 << 21) | (kT1 << 16), kPC, kPC + 4, 0x20000, 0,
+                    "invalid instruction", "unimplemented primary opcode"});
   // ...SPECIAL functs (break, traps, 0x15, ...)...
-  for (uint32_t fn : {0x01u, 0x05u, 0x0du, 0x0eu, 0x15u, 0x28u, 0x29u, 0x30u, 0x31u, 0x32u, 0x33u, 0x34u, 0x35u,
-                      0x36u, 0x37u, 0x39u, 0x3du})
-    rows.push_back({(kT0 << 21) | (kT1 << 16) | (kT2 << 11) | fn, kPC, kPC + 4, 1, 1, "invalid instruction",
-                    "unimplemented SPECIAL funct"});
+  for (uint32_t fn : {0x01u, 0x05u, 0x0du, 0x0eu, 0x15u, 0x28u, 0x29u, 0x30u, 0x31u, 0x32u, 0x33u,
+                      0x34u, 0x35u, 0x36u, 0x37u, 0x39u, 0x3du})
+    rows.push_back({(kT0 << 21) | (kT1 << 16) | (kT2 << 11) | fn, kPC, kPC + 4, 1, 1,
+                    "invalid instruction", "unimplemented SPECIAL funct"});
   // ...and SPECIAL2 functs (madd, maddu, msub, sdbbp, ...).
   for (uint32_t fn : {0x00u, 0x01u, 0x03u, 0x04u, 0x05u, 0x22u, 0x23u, 0x26u, 0x3fu})
-    rows.push_back({(0x1cu << 26) | (kT0 << 21) | (kT1 << 16) | (kT2 << 11) | fn, kPC, kPC + 4, 1, 1,
-                    "invalid instruction", "unimplemented SPECIAL2 funct"});
+    rows.push_back({(0x1cu << 26) | (kT0 << 21) | (kT1 << 16) | (kT2 << 11) | fn, kPC, kPC + 4, 1,
+                    1, "invalid instruction", "unimplemented SPECIAL2 funct"});
   // The FPU word the panic guest executes.
   rows.push_back({0x46000000u, kPC, kPC + 4, 0, 0, "invalid instruction", "add.s (COP1)"});
   for (const PanicRow& row : rows) {
@@ -912,7 +1009,8 @@ TEST(IsaRmw, LlScSuccess) {
 TEST(IsaRmw, LldScdSuccessUnalignedAddress) {
   Rmw r;
   r.f.reg(kT0) = kW1;
-  r.exec(encode(Op::lld, kT0, kT1, 0, 0, 4));  // lld at +4: whole 8-byte word (byteIndex masked to 0)
+  r.exec(
+      encode(Op::lld, kT0, kT1, 0, 0, 4));  // lld at +4: whole 8-byte word (byteIndex masked to 0)
   EXPECT_EQ(r.f.reg(kT1), kMem1);
   EXPECT_EQ(r.f.s.ll_status, kLLActive64);
   EXPECT_EQ(r.f.s.ll_address, kW1 + 4);
@@ -1024,14 +1122,15 @@ TEST(IsaSyscall, InstructionAdvancesPcIncludingDelaySlot) {
 // reference's ExecMipsCoreStepLogic / ExecuteMipsInstruction (64-bit) decide. The valid sets
 // were read off mips_instructions.go and mips.go by hand.
 TEST(IsaDecode, EveryOpcodeFunctAndRegimmRt) {
-  const std::set<uint32_t> primary_ok = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-                                         0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x20,
-                                         0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b,
-                                         0x2c, 0x2d, 0x2e, 0x30, 0x34, 0x37, 0x38, 0x3c, 0x3f};
-  const std::set<uint32_t> special_ok = {0x00, 0x02, 0x03, 0x04, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0f,
-                                         0x10, 0x11, 0x12, 0x13, 0x14, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c,
-                                         0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2a,
-                                         0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x38, 0x3a, 0x3b, 0x3c, 0x3e, 0x3f};
+  const std::set<uint32_t> primary_ok = {
+      0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+      0x0e, 0x0f, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26,
+      0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x30, 0x34, 0x37, 0x38, 0x3c, 0x3f};
+  const std::set<uint32_t> special_ok = {0x00, 0x02, 0x03, 0x04, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+                                         0x0c, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x16, 0x17, 0x18,
+                                         0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22,
+                                         0x23, 0x24, 0x25, 0x26, 0x27, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e,
+                                         0x2f, 0x38, 0x3a, 0x3b, 0x3c, 0x3e, 0x3f};
   const std::set<uint32_t> special2_ok = {0x02, 0x20, 0x21, 0x24, 0x25};
   struct Case {
     uint32_t insn;
@@ -1044,13 +1143,15 @@ TEST(IsaDecode, EveryOpcodeFunctAndRegimmRt) {
     cases.push_back({(opc << 26) | fields | 0x08, primary_ok.count(opc) > 0});
   }
   for (uint32_t fn = 0; fn < 64; ++fn) cases.push_back({fields | fn, special_ok.count(fn) > 0});
-  for (uint32_t fn = 0; fn < 64; ++fn) cases.push_back({(0x1cu << 26) | fields | fn, special2_ok.count(fn) > 0});
-  for (uint32_t rt = 0; rt < 32; ++rt) cases.push_back({(1u << 26) | (kT0 << 21) | (rt << 16) | 4, true});
+  for (uint32_t fn = 0; fn < 64; ++fn)
+    cases.push_back({(0x1cu << 26) | fields | fn, special2_ok.count(fn) > 0});
+  for (uint32_t rt = 0; rt < 32; ++rt)
+    cases.push_back({(1u << 26) | (kT0 << 21) | (rt << 16) | 4, true});
   for (const Case& c : cases) {
     SCOPED_TRACE(test::hex64(c.insn) + (c.ok ? " must execute" : " must panic"));
     VmFixture f;
-    f.reg(kT0) = 0x20000;  // a valid base address for the memory forms
-    f.reg(kT1) = 3;        // a non-zero divisor
+    f.reg(kT0) = 0x20000;     // a valid base address for the memory forms
+    f.reg(kT1) = 3;           // a non-zero divisor
     f.reg(2) = sys::kGetpid;  // a valid syscall number for funct 0x0c
     f.insn(c.insn);
     StepStatus st = f.step();
@@ -1137,51 +1238,148 @@ constexpr W U32Mask = 0xFFffFFff;
 bool Execute(uint32_t insn, uint32_t opcode, uint32_t fun, W rs, W rt, W mem, W& out) {
   if (opcode == 0 || (opcode >= 8 && opcode < 0xF) || opcode == 0x18 || opcode == 0x19) {
     switch (opcode) {
-      case 8: fun = 0x20; break;
-      case 9: fun = 0x21; break;
-      case 0xA: fun = 0x2A; break;
-      case 0xB: fun = 0x2B; break;
-      case 0xC: fun = 0x24; break;
-      case 0xD: fun = 0x25; break;
-      case 0xE: fun = 0x26; break;
-      case 0x18: fun = 0x2c; break;
-      case 0x19: fun = 0x2d; break;
+      case 8:
+        fun = 0x20;
+        break;
+      case 9:
+        fun = 0x21;
+        break;
+      case 0xA:
+        fun = 0x2A;
+        break;
+      case 0xB:
+        fun = 0x2B;
+        break;
+      case 0xC:
+        fun = 0x24;
+        break;
+      case 0xD:
+        fun = 0x25;
+        break;
+      case 0xE:
+        fun = 0x26;
+        break;
+      case 0x18:
+        fun = 0x2c;
+        break;
+      case 0x19:
+        fun = 0x2d;
+        break;
     }
     switch (fun) {
-      case 0x00: out = SignExtend(shl(rt, (insn >> 6) & 0x1F) & U32Mask, 32); return true;
-      case 0x02: out = SignExtend((rt & U32Mask) >> ((insn >> 6) & 0x1F), 32); return true;
-      case 0x03: { W shamt = (insn >> 6) & 0x1F; out = SignExtend((rt & U32Mask) >> shamt, 32 - shamt); return true; }
-      case 0x04: out = SignExtend(shl(rt, rs & 0x1F) & U32Mask, 32); return true;
-      case 0x06: out = SignExtend((rt & U32Mask) >> (rs & 0x1F), 32); return true;
-      case 0x07: { W shamt = rs & 0x1F; out = SignExtend((rt & U32Mask) >> shamt, 32 - shamt); return true; }
-      case 0x08: case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0f: case 0x10: case 0x11: case 0x12:
-      case 0x13: case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1C: case 0x1D: case 0x1E: case 0x1F:
-        out = rs; return true;
-      case 0x14: case 0x16: case 0x17: out = rt; return true;
-      case 0x20: out = SignExtend(w32(add32(i32(rs), i32(rt))), 32); return true;
-      case 0x21: out = SignExtend(W(uint32_t(rs) + uint32_t(rt)), 32); return true;
-      case 0x22: out = SignExtend(w32(sub32(i32(rs), i32(rt))), 32); return true;
-      case 0x23: out = SignExtend(W(uint32_t(rs) - uint32_t(rt)), 32); return true;
-      case 0x24: out = rs & rt; return true;
-      case 0x25: out = rs | rt; return true;
-      case 0x26: out = rs ^ rt; return true;
-      case 0x27: out = ~(rs | rt); return true;
-      case 0x2a: out = int64_t(rs) < int64_t(rt) ? 1 : 0; return true;
-      case 0x2b: out = rs < rt ? 1 : 0; return true;
-      case 0x2c: case 0x2d: out = rs + rt; return true;
-      case 0x2e: case 0x2f: out = rs - rt; return true;
-      case 0x38: out = shl(rt, (insn >> 6) & 0x1f); return true;
-      case 0x3A: out = shr(rt, (insn >> 6) & 0x1f); return true;
-      case 0x3B: out = W(int64_t(rt) >> ((insn >> 6) & 0x1f)); return true;
-      case 0x3C: out = shl(rt, ((insn >> 6) & 0x1f) + 32); return true;
-      case 0x3E: out = shr(rt, ((insn >> 6) & 0x1f) + 32); return true;
-      case 0x3F: out = W(int64_t(rt) >> (((insn >> 6) & 0x1f) + 32)); return true;
-      default: return false;
+      case 0x00:
+        out = SignExtend(shl(rt, (insn >> 6) & 0x1F) & U32Mask, 32);
+        return true;
+      case 0x02:
+        out = SignExtend((rt & U32Mask) >> ((insn >> 6) & 0x1F), 32);
+        return true;
+      case 0x03: {
+        W shamt = (insn >> 6) & 0x1F;
+        out = SignExtend((rt & U32Mask) >> shamt, 32 - shamt);
+        return true;
+      }
+      case 0x04:
+        out = SignExtend(shl(rt, rs & 0x1F) & U32Mask, 32);
+        return true;
+      case 0x06:
+        out = SignExtend((rt & U32Mask) >> (rs & 0x1F), 32);
+        return true;
+      case 0x07: {
+        W shamt = rs & 0x1F;
+        out = SignExtend((rt & U32Mask) >> shamt, 32 - shamt);
+        return true;
+      }
+      case 0x08:
+      case 0x09:
+      case 0x0a:
+      case 0x0b:
+      case 0x0c:
+      case 0x0f:
+      case 0x10:
+      case 0x11:
+      case 0x12:
+      case 0x13:
+      case 0x18:
+      case 0x19:
+      case 0x1a:
+      case 0x1b:
+      case 0x1C:
+      case 0x1D:
+      case 0x1E:
+      case 0x1F:
+        out = rs;
+        return true;
+      case 0x14:
+      case 0x16:
+      case 0x17:
+        out = rt;
+        return true;
+      case 0x20:
+        out = SignExtend(w32(add32(i32(rs), i32(rt))), 32);
+        return true;
+      case 0x21:
+        out = SignExtend(W(uint32_t(rs) + uint32_t(rt)), 32);
+        return true;
+      case 0x22:
+        out = SignExtend(w32(sub32(i32(rs), i32(rt))), 32);
+        return true;
+      case 0x23:
+        out = SignExtend(W(uint32_t(rs) - uint32_t(rt)), 32);
+        return true;
+      case 0x24:
+        out = rs & rt;
+        return true;
+      case 0x25:
+        out = rs | rt;
+        return true;
+      case 0x26:
+        out = rs ^ rt;
+        return true;
+      case 0x27:
+        out = ~(rs | rt);
+        return true;
+      case 0x2a:
+        out = int64_t(rs) < int64_t(rt) ? 1 : 0;
+        return true;
+      case 0x2b:
+        out = rs < rt ? 1 : 0;
+        return true;
+      case 0x2c:
+      case 0x2d:
+        out = rs + rt;
+        return true;
+      case 0x2e:
+      case 0x2f:
+        out = rs - rt;
+        return true;
+      case 0x38:
+        out = shl(rt, (insn >> 6) & 0x1f);
+        return true;
+      case 0x3A:
+        out = shr(rt, (insn >> 6) & 0x1f);
+        return true;
+      case 0x3B:
+        out = W(int64_t(rt) >> ((insn >> 6) & 0x1f));
+        return true;
+      case 0x3C:
+        out = shl(rt, ((insn >> 6) & 0x1f) + 32);
+        return true;
+      case 0x3E:
+        out = shr(rt, ((insn >> 6) & 0x1f) + 32);
+        return true;
+      case 0x3F:
+        out = W(int64_t(rt) >> (((insn >> 6) & 0x1f) + 32));
+        return true;
+      default:
+        return false;
     }
   }
   switch (opcode) {
     case 0x1C:
-      if (fun == 0x2) { out = SignExtend(w32(mul32(i32(rs), i32(rt))), 32); return true; }
+      if (fun == 0x2) {
+        out = SignExtend(w32(mul32(i32(rs), i32(rt))), 32);
+        return true;
+      }
       if (fun == 0x20 || fun == 0x21) {
         if (fun == 0x20) rs = ~rs;
         uint32_t i = 0;
@@ -1197,9 +1395,15 @@ bool Execute(uint32_t insn, uint32_t opcode, uint32_t fun, W rs, W rt, W mem, W&
         return true;
       }
       return false;
-    case 0x0F: out = SignExtend(shl(rt, 16), 32); return true;
-    case 0x20: out = SelectSubWord(rs, mem, 1, true); return true;
-    case 0x21: out = SelectSubWord(rs, mem, 2, true); return true;
+    case 0x0F:
+      out = SignExtend(shl(rt, 16), 32);
+      return true;
+    case 0x20:
+      out = SelectSubWord(rs, mem, 1, true);
+      return true;
+    case 0x21:
+      out = SelectSubWord(rs, mem, 2, true);
+      return true;
     case 0x22: {
       uint32_t w = uint32_t(SelectSubWord(rs, mem, 4, false));
       uint32_t val = w << ((rs & 3) * 8);
@@ -1207,20 +1411,32 @@ bool Execute(uint32_t insn, uint32_t opcode, uint32_t fun, W rs, W rt, W mem, W&
       out = SignExtend(((rt & ~mask) | W(val)) & U32Mask, 32);
       return true;
     }
-    case 0x23: out = SelectSubWord(rs, mem, 4, true); return true;
-    case 0x24: out = SelectSubWord(rs, mem, 1, false); return true;
-    case 0x25: out = SelectSubWord(rs, mem, 2, false); return true;
+    case 0x23:
+      out = SelectSubWord(rs, mem, 4, true);
+      return true;
+    case 0x24:
+      out = SelectSubWord(rs, mem, 1, false);
+      return true;
+    case 0x25:
+      out = SelectSubWord(rs, mem, 2, false);
+      return true;
     case 0x26: {
       uint32_t w = uint32_t(SelectSubWord(rs, mem, 4, false));
       uint32_t val = w >> (24 - (rs & 3) * 8);
       uint32_t mask = uint32_t(U32Mask) >> (24 - (rs & 3) * 8);
       uint32_t lwrResult = (uint32_t(rt) & ~mask) | val;
-      if ((rs & 3) == 3) out = SignExtend(W(lwrResult), 32);
-      else out = (rt & W(0xFFFFFFFF00000000ULL)) | W(lwrResult);
+      if ((rs & 3) == 3)
+        out = SignExtend(W(lwrResult), 32);
+      else
+        out = (rt & W(0xFFFFFFFF00000000ULL)) | W(lwrResult);
       return true;
     }
-    case 0x28: out = UpdateSubWord(rs, mem, 1, rt); return true;
-    case 0x29: out = UpdateSubWord(rs, mem, 2, rt); return true;
+    case 0x28:
+      out = UpdateSubWord(rs, mem, 1, rt);
+      return true;
+    case 0x29:
+      out = UpdateSubWord(rs, mem, 2, rt);
+      return true;
     case 0x2a: {
       W sr = (rs & 3) << 3;
       W val = shl((rt & U32Mask) >> sr, 32 - ((rs & 0x4) << 3));
@@ -1228,7 +1444,9 @@ bool Execute(uint32_t insn, uint32_t opcode, uint32_t fun, W rs, W rt, W mem, W&
       out = (mem & ~mask) | val;
       return true;
     }
-    case 0x2b: out = UpdateSubWord(rs, mem, 4, rt); return true;
+    case 0x2b:
+      out = UpdateSubWord(rs, mem, 4, rt);
+      return true;
     case 0x2e: {
       uint32_t w = uint32_t(SelectSubWord(rs, mem, 4, false));
       W val = shl(rt, 24 - (rs & 3) * 8);
@@ -1237,14 +1455,37 @@ bool Execute(uint32_t insn, uint32_t opcode, uint32_t fun, W rs, W rt, W mem, W&
       out = UpdateSubWord(rs, mem, 4, W(swrResult));
       return true;
     }
-    case 0x1A: { W sl = (rs & 0x7) << 3; out = shl(mem, sl) | (rt & ~shl(~W{0}, sl)); return true; }
-    case 0x1B: { W sr = 56 - ((rs & 0x7) << 3); out = shr(mem, sr) | (rt & shl(~W{0}, 64 - sr)); return true; }
-    case 0x27: out = shr(mem, 32 - ((rs & 0x4) << 3)) & U32Mask; return true;
-    case 0x2C: { W sr = (rs & 0x7) << 3; out = shr(rt, sr) | (mem & ~shr(~W{0}, sr)); return true; }
-    case 0x2D: { W sl = 56 - ((rs & 0x7) << 3); out = shl(rt, sl) | (mem & ~shl(~W{0}, sl)); return true; }
-    case 0x37: out = mem; return true;
-    case 0x3F: out = rt; return true;
-    default: return false;
+    case 0x1A: {
+      W sl = (rs & 0x7) << 3;
+      out = shl(mem, sl) | (rt & ~shl(~W{0}, sl));
+      return true;
+    }
+    case 0x1B: {
+      W sr = 56 - ((rs & 0x7) << 3);
+      out = shr(mem, sr) | (rt & shl(~W{0}, 64 - sr));
+      return true;
+    }
+    case 0x27:
+      out = shr(mem, 32 - ((rs & 0x4) << 3)) & U32Mask;
+      return true;
+    case 0x2C: {
+      W sr = (rs & 0x7) << 3;
+      out = shr(rt, sr) | (mem & ~shr(~W{0}, sr));
+      return true;
+    }
+    case 0x2D: {
+      W sl = 56 - ((rs & 0x7) << 3);
+      out = shl(rt, sl) | (mem & ~shl(~W{0}, sl));
+      return true;
+    }
+    case 0x37:
+      out = mem;
+      return true;
+    case 0x3F:
+      out = rt;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -1275,23 +1516,39 @@ bool HandleBranch(Cpu& c, W* regs, uint32_t opcode, uint32_t insn, W rtReg, W rs
   } else if (opcode == 1) {
     uint32_t rtv = (insn >> 16) & 0x1F;
     if (rtv == 0) shouldBranch = int64_t(rs) < 0;
-    if (rtv == 0x10) { shouldBranch = int64_t(rs) < 0; regs[31] = c.pc + 8; }
+    if (rtv == 0x10) {
+      shouldBranch = int64_t(rs) < 0;
+      regs[31] = c.pc + 8;
+    }
     if (rtv == 1) shouldBranch = int64_t(rs) >= 0;
-    if (rtv == 0x11) { shouldBranch = int64_t(rs) >= 0; regs[31] = c.pc + 8; }
+    if (rtv == 0x11) {
+      shouldBranch = int64_t(rs) >= 0;
+      regs[31] = c.pc + 8;
+    }
   }
   W prevPC = c.pc;
   c.pc = c.npc;
-  if (shouldBranch) c.npc = prevPC + 4 + (SignExtend(insn & 0xFFFF, 16) << 2);
-  else c.npc = c.npc + 4;
+  if (shouldBranch)
+    c.npc = prevPC + 4 + (SignExtend(insn & 0xFFFF, 16) << 2);
+  else
+    c.npc = c.npc + 4;
   return true;
 }
 bool HandleHiLo(Cpu& c, W* regs, uint32_t fun, W rs, W rt, W storeReg) {
   W val = 0;
   switch (fun) {
-    case 0x10: val = c.hi; break;
-    case 0x11: c.hi = rs; break;
-    case 0x12: val = c.lo; break;
-    case 0x13: c.lo = rs; break;
+    case 0x10:
+      val = c.hi;
+      break;
+    case 0x11:
+      c.hi = rs;
+      break;
+    case 0x12:
+      val = c.lo;
+      break;
+    case 0x13:
+      c.lo = rs;
+      break;
     case 0x18: {
       W acc = W(int64_t(i32(rs)) * int64_t(i32(rt)));
       c.hi = SignExtend(acc >> 32, 32);
@@ -1314,9 +1571,15 @@ bool HandleHiLo(Cpu& c, W* regs, uint32_t fun, W rs, W rt, W storeReg) {
       c.hi = SignExtend(W(uint32_t(rs) % uint32_t(rt)), 32);
       c.lo = SignExtend(W(uint32_t(rs) / uint32_t(rt)), 32);
       break;
-    case 0x14: val = shl(rt, rs & 0x3F); break;
-    case 0x16: val = shr(rt, rs & 0x3F); break;
-    case 0x17: val = W(int64_t(rt) >> (rs & 0x3F)); break;
+    case 0x14:
+      val = shl(rt, rs & 0x3F);
+      break;
+    case 0x16:
+      val = shr(rt, rs & 0x3F);
+      break;
+    case 0x17:
+      val = W(int64_t(rt) >> (rs & 0x3F));
+      break;
     case 0x1c: {
       int64_t a = int64_t(rs), b = int64_t(rt);
       bool negative = (a < 0) != (b < 0);
@@ -1406,13 +1669,16 @@ bool Step(Cpu& c, W* regs, Mem& memory, LL& ll, uint32_t insn) {
     rt = regs[rtReg];
     rdReg = (insn >> 11) & 0x1F;
   } else if (opcode < 0x20) {
-    if (opcode == 0xC || opcode == 0xD || opcode == 0xe) rt = insn & 0xFFFF;
-    else rt = SignExtend(insn & 0xFFFF, 16);
+    if (opcode == 0xC || opcode == 0xD || opcode == 0xe)
+      rt = insn & 0xFFFF;
+    else
+      rt = SignExtend(insn & 0xFFFF, 16);
   } else if (opcode >= 0x28 || opcode == 0x22 || opcode == 0x26) {
     rt = regs[rtReg];
     rdReg = rtReg;
   }
-  if ((opcode >= 4 && opcode < 8) || opcode == 1) return HandleBranch(c, regs, opcode, insn, rtReg, rs);
+  if ((opcode >= 4 && opcode < 8) || opcode == 1)
+    return HandleBranch(c, regs, opcode, insn, rtReg, rs);
   W storeAddr = ~W{0};
   W mem = 0;
   if (opcode >= 0x20 || opcode == 0x1A || opcode == 0x1B) {
@@ -1442,23 +1708,42 @@ bool Step(Cpu& c, W* regs, Mem& memory, LL& ll, uint32_t insn) {
 
 TEST(IsaDifferential, RandomInstructionsAgainstGoTransliteration) {
   std::mt19937_64 rng(0xc0ffee);
-  const uint64_t interesting[] = {0, 1, 2, 3, 31, 32, 63, 64, kM1, 0x7fffffff, 0x80000000, 0xffffffff,
-                                  0x100000000, kMin64, 0x7fffffffffffffff, 0xffffffff80000000,
-                                  0xfffffffffffffffe, 0x00000000fffffffe};
+  const uint64_t interesting[] = {0,
+                                  1,
+                                  2,
+                                  3,
+                                  31,
+                                  32,
+                                  63,
+                                  64,
+                                  kM1,
+                                  0x7fffffff,
+                                  0x80000000,
+                                  0xffffffff,
+                                  0x100000000,
+                                  kMin64,
+                                  0x7fffffffffffffff,
+                                  0xffffffff80000000,
+                                  0xfffffffffffffffe,
+                                  0x00000000fffffffe};
   auto value = [&]() -> uint64_t {
     switch (rng() % 4) {
-      case 0: return interesting[rng() % std::size(interesting)];
-      case 1: return rng() & 0xffffffff;
-      case 2: return uint64_t(int64_t(int32_t(rng())));
-      default: return rng();
+      case 0:
+        return interesting[rng() % std::size(interesting)];
+      case 1:
+        return rng() & 0xffffffff;
+      case 2:
+        return uint64_t(int64_t(int32_t(rng())));
+      default:
+        return rng();
     }
   };
   // Opcodes to draw from (no syscall: those have their own tables); a few invalid.
-  const uint32_t opcodes[] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-                              0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x18, 0x19, 0x1a, 0x1b, 0x1c,
-                              0x1c, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b,
-                              0x2c, 0x2d, 0x2e, 0x37, 0x3f, 0x10, 0x2f, 0x3d, 0x30, 0x34, 0x38, 0x3c,
-                              0x38, 0x3c};
+  const uint32_t opcodes[] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,
+                              0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x18,
+                              0x19, 0x1a, 0x1b, 0x1c, 0x1c, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25,
+                              0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x37, 0x3f,
+                              0x10, 0x2f, 0x3d, 0x30, 0x34, 0x38, 0x3c, 0x38, 0x3c};
   const uint32_t s2[] = {0x02, 0x20, 0x21, 0x24, 0x25, 0x00, 0x3f};
   const int kIters = 200000;
   int compared = 0, panics = 0;
@@ -1513,15 +1798,15 @@ TEST(IsaDifferential, RandomInstructionsAgainstGoTransliteration) {
     const StepStatus st = f.step();
     if (!ref_ok) {
       ++panics;
-      ASSERT_EQ(st, StepStatus::kPanic) << "reference panics on " << test::hex64(insn) << " ["
-                                        << disassemble(insn, kPC) << "]";
+      ASSERT_EQ(st, StepStatus::kPanic)
+          << "reference panics on " << test::hex64(insn) << " [" << disassemble(insn, kPC) << "]";
       continue;
     }
-    ASSERT_EQ(st, StepStatus::kOk) << test::hex64(insn) << " [" << disassemble(insn, kPC)
-                                   << "]: " << f.vm->panic_message();
+    ASSERT_EQ(st, StepStatus::kOk)
+        << test::hex64(insn) << " [" << disassemble(insn, kPC) << "]: " << f.vm->panic_message();
     const Thread& t = f.t();
-    bool same = t.cpu.pc == rc.pc && t.cpu.next_pc == rc.npc && t.cpu.hi == rc.hi && t.cpu.lo == rc.lo &&
-                f.s.memory->get_word(0x20000) == rmem.get(0x20000) &&
+    bool same = t.cpu.pc == rc.pc && t.cpu.next_pc == rc.npc && t.cpu.hi == rc.hi &&
+                t.cpu.lo == rc.lo && f.s.memory->get_word(0x20000) == rmem.get(0x20000) &&
                 f.s.memory->get_word(0x20008) == rmem.get(0x20008) &&
                 std::memcmp(t.regs, rregs, sizeof rregs) == 0 && f.s.ll_status == rll.status &&
                 f.s.ll_address == rll.address && f.s.ll_owner == rll.owner;
@@ -1529,16 +1814,19 @@ TEST(IsaDifferential, RandomInstructionsAgainstGoTransliteration) {
       std::string diff;
       for (int r = 0; r < 32; ++r)
         if (t.regs[r] != rregs[r])
-          diff += " $" + std::to_string(r) + " " + test::hex64(t.regs[r]) + " want " + test::hex64(rregs[r]);
-      ADD_FAILURE() << "insn " << test::hex64(insn) << " [" << disassemble(insn, kPC) << "] differs:" << diff
-                    << " pc " << test::hex64(t.cpu.pc) << "/" << test::hex64(rc.pc) << " npc "
-                    << test::hex64(t.cpu.next_pc) << "/" << test::hex64(rc.npc) << " hi " << test::hex64(t.cpu.hi)
-                    << "/" << test::hex64(rc.hi) << " lo " << test::hex64(t.cpu.lo) << "/" << test::hex64(rc.lo)
-                    << " mem " << test::hex64(f.s.memory->get_word(0x20000)) << "/"
-                    << test::hex64(rmem.get(0x20000)) << " " << test::hex64(f.s.memory->get_word(0x20008)) << "/"
-                    << test::hex64(rmem.get(0x20008)) << " ll " << int(f.s.ll_status) << "/" << rll.status << " "
-                    << test::hex64(f.s.ll_address) << "/" << test::hex64(rll.address) << " " << f.s.ll_owner << "/"
-                    << rll.owner;
+          diff += " $" + std::to_string(r) + " " + test::hex64(t.regs[r]) + " want " +
+                  test::hex64(rregs[r]);
+      ADD_FAILURE() << "insn " << test::hex64(insn) << " [" << disassemble(insn, kPC)
+                    << "] differs:" << diff << " pc " << test::hex64(t.cpu.pc) << "/"
+                    << test::hex64(rc.pc) << " npc " << test::hex64(t.cpu.next_pc) << "/"
+                    << test::hex64(rc.npc) << " hi " << test::hex64(t.cpu.hi) << "/"
+                    << test::hex64(rc.hi) << " lo " << test::hex64(t.cpu.lo) << "/"
+                    << test::hex64(rc.lo) << " mem " << test::hex64(f.s.memory->get_word(0x20000))
+                    << "/" << test::hex64(rmem.get(0x20000)) << " "
+                    << test::hex64(f.s.memory->get_word(0x20008)) << "/"
+                    << test::hex64(rmem.get(0x20008)) << " ll " << int(f.s.ll_status) << "/"
+                    << rll.status << " " << test::hex64(f.s.ll_address) << "/"
+                    << test::hex64(rll.address) << " " << f.s.ll_owner << "/" << rll.owner;
       return;
     }
     ++compared;

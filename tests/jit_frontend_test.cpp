@@ -74,7 +74,8 @@ TEST(JitLowering, EveryLoweredRowTranslates) {
     for (unsigned f : {0u, 1u, 17u, 31u}) {
       const uint32_t w = encode(Op(i), f, (f * 7) & 31, (f * 3) & 31, f, 0x8000 | f);
       IrInsn ir;
-      EXPECT_EQ(translate(w, 0x10000, ir), has_lowering(Op(i))) << mnemonic(Op(i)) << " " << std::hex << w;
+      EXPECT_EQ(translate(w, 0x10000, ir), has_lowering(Op(i)))
+          << mnemonic(Op(i)) << " " << std::hex << w;
     }
   }
 }
@@ -82,7 +83,9 @@ TEST(JitLowering, EveryLoweredRowTranslates) {
 constexpr uint32_t special(unsigned rs, unsigned rt, unsigned rd, unsigned sa, unsigned funct) {
   return rs << 21 | rt << 16 | rd << 11 | sa << 6 | funct;
 }
-constexpr uint32_t itype(unsigned op, unsigned rs, unsigned rt, uint16_t imm) { return op << 26 | rs << 21 | rt << 16 | imm; }
+constexpr uint32_t itype(unsigned op, unsigned rs, unsigned rt, uint16_t imm) {
+  return op << 26 | rs << 21 | rt << 16 | imm;
+}
 
 TEST(JitLowering, HandDerivedLowerings) {
   IrInsn ir;
@@ -208,7 +211,8 @@ TEST(JitLowering, StatsCountStepsWithoutALowering) {
   ASSERT_EQ(jit.run(400), StepStatus::kOk);
   EXPECT_EQ(f.s.step, 400u);
   EXPECT_EQ(jit.stats().no_lowering[size_t(Op::syscall)], 100u);
-  EXPECT_NE(jit.stats_report().find("(isa.def NONE): syscall 100\n"), std::string::npos) << jit.stats_report();
+  EXPECT_NE(jit.stats_report().find("(isa.def NONE): syscall 100\n"), std::string::npos)
+      << jit.stats_report();
 }
 
 }  // namespace

@@ -24,7 +24,8 @@ std::string describe_mismatch(State& want, State& got, JitEngine& jit, uint64_t 
   if (hi > lo) {
     o << "last compiled block:\n";
     for (uint64_t pc = lo; pc < hi; pc += 4)
-      o << "  " << std::hex << pc << ": " << disassemble(fetch_insn(*got.memory, pc), pc) << std::dec << "\n";
+      o << "  " << std::hex << pc << ": " << disassemble(fetch_insn(*got.memory, pc), pc)
+        << std::dec << "\n";
   } else {
     o << "last step at pc 0x" << std::hex << block_pc << std::dec << " was interpreted\n";
   }
@@ -32,7 +33,8 @@ std::string describe_mismatch(State& want, State& got, JitEngine& jit, uint64_t 
   const Thread& a = want.current();
   const Thread& b = got.current();
   auto line = [&](const char* name, uint64_t x, uint64_t y) {
-    o << (x != y ? "* " : "  ") << name << " interp=0x" << std::hex << x << " jit=0x" << y << std::dec << "\n";
+    o << (x != y ? "* " : "  ") << name << " interp=0x" << std::hex << x << " jit=0x" << y
+      << std::dec << "\n";
   };
   line("thread", a.id, b.id);
   line("pc", a.cpu.pc, b.cpu.pc);
@@ -51,9 +53,16 @@ struct Pair {
   Vm vm_want, vm_got;
   JitEngine jit;
   Pair(State a, State b)
-      : want(std::move(a)), got(std::move(b)),
-        vm_want(want, nullptr, [this](int, const uint8_t* d, size_t n) { out_want.append(reinterpret_cast<const char*>(d), n); }),
-        vm_got(got, nullptr, [this](int, const uint8_t* d, size_t n) { out_got.append(reinterpret_cast<const char*>(d), n); }),
+      : want(std::move(a)),
+        got(std::move(b)),
+        vm_want(want, nullptr,
+                [this](int, const uint8_t* d, size_t n) {
+                  out_want.append(reinterpret_cast<const char*>(d), n);
+                }),
+        vm_got(got, nullptr,
+               [this](int, const uint8_t* d, size_t n) {
+                 out_got.append(reinterpret_cast<const char*>(d), n);
+               }),
         jit(vm_got) {}
 
   // Advances the JIT side to `target` (max_entries as set), then the interpreter to the same
@@ -84,7 +93,8 @@ void lockstep_guest(const std::string& name, uint64_t limit) {
   while (!p.got.exited && p.got.step < limit) {
     while (next < hashes.size() && hashes[next].first < p.got.step) ++next;
     if (next < hashes.size() && hashes[next].first == p.got.step) {
-      ASSERT_EQ(hex(p.got.hash()), hashes[next].second) << name << " reference hash at step " << p.got.step;
+      ASSERT_EQ(hex(p.got.hash()), hashes[next].second)
+          << name << " reference hash at step " << p.got.step;
       ++checked;
       ++next;
     }
@@ -103,9 +113,10 @@ void lockstep_guest(const std::string& name, uint64_t limit) {
   }
   EXPECT_EQ(p.out_got, p.out_want);
   EXPECT_GT(p.jit.compiled_steps(), p.got.step / 2) << name << ": most steps should run compiled";
-  std::printf("[ lockstep ] %s: %llu steps, %llu compiled, %zu reference hashes checked, %zu blocks\n", name.c_str(),
-              static_cast<unsigned long long>(p.got.step), static_cast<unsigned long long>(p.jit.compiled_steps()),
-              checked, p.jit.block_count());
+  std::printf(
+      "[ lockstep ] %s: %llu steps, %llu compiled, %zu reference hashes checked, %zu blocks\n",
+      name.c_str(), static_cast<unsigned long long>(p.got.step),
+      static_cast<unsigned long long>(p.jit.compiled_steps()), checked, p.jit.block_count());
 }
 
 TEST(JitLockstep, Isa) {
@@ -140,7 +151,8 @@ TEST(JitLockstep, CopyOnWriteCheckpoints) {
     snaps_int.push_back(p.want.memory->share());
   }
   for (size_t i = 0; i < snaps_jit.size(); ++i)
-    EXPECT_EQ(snaps_jit[i]->merkle_root(), snaps_int[i]->merkle_root()) << "checkpoint " << i << " changed";
+    EXPECT_EQ(snaps_jit[i]->merkle_root(), snaps_int[i]->merkle_root())
+        << "checkpoint " << i << " changed";
 }
 
 // Memory proofs taken by interpreted steps inside one JitEngine::run() (the second-proof
@@ -178,7 +190,8 @@ TEST(JitLockstep, SelfModifyingGuest) {
   EXPECT_EQ(p.got.exit_code, 0);
   EXPECT_GT(p.jit.invalidations(), 0u);
   std::printf("[ lockstep ] selfmod: %llu steps, %llu compiled, %llu invalidations\n",
-              static_cast<unsigned long long>(p.got.step), static_cast<unsigned long long>(p.jit.compiled_steps()),
+              static_cast<unsigned long long>(p.got.step),
+              static_cast<unsigned long long>(p.jit.compiled_steps()),
               static_cast<unsigned long long>(p.jit.invalidations()));
 }
 

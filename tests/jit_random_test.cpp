@@ -38,20 +38,25 @@ bool same_memory(const Memory& a, const Memory& b) {
 }
 
 std::string report(const std::vector<uint32_t>& words, const State& init, State& want, State& got,
-                   StepStatus sw, StepStatus sg, const std::string& msg_want, const std::string& msg_got) {
+                   StepStatus sw, StepStatus sg, const std::string& msg_want,
+                   const std::string& msg_got) {
   std::ostringstream o;
   const Thread& t0 = init.current();
   o << "program at 0x" << std::hex << t0.cpu.pc << std::dec << ":\n";
   for (size_t i = 0; i < words.size(); ++i)
-    o << "  " << std::hex << t0.cpu.pc + 4 * i << ": " << disassemble(words[i], t0.cpu.pc + 4 * i) << std::dec << "\n";
-  o << "status interp=" << int(sw) << " jit=" << int(sg) << " (" << msg_want << " / " << msg_got << ")" << ", step interp=" << want.step << " jit=" << got.step
-    << ", steps_since_switch interp=" << want.steps_since_switch << " jit=" << got.steps_since_switch << "\n";
+    o << "  " << std::hex << t0.cpu.pc + 4 * i << ": " << disassemble(words[i], t0.cpu.pc + 4 * i)
+      << std::dec << "\n";
+  o << "status interp=" << int(sw) << " jit=" << int(sg) << " (" << msg_want << " / " << msg_got
+    << ")"
+    << ", step interp=" << want.step << " jit=" << got.step
+    << ", steps_since_switch interp=" << want.steps_since_switch
+    << " jit=" << got.steps_since_switch << "\n";
   if (want.active().empty() || got.active().empty()) return o.str();
   const Thread& a = want.current();
   const Thread& b = got.current();
   auto line = [&](const std::string& name, uint64_t init_v, uint64_t x, uint64_t y) {
-    o << (x != y ? "* " : "  ") << name << " initial=0x" << std::hex << init_v << " interp=0x" << x << " jit=0x" << y
-      << std::dec << "\n";
+    o << (x != y ? "* " : "  ") << name << " initial=0x" << std::hex << init_v << " interp=0x" << x
+      << " jit=0x" << y << std::dec << "\n";
   };
   line("pc", t0.cpu.pc, a.cpu.pc, b.cpu.pc);
   line("next_pc", t0.cpu.next_pc, a.cpu.next_pc, b.cpu.next_pc);
@@ -69,9 +74,11 @@ std::string report(const std::vector<uint32_t>& words, const State& init, State&
 // each event moves to the next of three tags, so blocks retag often. (Where events say the
 // calls went is checked against an oracle on real guests, tests/profile_test.cpp.)
 class CountingObserver : public StepObserver {
-public:
+ public:
   uint64_t steps = 0, events = 0;
-  bool is_event(const uint32_t* words, uint32_t len) override { return ((words[0] >> 7) ^ len) & 1; }
+  bool is_event(const uint32_t* words, uint32_t len) override {
+    return ((words[0] >> 7) ^ len) & 1;
+  }
   void on_interp_step(const State& s) override { steps += !s.exited; }
   uint32_t tag(const Thread&) override { return m_tag; }
   void flush(jit::ProfileSlot& slot) override {
@@ -86,7 +93,8 @@ public:
   void after_enter(const Thread&, jit::ProfileSlot* partial, uint64_t run) override {
     if (partial) steps += run;
   }
-private:
+
+ private:
   uint32_t m_tag = 1;
 };
 
@@ -125,39 +133,48 @@ void check_programs(uint64_t seed, uint64_t count, bool movbe, bool profiled = f
     Vm vm(want, nullptr, nullptr);
     StepStatus sw = StepStatus::kOk;
     if (want.step < jit_state.step || sg == StepStatus::kOk) vm.run(target - want.step, sw);
-    bool same = sw == sg && (sw == StepStatus::kOk || vm.panic_message() == jit_vm.panic_message()) &&
-                want.step == jit_state.step && want.exited == jit_state.exited &&
-                want.current() == jit_state.current() && want.ll_address == jit_state.ll_address &&
-                want.ll_status == jit_state.ll_status && want.ll_owner == jit_state.ll_owner &&
-                (hashed ? want.hash() == jit_state.hash() : same_memory(*want.memory, *jit_state.memory));
+    bool same =
+        sw == sg && (sw == StepStatus::kOk || vm.panic_message() == jit_vm.panic_message()) &&
+        want.step == jit_state.step && want.exited == jit_state.exited &&
+        want.current() == jit_state.current() && want.ll_address == jit_state.ll_address &&
+        want.ll_status == jit_state.ll_status && want.ll_owner == jit_state.ll_owner &&
+        (hashed ? want.hash() == jit_state.hash() : same_memory(*want.memory, *jit_state.memory));
     ASSERT_TRUE(same) << "program " << i << " (seed " << seed << ") differs:\n"
-                      << report(words, init, want, jit_state, sw, sg, vm.panic_message(), jit_vm.panic_message());
+                      << report(words, init, want, jit_state, sw, sg, vm.panic_message(),
+                                jit_vm.panic_message());
     panics += sg != StepStatus::kOk;
     total += jit_state.step - init.step;
     compiled = jit.compiled_steps();
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[ jit fuzz ] %llu programs (seed %llu) in %.1f s: %llu steps, %llu compiled, %llu panics, %llu invalidations\n",
-              static_cast<unsigned long long>(count), static_cast<unsigned long long>(seed), secs,
-              static_cast<unsigned long long>(total), static_cast<unsigned long long>(compiled),
-              static_cast<unsigned long long>(panics), static_cast<unsigned long long>(jit.invalidations()));
+  std::printf(
+      "[ jit fuzz ] %llu programs (seed %llu) in %.1f s: %llu steps, %llu compiled, %llu panics, "
+      "%llu invalidations\n",
+      static_cast<unsigned long long>(count), static_cast<unsigned long long>(seed), secs,
+      static_cast<unsigned long long>(total), static_cast<unsigned long long>(compiled),
+      static_cast<unsigned long long>(panics),
+      static_cast<unsigned long long>(jit.invalidations()));
   EXPECT_GT(compiled, total / 4) << "too few steps ran compiled for the test to mean much";
-  if (profiled) EXPECT_GT(obs.events, count / 8) << "too few profiler events for the test to mean much";
+  if (profiled)
+    EXPECT_GT(obs.events, count / 8) << "too few profiler events for the test to mean much";
 }
 
 TEST(JitRandom, ProgramsMatchTheInterpreter) {
-  check_programs(env_u64("CB_JIT_FUZZ_SEED", 0x5eed'0004), env_u64("CB_JIT_FUZZ_COUNT", kDefaultCount), true);
+  check_programs(env_u64("CB_JIT_FUZZ_SEED", 0x5eed'0004),
+                 env_u64("CB_JIT_FUZZ_COUNT", kDefaultCount), true);
 }
 
 // The same with bswap + mov for big-endian accesses (hosts without movbe).
 TEST(JitRandom, ProgramsMatchTheInterpreterWithoutMovbe) {
-  check_programs(env_u64("CB_JIT_FUZZ_SEED", 0x5eed'0004) + 1, env_u64("CB_JIT_FUZZ_COUNT", kDefaultCount) / 4, false);
+  check_programs(env_u64("CB_JIT_FUZZ_SEED", 0x5eed'0004) + 1,
+                 env_u64("CB_JIT_FUZZ_COUNT", kDefaultCount) / 4, false);
 }
 
 // With a profiler attached (every block compiled with its step counter, half of them events):
 // the same results, and every step counted exactly once.
 TEST(JitRandom, ProgramsMatchTheInterpreterWhenProfiled) {
-  check_programs(env_u64("CB_JIT_FUZZ_SEED", 0x5eed'0004) + 2, env_u64("CB_JIT_FUZZ_COUNT", kDefaultCount) / 4, true, true);
+  check_programs(env_u64("CB_JIT_FUZZ_SEED", 0x5eed'0004) + 2,
+                 env_u64("CB_JIT_FUZZ_COUNT", kDefaultCount) / 4, true, true);
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
 // Keccak-256 against published vectors and against Crypto++ (an independent implementation).
+#include "memory/keccak.h"
+
 #include <cryptopp/keccak.h>
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "interp/state.h"
-#include "memory/keccak.h"
 
 namespace cb {
 namespace {
@@ -19,8 +20,10 @@ Hash32 crypto_pp(const std::vector<uint8_t>& d) {
 
 TEST(Keccak, KnownVectors) {
   // keccak256("") and keccak256("abc"), as published for Ethereum's Keccak-256.
-  EXPECT_EQ(hex(keccak256("", 0)), "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
-  EXPECT_EQ(hex(keccak256("abc", 3)), "0x4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
+  EXPECT_EQ(hex(keccak256("", 0)),
+            "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+  EXPECT_EQ(hex(keccak256("abc", 3)),
+            "0x4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
 }
 
 TEST(Keccak, MatchesCryptoPPAtEveryLengthAroundTheRate) {

@@ -25,12 +25,14 @@ TEST_P(DeepProof, WindowedProofEqualsAlwaysTrackedProof) {
   ASSERT_FALSE(want_pre.empty());
   std::string dir = temp_dir("deep-" + g);
   for (const char* d : {"/windowed", "/always"}) std::filesystem::create_directories(dir + d);
-  std::string base = cannonball() + " run --input " + shell_quote(vectors_dir(g) + "/initial.bin.gz") +
-                     " --output '' --meta '' --proof-at =" + std::to_string(n) + " --stop-at =" +
-                     std::to_string(n + 1) + " --proof-fmt ";
+  std::string base = cannonball() + " run --input " +
+                     shell_quote(vectors_dir(g) + "/initial.bin.gz") +
+                     " --output '' --meta '' --proof-at =" + std::to_string(n) +
+                     " --stop-at =" + std::to_string(n + 1) + " --proof-fmt ";
   CmdResult a = run_cmd(base + shell_quote(dir + "/windowed/%d.json.gz"));
   ASSERT_EQ(a.exit_code, 0) << a.err;
-  CmdResult b = run_cmd(base + shell_quote(dir + "/always/%d.json.gz") + " --proof2-window 18446744073709551615");
+  CmdResult b = run_cmd(base + shell_quote(dir + "/always/%d.json.gz") +
+                        " --proof2-window 18446744073709551615");
   ASSERT_EQ(b.exit_code, 0) << b.err;
   std::string pa = read_text(dir + "/windowed/" + std::to_string(n) + ".json.gz");
   std::string pb = read_text(dir + "/always/" + std::to_string(n) + ".json.gz");

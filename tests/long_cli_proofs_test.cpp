@@ -38,9 +38,12 @@ TEST(LongCliProofs, EveryReferenceProofByTheLiteralCommand) {
       CmdResult r = run_cmd(single_proof_cmd(j.guest, j.n, d));
       std::string out = d + "/proof-" + std::to_string(j.n) + ".json";
       std::string why;
-      if (r.exit_code != 0) why = "exit " + std::to_string(r.exit_code) + ": " + r.err;
-      else if (!std::filesystem::exists(out)) why = "no proof file";
-      else if (read_text(out) != read_text(reference_proof_path(j.guest, j.n))) why = "bytes differ";
+      if (r.exit_code != 0)
+        why = "exit " + std::to_string(r.exit_code) + ": " + r.err;
+      else if (!std::filesystem::exists(out))
+        why = "no proof file";
+      else if (read_text(out) != read_text(reference_proof_path(j.guest, j.n)))
+        why = "bytes differ";
       if (!why.empty()) {
         std::lock_guard l(mu);
         failures.push_back(j.guest + " proof-" + std::to_string(j.n) + ": " + why);

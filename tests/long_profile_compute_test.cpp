@@ -48,7 +48,8 @@ void expect_same_profile(const ProfileResult& a, const ProfileResult& b, const s
   for (size_t i = 0; i < a.functions.size(); ++i) {
     EXPECT_EQ(a.functions[i].name, b.functions[i].name) << what;
     EXPECT_EQ(a.functions[i].self, b.functions[i].self) << what << ": " << a.functions[i].name;
-    EXPECT_EQ(a.functions[i].inclusive, b.functions[i].inclusive) << what << ": " << a.functions[i].name;
+    EXPECT_EQ(a.functions[i].inclusive, b.functions[i].inclusive)
+        << what << ": " << a.functions[i].name;
   }
   ASSERT_EQ(a.threads.size(), b.threads.size()) << what;
   for (size_t i = 0; i < a.threads.size(); ++i) {
@@ -62,7 +63,9 @@ TEST(LongProfileCompute, JitAndInterpreterGiveTheSameExactProfile) {
   CB_REQUIRE_REFERENCE();
   const std::string dir = test::reference_dir() + "/vectors/compute";
   const Metadata meta = Metadata::from_json(test::read_text(dir + "/meta.json"));
-  const uint64_t want_steps = nlohmann::json::parse(test::read_text(dir + "/expected.json")).at("final_step").get<uint64_t>();
+  const uint64_t want_steps = nlohmann::json::parse(test::read_text(dir + "/expected.json"))
+                                  .at("final_step")
+                                  .get<uint64_t>();
   const State initial = test::load_state_file(dir + "/initial.bin.gz");
 
   struct Segment {
@@ -73,7 +76,8 @@ TEST(LongProfileCompute, JitAndInterpreterGiveTheSameExactProfile) {
   Segment seg[kSegments];
   for (int k = 0; k < kSegments; ++k) {
     seg[k].from = initial.step + want_steps / kSegments * uint64_t(k);
-    seg[k].to = k + 1 < kSegments ? initial.step + want_steps / kSegments * uint64_t(k + 1) : ~uint64_t{0};
+    seg[k].to =
+        k + 1 < kSegments ? initial.step + want_steps / kSegments * uint64_t(k + 1) : ~uint64_t{0};
   }
   ProfileResult whole;
   bool whole_exited = false;
@@ -120,7 +124,8 @@ TEST(LongProfileCompute, JitAndInterpreterGiveTheSameExactProfile) {
   uint64_t attributed = 0;
   for (int k = 0; k < kSegments; ++k) {
     const Segment& g = seg[k];
-    const std::string what = "segment " + std::to_string(k) + " from step " + std::to_string(g.from);
+    const std::string what =
+        "segment " + std::to_string(k) + " from step " + std::to_string(g.from);
     EXPECT_EQ(g.interp.start_step, g.from) << what;
     EXPECT_EQ(g.interp.end_step, k + 1 < kSegments ? g.to : initial.step + want_steps) << what;
     EXPECT_EQ(g.interp.attributed, g.interp.end_step - g.interp.start_step) << what;

@@ -19,9 +19,11 @@ TEST_P(LongVectors, ReproducesEveryHashAndTheExpectedEnd) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Reference, LongVectors,
-                         ::testing::Combine(::testing::Values("threads", "compute"), ::testing::Bool()),
+                         ::testing::Combine(::testing::Values("threads", "compute"),
+                                            ::testing::Bool()),
                          [](const auto& info) {
-                           return std::string(std::get<0>(info.param)) + (std::get<1>(info.param) ? "_jit" : "_interp");
+                           return std::string(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) ? "_jit" : "_interp");
                          });
 
 }  // namespace

@@ -4,19 +4,18 @@
 #include "cli/preimage_host.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -120,7 +119,7 @@ sys.exit(99)
 )PY";
 
 class HostTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     std::string templ = ::testing::TempDir() + "/cb_host_XXXXXX";
     ASSERT_NE(::mkdtemp(templ.data()), nullptr);
@@ -139,7 +138,9 @@ protected:
     return p;
   }
 
-  std::vector<std::string> py(const std::string& mode) const { return {"python3", m_host_py, mode}; }
+  std::vector<std::string> py(const std::string& mode) const {
+    return {"python3", m_host_py, mode};
+  }
 
   static HostOptions fast_stop() {
     HostOptions o;
@@ -284,7 +285,8 @@ TEST_F(HostTest, HostExitsAtOnce) {
   HostProcess h({sh}, fast_stop());
   wait_until_zombie(h.pid());  // dead before we write: the EPIPE path
   const std::string e1 = error_of([&] { h.hint(bytes("l2-output 0xaa")); });
-  EXPECT_EQ(e1, "pre-image host exited with status 1 while cannonball sent hint \"l2-output 0xaa\"");
+  EXPECT_EQ(e1,
+            "pre-image host exited with status 1 while cannonball sent hint \"l2-output 0xaa\"");
   // The channel is out of step: later requests fail at once with the first error.
   EXPECT_EQ(error_of([&] { h.get_preimage(key_of(1, 1)); }),
             "pre-image host unusable after an earlier failure: " + e1);
@@ -295,8 +297,9 @@ TEST_F(HostTest, HostExitsAtOnce) {
 TEST_F(HostTest, HostExitsWhileWeWait) {
   HostProcess h(py("no-ack"), fast_stop());
   const std::string e = error_of([&] { h.hint(bytes("x")); });
-  EXPECT_EQ(e, "pre-image host exited with status 2 before answering while cannonball waited for "
-               "the ack of hint \"x\"");
+  EXPECT_EQ(e,
+            "pre-image host exited with status 2 before answering while cannonball waited for "
+            "the ack of hint \"x\"");
   h.stop();
   expect_gone(h.pid());
 }
@@ -306,16 +309,19 @@ TEST_F(HostTest, ShortReplies) {
     HostProcess h(py("short-length"), fast_stop());
     const Hash32 k = key_of(2, 9);
     const std::string e = error_of([&] { h.get_preimage(k); });
-    EXPECT_EQ(e, "pre-image host exited with status 0 after sending 3 of the 8 length bytes while "
-                 "cannonball waited for the value of key 0x02000000000000000000000000000000000000"
-                 "00000000000000000000000009");
+    EXPECT_EQ(e,
+              "pre-image host exited with status 0 after sending 3 of the 8 length bytes while "
+              "cannonball waited for the value of key 0x02000000000000000000000000000000000000"
+              "00000000000000000000000009");
     h.stop();
     expect_gone(h.pid());
   }
   {
     HostProcess h(py("short-value"), fast_stop());
     const std::string e = error_of([&] { h.get_preimage(key_of(2, 9)); });
-    EXPECT_NE(e.find("exited with status 0 after sending 3 of the 100 value bytes"), std::string::npos) << e;
+    EXPECT_NE(e.find("exited with status 0 after sending 3 of the 100 value bytes"),
+              std::string::npos)
+        << e;
     h.stop();
     expect_gone(h.pid());
   }
@@ -325,7 +331,8 @@ TEST_F(HostTest, HostClosesPipesMidRequest) {
   HostProcess h(py("close"), fast_stop());
   const auto t0 = Clock::now();
   const std::string e = error_of([&] { h.get_preimage(key_of(3, 3)); });
-  // Noticed at once (python start-up included), not after a poll deadline like the reference's 15 s.
+  // Noticed at once (python start-up included), not after a poll deadline like the reference's 15
+  // s.
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 10.0);
   EXPECT_NE(e.find("pre-image host closed its fd 6 before answering (it is still running) while "
                    "cannonball waited for the value of key 0x03"),
@@ -343,9 +350,10 @@ TEST_F(HostTest, AbsurdLengthIsCapped) {
   o.max_preimage_size = 1 << 20;
   HostProcess h(py("huge"), o);
   const std::string e = error_of([&] { h.get_preimage(key_of(4, 4)); });
-  EXPECT_NE(e.find("pre-image host announced a value of 1099511627776 bytes, over the cap of 1048576 "
-                   "bytes while cannonball waited for the value of key 0x04"),
-            std::string::npos)
+  EXPECT_NE(
+      e.find("pre-image host announced a value of 1099511627776 bytes, over the cap of 1048576 "
+             "bytes while cannonball waited for the value of key 0x04"),
+      std::string::npos)
       << e;
   h.stop();
   expect_gone(h.pid());
@@ -382,9 +390,10 @@ TEST_F(HostTest, HungHostTimesOutAndIsKilled) {
   const double took = std::chrono::duration<double>(Clock::now() - t0).count();
   EXPECT_GE(took, 0.5);
   EXPECT_LT(took, 3.0);
-  EXPECT_NE(e.find("pre-image host gave no answer within 500 ms while cannonball waited for the value "
-                   "of key 0x06"),
-            std::string::npos)
+  EXPECT_NE(
+      e.find("pre-image host gave no answer within 500 ms while cannonball waited for the value "
+             "of key 0x06"),
+      std::string::npos)
       << e;
   const HostExit x = h.stop();  // EOF ignored, SIGINT ignored: SIGKILL
   EXPECT_EQ(x.signal, SIGKILL) << x.describe();
@@ -415,16 +424,18 @@ TEST_F(HostTest, DestructorReapsOnErrorPaths) {
 }
 
 TEST_F(HostTest, StartFailures) {
-  EXPECT_EQ(error_of([] { HostProcess h({"cb-no-such-host-program"}); }),
-            "failed to start pre-image oracle server: exec: \"cb-no-such-host-program\": executable "
-            "file not found in $PATH");
+  EXPECT_EQ(
+      error_of([] { HostProcess h({"cb-no-such-host-program"}); }),
+      "failed to start pre-image oracle server: exec: \"cb-no-such-host-program\": executable "
+      "file not found in $PATH");
   const std::string missing = m_dir + "/missing";
   EXPECT_EQ(error_of([&] { HostProcess h({missing}); }),
             "failed to start pre-image oracle server: exec: \"" + missing + "\": stat " + missing +
                 ": no such file or directory");
   const std::string not_exec = write_script("plain.sh", "#!/bin/sh\n", 0644);
-  EXPECT_EQ(error_of([&] { HostProcess h({not_exec}); }),
-            "failed to start pre-image oracle server: exec: \"" + not_exec + "\": permission denied");
+  EXPECT_EQ(
+      error_of([&] { HostProcess h({not_exec}); }),
+      "failed to start pre-image oracle server: exec: \"" + not_exec + "\": permission denied");
   const std::string junk = write_script("junk", "\x01\x02\x03 not a program\n", 0755);
   EXPECT_EQ(error_of([&] { HostProcess h({junk}); }),
             "failed to start pre-image oracle server: fork/exec " + junk + ": exec format error");
@@ -433,12 +444,14 @@ TEST_F(HostTest, StartFailures) {
 }
 
 TEST_F(HostTest, NoHostCommand) {
-  for (const std::vector<std::string>& argv : {std::vector<std::string>{}, std::vector<std::string>{""}}) {
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{}, std::vector<std::string>{""}}) {
     HostProcess h(argv);
     EXPECT_FALSE(h.has_host());
     h.hint(bytes("ignored"));  // no hint processor: dropped
-    EXPECT_NE(error_of([&] { h.get_preimage(key_of(1, 1)); }).find("no pre-image retriever available"),
-              std::string::npos);
+    EXPECT_NE(
+        error_of([&] { h.get_preimage(key_of(1, 1)); }).find("no pre-image retriever available"),
+        std::string::npos);
     EXPECT_TRUE(h.stop().success());
   }
 }
@@ -446,7 +459,8 @@ TEST_F(HostTest, NoHostCommand) {
 TEST_F(HostTest, RequestAfterStopFails) {
   HostProcess h(py("echo"), fast_stop());
   h.stop();
-  EXPECT_NE(error_of([&] { h.get_preimage(key_of(1, 1)); }).find("was already stopped"), std::string::npos);
+  EXPECT_NE(error_of([&] { h.get_preimage(key_of(1, 1)); }).find("was already stopped"),
+            std::string::npos);
 }
 
 TEST_F(HostTest, HostDiesWithUs) {
@@ -500,7 +514,8 @@ TEST_F(HostTest, SharedReferenceServer) {
   std::vector<std::pair<Hash32, Bytes>> table;
   auto unhex = [](const std::string& h) {
     Bytes b(h.size() / 2);
-    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(std::stoi(h.substr(2 * i, 2), nullptr, 16));
+    for (size_t i = 0; i < b.size(); ++i)
+      b[i] = static_cast<uint8_t>(std::stoi(h.substr(2 * i, 2), nullptr, 16));
     return b;
   };
   // nlohmann::json rather than std::regex: libstdc++'s regex recurses per character and
@@ -539,8 +554,9 @@ TEST_F(HostTest, SharedReferenceServer) {
   };
   HostProcess bad({"python3", server, data}, o);
   const std::string msg = error_of([&] { bad.get_preimage(Hash32{}); });
-  EXPECT_EQ(msg, "pre-image host exited with status 3 before answering while cannonball waited for "
-                 "the value of key 0x0000000000000000000000000000000000000000000000000000000000000000");
+  EXPECT_EQ(msg,
+            "pre-image host exited with status 3 before answering while cannonball waited for "
+            "the value of key 0x0000000000000000000000000000000000000000000000000000000000000000");
   EXPECT_EQ(bad.stop().exit_code, 3);
   std::lock_guard lock(mu);
   EXPECT_NE(err.find("preimage-server: unknown key 0x00"), std::string::npos) << err;

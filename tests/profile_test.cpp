@@ -1,6 +1,8 @@
 // `cannonball profile` (tools/profile.h): every step attributed, the counts equal to an
 // independent step-by-step count with the interpreter, identical with the JIT on and off, and
 // a guest with a known hot function (tests/guests/hot) attributed to it.
+#include "tools/profile.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 
 #include "interp/elf_loader.h"
 #include "test_util.h"
-#include "tools/profile.h"
 
 namespace cb {
 namespace {
@@ -27,7 +28,8 @@ Counts oracle_counts(State s, const Metadata& meta, uint64_t stop) {
   std::vector<Symbol> syms;
   for (const Symbol& x : meta.symbols)
     if (x.size) syms.push_back(x);
-  std::sort(syms.begin(), syms.end(), [](const Symbol& a, const Symbol& b) { return a.start < b.start; });
+  std::sort(syms.begin(), syms.end(),
+            [](const Symbol& a, const Symbol& b) { return a.start < b.start; });
   Vm vm(s, nullptr, nullptr);
   Counts c;
   const uint64_t start = s.step;
@@ -100,8 +102,10 @@ TEST(Profile, HotGuestIsAttributedToItsHotFunction) {
     const std::string hot_stack = "_start;main;" + r.functions[0].name;
     uint64_t under_mix = 0, mix_elsewhere = 0;
     for (const auto& [stack, n] : r.folded) {
-      if (stack == hot_stack + ";mix") under_mix += n;
-      else if (stack.find("mix") != std::string::npos && stack.find("[vm:") == std::string::npos) mix_elsewhere += n;
+      if (stack == hot_stack + ";mix")
+        under_mix += n;
+      else if (stack.find("mix") != std::string::npos && stack.find("[vm:") == std::string::npos)
+        mix_elsewhere += n;
     }
     EXPECT_EQ(under_mix, c.per_fn.at("mix"));
     EXPECT_EQ(mix_elsewhere, 0u);
@@ -115,9 +119,11 @@ TEST(Profile, HotGuestIsAttributedToItsHotFunction) {
 // selfmod rewrites code that is compiled and running: blocks are invalidated mid-run, leave
 // early after a store into themselves, and are recompiled with other words.
 TEST(Profile, SelfModifyingGuestMatchesOracleJitOnAndOff) {
-  std::vector<uint8_t> elf = test::read_bytes(std::string(CB_SOURCE_DIR) + "/tests/guests/elf/selfmod.elf");
+  std::vector<uint8_t> elf =
+      test::read_bytes(std::string(CB_SOURCE_DIR) + "/tests/guests/elf/selfmod.elf");
   const Metadata meta = elf_metadata(elf);
-  ProfileResult on = run_profile(load_elf(elf), meta, true), off = run_profile(load_elf(elf), meta, false);
+  ProfileResult on = run_profile(load_elf(elf), meta, true),
+                off = run_profile(load_elf(elf), meta, false);
   expect_same(on, off);
   expect_matches_oracle(on, oracle_counts(load_elf(elf), meta, ~uint64_t{0}));
 }
@@ -125,12 +131,14 @@ TEST(Profile, SelfModifyingGuestMatchesOracleJitOnAndOff) {
 TEST(Profile, ReferenceGuestsMatchOracleJitOnAndOff) {
   CB_REQUIRE_REFERENCE();
   // hello to its end; threads (several VM threads, preemptions, futexes) for its first 10 M steps.
-  for (auto [guest, stop] : {std::pair<const char*, uint64_t>{"hello", ~uint64_t{0}}, {"threads", 10'000'000}}) {
+  for (auto [guest, stop] :
+       {std::pair<const char*, uint64_t>{"hello", ~uint64_t{0}}, {"threads", 10'000'000}}) {
     SCOPED_TRACE(guest);
     const std::string dir = test::reference_dir() + "/vectors/" + guest;
     auto s0 = [&] { return test::load_state_file(dir + "/initial.bin.gz"); };
     const Metadata meta = Metadata::from_json(test::read_text(dir + "/meta.json"));
-    ProfileResult on = run_profile(s0(), meta, true, stop), off = run_profile(s0(), meta, false, stop);
+    ProfileResult on = run_profile(s0(), meta, true, stop),
+                  off = run_profile(s0(), meta, false, stop);
     expect_same(on, off);
     expect_matches_oracle(on, oracle_counts(s0(), meta, stop));
     EXPECT_GT(on.threads.size(), 1u);
@@ -196,7 +204,8 @@ TEST(Profile, PprofEncodesTheFoldedStacks) {
   ProfileResult r = run_profile(load_elf(elf), elf_metadata(elf), true);
   PbMsg p = pb_parse(profile_pprof(r));
   std::vector<std::string> strings;
-  for (auto it = p.bytes.lower_bound(6); it != p.bytes.upper_bound(6); ++it) strings.push_back(it->second);
+  for (auto it = p.bytes.lower_bound(6); it != p.bytes.upper_bound(6); ++it)
+    strings.push_back(it->second);
   ASSERT_FALSE(strings.empty());
   EXPECT_EQ(strings[0], "");
   std::map<uint64_t, std::string> fn_name, loc_fn;
@@ -226,11 +235,13 @@ TEST(Profile, PprofEncodesTheFoldedStacks) {
 TEST(Profile, CliWritesTableFoldedAndSvg) {
   const std::string d = test::temp_dir("profile_cli");
   const std::string cb = test::shell_quote(test::cannonball());
-  auto load = test::run_cmd(cb + " load-elf --type multithreaded64-5 --path " + test::shell_quote(hot_elf()) +
-                            " --out " + d + "/s.bin.gz --meta " + d + "/meta.json");
+  auto load = test::run_cmd(cb + " load-elf --type multithreaded64-5 --path " +
+                            test::shell_quote(hot_elf()) + " --out " + d + "/s.bin.gz --meta " + d +
+                            "/meta.json");
   ASSERT_EQ(load.exit_code, 0) << load.err;
-  auto r = test::run_cmd(cb + " profile --input " + d + "/s.bin.gz --meta " + d + "/meta.json --folded " + d +
-                         "/f.txt --svg " + d + "/f.svg --pprof " + d + "/f.pb.gz -q");
+  auto r = test::run_cmd(cb + " profile --input " + d + "/s.bin.gz --meta " + d +
+                         "/meta.json --folded " + d + "/f.txt --svg " + d + "/f.svg --pprof " + d +
+                         "/f.pb.gz -q");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("attributed (all)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("hot_loop"), std::string::npos) << r.out;

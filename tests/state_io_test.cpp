@@ -24,7 +24,8 @@ std::vector<uint8_t> slurp(const std::string& p) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 void spit(const std::string& p, const std::vector<uint8_t>& b) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
 }
 
 // A state with pages of several kinds: random, zero, one word set, far apart.
@@ -37,9 +38,15 @@ State sample_state(uint64_t pages, uint32_t seed) {
       case 0:
         for (uint64_t o = 0; o < kPageSize; o += 8) s.memory->set_word(base + o, rng());
         break;
-      case 1: s.memory->set_word(base + 8 * (i % 512), rng()); break;
-      case 2: s.memory->set_range_zero(base, kPageSize); break;
-      default: s.memory->set_word(base, 0x0102030405060708ull); break;
+      case 1:
+        s.memory->set_word(base + 8 * (i % 512), rng());
+        break;
+      case 2:
+        s.memory->set_range_zero(base, kPageSize);
+        break;
+      default:
+        s.memory->set_word(base, 0x0102030405060708ull);
+        break;
     }
   }
   s.step = 12345;
@@ -50,7 +57,7 @@ State sample_state(uint64_t pages, uint32_t seed) {
 }
 
 class StateIo : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override { m_dir = test::temp_dir("state_io"); }
   std::string m_dir;
 };
@@ -66,7 +73,8 @@ TEST_F(StateIo, StreamingReaderEqualsWholeBufferDecoderOnReferenceStates) {
   }
   for (const char* g : {"isa", "hello", "oracle"}) {
     std::string p = test::reference_dir() + "/vectors/" + g + "/final.bin.gz";
-    EXPECT_EQ(State::deserialize(read_file(p)).serialize(), cb::load_state_file(p).serialize()) << g;
+    EXPECT_EQ(State::deserialize(read_file(p)).serialize(), cb::load_state_file(p).serialize())
+        << g;
   }
 }
 
@@ -127,7 +135,8 @@ TEST_F(StateIo, BrokenGzipAndTruncatedStatesAreErrors) {
   // checked, junk after it is never read (as the reference's stream decoder).
   b = gz;
   b[b.size() - 6] ^= 1;  // CRC-32 in the trailer
-  EXPECT_NE(error_of(b, "crc.bin.gz").find("corrupt gzip"), std::string::npos) << error_of(b, "crc.bin.gz");
+  EXPECT_NE(error_of(b, "crc.bin.gz").find("corrupt gzip"), std::string::npos)
+      << error_of(b, "crc.bin.gz");
   b = gz;
   b.insert(b.end(), {'j', 'u', 'n', 'k'});  // not another member
   EXPECT_EQ(error_of(b, "junk.bin.gz"), "<loaded>");
@@ -201,9 +210,10 @@ TEST_F(StateIo, CliMaxMemoryStopsWithOneErrorLine) {
   std::string in = test::reference_dir() + "/vectors/hello/initial.bin.gz";
   // 1 MiB: the initial state's 366 pages do not fit (refused while loading); 1.6 MiB: they
   // do, the pages the guest writes later do not (interpreter and JIT).
-  for (std::string flags : {"--max-memory 1MiB", "--max-memory=1.6MiB --jit=off", "-max-memory 1.6MiB --jit=on"}) {
-    auto r = test::run_cmd(test::cannonball() + " run " + flags + " --input " + in +
-                           " --output " + m_dir + "/out.bin.gz --meta ''");
+  for (std::string flags :
+       {"--max-memory 1MiB", "--max-memory=1.6MiB --jit=off", "-max-memory 1.6MiB --jit=on"}) {
+    auto r = test::run_cmd(test::cannonball() + " run " + flags + " --input " + in + " --output " +
+                           m_dir + "/out.bin.gz --meta ''");
     EXPECT_EQ(r.exit_code, 1) << flags << r.err;
     EXPECT_NE(r.err.find("error: "), std::string::npos) << flags << r.err;
     EXPECT_NE(r.err.find("memory budget"), std::string::npos) << flags << r.err;

@@ -1,10 +1,11 @@
 // StepPattern against the reference's matcher.go grammar and Go's strconv.ParseUint(s, 0, 64).
-#include "host/go_strconv.h"
 #include "scheduler/step_pattern.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "host/go_strconv.h"
 
 namespace cb {
 namespace {
@@ -19,7 +20,8 @@ std::string parse_error(const std::string& text) {
 }
 
 TEST(StepPattern, NeverAndDefault) {
-  for (const StepPattern& p : {StepPattern(), StepPattern::parse(""), StepPattern::parse("never")}) {
+  for (const StepPattern& p :
+       {StepPattern(), StepPattern::parse(""), StepPattern::parse("never")}) {
     EXPECT_EQ(p.kind(), StepPattern::Kind::kNever);
     EXPECT_FALSE(p.matches(0));
     EXPECT_FALSE(p.matches(12345));
@@ -94,7 +96,7 @@ TEST(StepPattern, GoNumberSyntax) {
   EXPECT_EQ(StepPattern::parse("=0XfF").value(), 255u);
   EXPECT_EQ(StepPattern::parse("%0x1_0").value(), 16u);
   EXPECT_EQ(StepPattern::parse("=0x_10").value(), 16u);  // underscore after a base prefix
-  EXPECT_EQ(StepPattern::parse("=010").value(), 8u);       // leading 0 = octal, as in Go
+  EXPECT_EQ(StepPattern::parse("=010").value(), 8u);     // leading 0 = octal, as in Go
   EXPECT_EQ(StepPattern::parse("=0o17").value(), 15u);
   EXPECT_EQ(StepPattern::parse("=0b101").value(), 5u);
   EXPECT_EQ(StepPattern::parse("=1_000_000").value(), 1000000u);
@@ -107,12 +109,15 @@ TEST(StepPattern, GoNumberSyntax) {
 TEST(StepPattern, ReferenceErrors) {
   EXPECT_EQ(parse_error("=abc"),
             "failed to parse step number: strconv.ParseUint: parsing \"abc\": invalid syntax");
-  EXPECT_EQ(parse_error("="), "failed to parse step number: strconv.ParseUint: parsing \"\": invalid syntax");
-  EXPECT_EQ(parse_error("%"),
-            "failed to parse step interval number: strconv.ParseUint: parsing \"\": invalid syntax");
-  EXPECT_EQ(parse_error("=18446744073709551616"),
-            "failed to parse step number: strconv.ParseUint: parsing \"18446744073709551616\": value "
-            "out of range");
+  EXPECT_EQ(parse_error("="),
+            "failed to parse step number: strconv.ParseUint: parsing \"\": invalid syntax");
+  EXPECT_EQ(
+      parse_error("%"),
+      "failed to parse step interval number: strconv.ParseUint: parsing \"\": invalid syntax");
+  EXPECT_EQ(
+      parse_error("=18446744073709551616"),
+      "failed to parse step number: strconv.ParseUint: parsing \"18446744073709551616\": value "
+      "out of range");
   EXPECT_EQ(parse_error("%0x10000000000000000"),
             "failed to parse step interval number: strconv.ParseUint: parsing "
             "\"0x10000000000000000\": value out of range");
@@ -128,7 +133,8 @@ TEST(StepPattern, ReferenceErrors) {
   }
   // The reference accepts "%0" and then divides by zero; we refuse it up front.
   EXPECT_EQ(parse_error("%0"), "failed to parse step interval number: the interval must not be 0");
-  EXPECT_EQ(parse_error("%0x0"), "failed to parse step interval number: the interval must not be 0");
+  EXPECT_EQ(parse_error("%0x0"),
+            "failed to parse step interval number: the interval must not be 0");
 }
 
 TEST(StepPattern, GoQuote) {

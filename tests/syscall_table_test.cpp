@@ -27,7 +27,9 @@ constexpr uint64_t kM1 = ~uint64_t{0};
 constexpr unsigned V0 = 2, A0 = 4, A1 = 5, A2 = 6, A3 = 7, SP = 29;
 const uint32_t kSyscall = encode(Op::syscall, 0, 0, 0, 0, 0);  // 0x0000000c
 
-uint64_t sentinel(unsigned r) { return r == 0 ? 0 : 0x5e00000000000000ULL | (uint64_t(r) << 8) | r; }
+uint64_t sentinel(unsigned r) {
+  return r == 0 ? 0 : 0x5e00000000000000ULL | (uint64_t(r) << 8) | r;
+}
 
 // A fixture with sentinels in every register, a syscall at PC and the given arguments.
 struct Sys : VmFixture {
@@ -42,7 +44,8 @@ struct Sys : VmFixture {
 };
 
 // Expects an ordinary return: v0/a3 set, PC advanced, nothing else in the thread changed.
-void expect_return(const Thread& t, const Snap& before, uint64_t v0, uint64_t v1, const std::string& ctx) {
+void expect_return(const Thread& t, const Snap& before, uint64_t v0, uint64_t v1,
+                   const std::string& ctx) {
   test::expect_regs_v(t, before, {{V0, v0}, {A3, v1}}, ctx);
   test::expect_advanced(t, before, ctx);
   EXPECT_EQ(t.cpu.hi, before.cpu.hi) << ctx;
@@ -116,9 +119,9 @@ TEST(SyscallTable, SimpleReturns) {
       {sys::kClockGetTime, 7, 0x30000, 0, 0x16, E, "clock_gettime clock 7 -> EINVAL"},
   };
   // Every noop syscall: v0 = v1 = 0.
-  for (uint64_t n : {5011u, 5010u, 5196u, 5027u, 5014u, 5129u, 5013u, 5297u, 5003u, 5016u, 5004u, 5005u, 5247u,
-                     5087u, 5257u, 5015u, 5285u, 5287u, 5208u, 5272u, 5061u, 5100u, 5102u, 5026u, 5225u, 5036u,
-                     5216u, 5217u, 5220u, 5095u, 5008u})
+  for (uint64_t n : {5011u, 5010u, 5196u, 5027u, 5014u, 5129u, 5013u, 5297u, 5003u, 5016u, 5004u,
+                     5005u, 5247u, 5087u, 5257u, 5015u, 5285u, 5287u, 5208u, 5272u, 5061u, 5100u,
+                     5102u, 5026u, 5225u, 5036u, 5216u, 5217u, 5220u, 5095u, 5008u})
     rows.push_back({n, 1, 2, 3, 0, 0, "noop syscall"});
   for (const RetRow& row : rows) {
     SCOPED_TRACE(std::string(row.what) + " (syscall " + std::to_string(row.num) + ")");
@@ -150,7 +153,8 @@ TEST(SyscallTable, SimpleReturns) {
 }
 
 TEST(SyscallTable, UnknownSyscallPanics) {
-  for (uint64_t n : {uint64_t{0}, uint64_t{4001}, uint64_t{4004}, uint64_t{5999}, uint64_t{5006}, kM1}) {
+  for (uint64_t n :
+       {uint64_t{0}, uint64_t{4001}, uint64_t{4004}, uint64_t{5999}, uint64_t{5006}, kM1}) {
     SCOPED_TRACE(n);
     Sys f(n);
     f.step_panics("unrecognized syscall");
@@ -249,7 +253,8 @@ TEST(SyscallClone, ValidFlagsOnRightStack) {
 }
 
 TEST(SyscallClone, InvalidFlagsExitsWithPanicStatus) {
-  for (uint64_t flags : {uint64_t{0}, uint64_t{0x00050f01}, uint64_t{0x00010f00}, uint64_t{0x11}, kM1}) {
+  for (uint64_t flags :
+       {uint64_t{0}, uint64_t{0x00050f01}, uint64_t{0x00010f00}, uint64_t{0x11}, kM1}) {
     SCOPED_TRACE(flags);
     Sys f(sys::kClone, flags, 0x7000000, 0);
     Snap b(f.t());
@@ -324,7 +329,8 @@ TEST(SyscallRead, PreimageSequence) {
   key[0] = 0x02;
   key[31] = 0x77;
   Sys f(sys::kRead, 5, 0x30000, 100);
-  f.oracle.preimages[key] = {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd', '!'};  // 12 bytes
+  f.oracle.preimages[key] = {'h', 'e', 'l', 'l', 'o', ' ',
+                             'w', 'o', 'r', 'l', 'd', '!'};  // 12 bytes
   f.s.preimage_key = key;
   f.s.preimage_offset = 0;
   f.s.memory->set_word(0x30010, 0xa0a1a2a3a4a5a6a7ULL);
@@ -393,7 +399,8 @@ TEST(SyscallRead, PreimageCountAndAlignmentLimits) {
     Snap b(f.t());
     f.step_ok();
     expect_return(f.t(), b, row.v0, 0, row.what);
-    EXPECT_EQ(f.s.memory->get_word(0x30000), row.word) << test::hex64(f.s.memory->get_word(0x30000));
+    EXPECT_EQ(f.s.memory->get_word(0x30000), row.word)
+        << test::hex64(f.s.memory->get_word(0x30000));
     EXPECT_EQ(f.s.preimage_offset, row.offset + row.v0);
   }
 }
@@ -408,7 +415,8 @@ TEST(SyscallRead, PreimageReadClearsReservation) {
   f.s.ll_address = 0x30000;
   f.s.ll_owner = 0;
   f.step_ok();
-  EXPECT_EQ(f.s.ll_status, kLLNone) << "handleMemoryUpdate(effAddr) clears a reservation on the word";
+  EXPECT_EQ(f.s.ll_status, kLLNone)
+      << "handleMemoryUpdate(effAddr) clears a reservation on the word";
   EXPECT_EQ(f.s.ll_address, 0u);
 }
 
@@ -501,7 +509,11 @@ TEST(SyscallWrite, PreimageKeyShifting) {
   };
   std::vector<Row> rows = {
       {0x30000, 8, 8, {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7}, "aligned, 8 bytes"},
-      {0x30000, 100, 8, {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7}, "aligned, a2 capped at 8"},
+      {0x30000,
+       100,
+       8,
+       {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7},
+       "aligned, a2 capped at 8"},
       {0x30005, 8, 3, {0xa5, 0xa6, 0xa7}, "alignment 5: space 3"},
       {0x30000, 2, 2, {0xa0, 0xa1}, "a2 = 2"},
       {0x30007, 1, 1, {0xa7}, "alignment 7, 1 byte"},
@@ -717,7 +729,8 @@ TEST(SyscallGetRandom, Table) {
     Snap b(f.t());
     f.step_ok();
     expect_return(f.t(), b, row.v0, 0, row.what);
-    EXPECT_EQ(f.s.memory->get_word(0x30000), row.word) << test::hex64(f.s.memory->get_word(0x30000));
+    EXPECT_EQ(f.s.memory->get_word(0x30000), row.word)
+        << test::hex64(f.s.memory->get_word(0x30000));
   }
   {  // step 0 -> splitmix64(1) = 0x910a2dec89025cc1
     Sys f(sys::kGetRandom, 0x30000, 8);

@@ -40,8 +40,10 @@ std::vector<std::pair<uint64_t, std::string>> read_hashes(const std::string& pat
 std::string shell_quote(const std::string& s) {
   std::string o = "'";
   for (char c : s) {
-    if (c == '\'') o += "'\\''";
-    else o += c;
+    if (c == '\'')
+      o += "'\\''";
+    else
+      o += c;
   }
   return o + "'";
 }

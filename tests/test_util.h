@@ -1,12 +1,12 @@
 // Helpers shared by the tests: where the reference vectors are, reading them, running the CLI.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "interp/state.h"
 
@@ -32,7 +32,7 @@ struct CmdResult {
 };
 // Runs a shell command line (stdout and stderr captured to temp files).
 CmdResult run_cmd(const std::string& cmdline);
-std::string cannonball();          // path of the built CLI
+std::string cannonball();                      // path of the built CLI
 std::string temp_dir(const std::string& tag);  // fresh directory under the build tree
 std::string shell_quote(const std::string& s);
 

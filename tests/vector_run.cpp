@@ -27,9 +27,11 @@ std::string run_reference_vector(const std::string& guest, const VectorRunOption
     if (opt.max_step && step > opt.max_step) break;
     if (exec.run_until(step) != StepStatus::kOk)
       return "VM panic before step " + std::to_string(step) + ": " + vm.panic_message();
-    if (s.step != step) return "run ended at step " + std::to_string(s.step) + " before " + std::to_string(step);
+    if (s.step != step)
+      return "run ended at step " + std::to_string(s.step) + " before " + std::to_string(step);
     std::string got = hex(s.hash());
-    if (got != want) return "state hash at step " + std::to_string(step) + ": got " + got + ", want " + want;
+    if (got != want)
+      return "state hash at step " + std::to_string(step) + ": got " + got + ", want " + want;
   }
   if (opt.max_step) return "";
   auto e = nlohmann::json::parse(read_text(dir + "/expected.json"));

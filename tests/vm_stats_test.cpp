@@ -67,8 +67,10 @@ struct Observed {
     // so do the pop of an exited thread and clone, which the reference does not track.
     if (!pop && !clone && s.steps_since_switch == 0) {
       const uint64_t tid = s.current().id;
-      if (active == 0 && tid != 0) thread0_left = n;
-      else if (active != 0 && tid == 0) idle0 += n - thread0_left;
+      if (active == 0 && tid != 0)
+        thread0_left = n;
+      else if (active != 0 && tid == 0)
+        idle0 += n - thread0_left;
       active = tid;
     }
   }
@@ -92,7 +94,8 @@ VmStats collect(const std::string& vector, uint64_t steps, bool jit, bool jit_ru
   vm.enable_stats();
   Executor ex(vm, ExecutorOptions{jit});
   EXPECT_EQ(ex.run_until(steps), StepStatus::kOk) << vm.panic_message();
-  if (jit && jit_available() && jit_runs_it) EXPECT_GT(ex.jit_steps(), s.step / 2) << "the JIT ran too little";
+  if (jit && jit_available() && jit_runs_it)
+    EXPECT_GT(ex.jit_steps(), s.step / 2) << "the JIT ran too little";
   return *vm.stats();
 }
 

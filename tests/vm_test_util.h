@@ -4,6 +4,8 @@
 // the reference (cannon/mipsevm/exec/mips_instructions.go, mips_syscalls.go,
 // multithreaded/mips.go). Nothing here computes an expected value.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -13,8 +15,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "interp/constants.h"
 #include "interp/decoder.h"
@@ -31,7 +31,7 @@ constexpr uint64_t kPC = 0x10000;
 
 // An in-memory pre-image oracle: key -> bytes (without the 8-byte length prefix); records hints.
 class MapOracle : public PreimageOracle {
-public:
+ public:
   std::map<Hash32, std::vector<uint8_t>> preimages;
   std::vector<std::vector<uint8_t>> hints;
   int get_calls = 0;

@@ -1,7 +1,6 @@
 // Tests of `cannonball window`'s report: the arithmetic against numbers worked
 // out by hand (in the comments, never by calling the code under test), the
 // JSON schema, --compare parsing, and the plot as rendered by rsvg-convert.
-#include "cli/window_report.h"
 #include "scheduler/window.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "cli/window_report.h"
 
 namespace cb::window {
 namespace {

@@ -26,7 +26,7 @@ struct Seg {
 };
 
 class Image {
-public:
+ public:
   std::vector<Seg> segs;
   // Segment and word index of addr, or null.
   Seg* find(uint64_t addr, size_t& i) {
@@ -52,7 +52,8 @@ std::optional<uint64_t> direct_target(uint32_t w, uint64_t pc) {
   if (op == Op::invalid) return std::nullopt;
   const InsnInfo& in = insn_info(op);
   if (in.cls == InsnClass::BRANCH) return pc + 4 + (uint64_t(simm(w)) << 2);
-  if (in.format == InsnFormat::J) return ((pc + 4) & ~uint64_t{0x0fffffff}) | (uint64_t(w & 0x03ffffff) << 2);
+  if (in.format == InsnFormat::J)
+    return ((pc + 4) & ~uint64_t{0x0fffffff}) | (uint64_t(w & 0x03ffffff) << 2);
   return std::nullopt;
 }
 bool is_control(uint32_t w) {
@@ -75,7 +76,9 @@ struct Consts {
     for (auto& x : v) x.reset();
     v[0] = 0;
   }
-  std::optional<uint64_t> get(unsigned r) const { return r == 0 ? std::optional<uint64_t>(0) : v[r]; }
+  std::optional<uint64_t> get(unsigned r) const {
+    return r == 0 ? std::optional<uint64_t>(0) : v[r];
+  }
   void set(unsigned r, std::optional<uint64_t> x, uint64_t pc) {
     if (r == 0) return;
     v[r] = x;
@@ -97,15 +100,33 @@ struct Consts {
       return f(*a);
     };
     switch (op) {
-      case Op::lui: set(rt, s32(uint64_t(w & 0xffff) << 16), pc); return;
-      case Op::ori: set(rt, imm([&](uint64_t a) { return a | (w & 0xffff); }), pc); return;
-      case Op::andi: set(rt, imm([&](uint64_t a) { return a & (w & 0xffff); }), pc); return;
-      case Op::xori: set(rt, imm([&](uint64_t a) { return a ^ (w & 0xffff); }), pc); return;
-      case Op::addiu: set(rt, imm([&](uint64_t a) { return s32(a + uint64_t(simm(w))); }), pc); return;
-      case Op::daddiu: set(rt, imm([&](uint64_t a) { return a + uint64_t(simm(w)); }), pc); return;
-      case Op::or_: set(rd, both([](uint64_t a, uint64_t b) { return a | b; }), pc); return;
-      case Op::addu: set(rd, both([&](uint64_t a, uint64_t b) { return s32(a + b); }), pc); return;
-      case Op::daddu: set(rd, both([](uint64_t a, uint64_t b) { return a + b; }), pc); return;
+      case Op::lui:
+        set(rt, s32(uint64_t(w & 0xffff) << 16), pc);
+        return;
+      case Op::ori:
+        set(rt, imm([&](uint64_t a) { return a | (w & 0xffff); }), pc);
+        return;
+      case Op::andi:
+        set(rt, imm([&](uint64_t a) { return a & (w & 0xffff); }), pc);
+        return;
+      case Op::xori:
+        set(rt, imm([&](uint64_t a) { return a ^ (w & 0xffff); }), pc);
+        return;
+      case Op::addiu:
+        set(rt, imm([&](uint64_t a) { return s32(a + uint64_t(simm(w))); }), pc);
+        return;
+      case Op::daddiu:
+        set(rt, imm([&](uint64_t a) { return a + uint64_t(simm(w)); }), pc);
+        return;
+      case Op::or_:
+        set(rd, both([](uint64_t a, uint64_t b) { return a | b; }), pc);
+        return;
+      case Op::addu:
+        set(rd, both([&](uint64_t a, uint64_t b) { return s32(a + b); }), pc);
+        return;
+      case Op::daddu:
+        set(rd, both([](uint64_t a, uint64_t b) { return a + b; }), pc);
+        return;
       case Op::dsll: {
         auto a = get(rt);
         set(rd, a ? std::optional<uint64_t>(*a << sa) : std::nullopt, pc);
@@ -141,15 +162,21 @@ struct KnownSite {
   const char* reason;
 };
 constexpr KnownSite kGoRuntimeSites[] = {
-    {"runtime.abort", 0xfc00003f, 0x00000034, "teq: Go's deliberate crash (the VM panics there too)"},
-    {"runtime.morestack", 0xfc00003f, 0x00000034, "teq: Go's deliberate crash (the VM panics there too)"},
-    {"runtime.switchToCrashStack0", 0xfc00003f, 0x00000034, "teq: Go's deliberate crash (the VM panics there too)"},
-    {"runtime.systemstack_switch", 0xfc00003f, 0x00000034, "teq: a pc marker for tracebacks, never executed"},
+    {"runtime.abort", 0xfc00003f, 0x00000034,
+     "teq: Go's deliberate crash (the VM panics there too)"},
+    {"runtime.morestack", 0xfc00003f, 0x00000034,
+     "teq: Go's deliberate crash (the VM panics there too)"},
+    {"runtime.switchToCrashStack0", 0xfc00003f, 0x00000034,
+     "teq: Go's deliberate crash (the VM panics there too)"},
+    {"runtime.systemstack_switch", 0xfc00003f, 0x00000034,
+     "teq: a pc marker for tracebacks, never executed"},
     {"runtime.raiseproc", 0, 5060, "kill(2): only when the program dies of a fatal signal"},
     {"runtime.memclrNoHeapPointers", 0xfc000000, 0x78000000,
      "MSA vector instruction, used only when the CPU reports MSA (the VM's auxv has no AT_HWCAP)"},
-    {"runtime.save_g", 0xffe0ffff, 0x7c00e83b, "rdhwr $29 (TLS), used only by cgo binaries (runtime.iscgo)"},
-    {"runtime.load_g", 0xffe0ffff, 0x7c00e83b, "rdhwr $29 (TLS), used only by cgo binaries (runtime.iscgo)"},
+    {"runtime.save_g", 0xffe0ffff, 0x7c00e83b,
+     "rdhwr $29 (TLS), used only by cgo binaries (runtime.iscgo)"},
+    {"runtime.load_g", 0xffe0ffff, 0x7c00e83b,
+     "rdhwr $29 (TLS), used only by cgo binaries (runtime.iscgo)"},
 };
 
 }  // namespace
@@ -179,7 +206,7 @@ ElfCheckReport check_elf(std::span<const uint8_t> file, const ElfCheckOptions& o
       }() + " lies outside the VM's loadable range");
     Seg s;
     s.vaddr = g.vaddr & ~uint64_t{3};
-    const uint64_t skip = g.vaddr - s.vaddr;  // a misaligned start: pad the first word
+    const uint64_t skip = g.vaddr - s.vaddr;   // a misaligned start: pad the first word
     const uint64_t n = (skip + g.filesz) / 4;  // a partial last word is not checked
     s.words.resize(n);
     for (uint64_t i = 0; i < n; ++i) {
@@ -261,7 +288,8 @@ ElfCheckReport check_elf(std::span<const uint8_t> file, const ElfCheckOptions& o
   auto symbol_of = [&](uint64_t addr, std::string* base) -> std::string {
     const Symbol* best = nullptr;
     for (const Symbol& sym : symbols) {  // the covering function, else the nearest label
-      if (sym.type == kSttSection || sym.type == kSttFile || sym.name.empty() || sym.start > addr) continue;
+      if (sym.type == kSttSection || sym.type == kSttFile || sym.name.empty() || sym.start > addr)
+        continue;
       if (sym.type == kSttFunc && sym.size && addr < sym.start + sym.size) {
         best = &sym;
         break;
@@ -281,11 +309,13 @@ ElfCheckReport check_elf(std::span<const uint8_t> file, const ElfCheckOptions& o
     std::string base;
     f.symbol = symbol_of(f.addr, &base);
     f.disassembly = disassemble(f.word, f.addr);
-    if (std::find(options.allow_in.begin(), options.allow_in.end(), base) != options.allow_in.end()) return;
+    if (std::find(options.allow_in.begin(), options.allow_in.end(), base) != options.allow_in.end())
+      return;
     if (!options.strict) {
       for (const KnownSite& k : kGoRuntimeSites) {
-        const bool form = f.kind == ElfFinding::Kind::kInstruction ? k.mask && (f.word & k.mask) == k.value
-                                                                   : !k.mask && f.syscall == k.value;
+        const bool form = f.kind == ElfFinding::Kind::kInstruction
+                              ? k.mask && (f.word & k.mask) == k.value
+                              : !k.mask && f.syscall == k.value;
         if (base == k.function && form) {
           rep.known.emplace_back(std::move(f), k.reason);
           return;

@@ -43,10 +43,10 @@ struct ElfCheckReport {
   // Unsupported words at known sites of the Go runtime that op-program never reaches on the
   // VM (see kGoRuntimeSites in elf_check.cpp); findings under --strict. `reason` says why.
   std::vector<std::pair<ElfFinding, std::string>> known;
-  uint64_t functions = 0;            // STT_FUNC symbols scanned
-  uint64_t function_words = 0;       // words scanned inside them
-  uint64_t reached_words = 0;        // words scanned outside them (reached by control flow)
-  uint64_t unchecked_words = 0;      // words of executable segments not scanned
+  uint64_t functions = 0;        // STT_FUNC symbols scanned
+  uint64_t function_words = 0;   // words scanned inside them
+  uint64_t reached_words = 0;    // words scanned outside them (reached by control flow)
+  uint64_t unchecked_words = 0;  // words of executable segments not scanned
   uint64_t syscall_sites = 0, syscall_constant = 0, syscall_dynamic = 0;
   std::vector<uint64_t> dynamic_sites;  // addresses of the dynamic syscall sites
 };

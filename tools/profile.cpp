@@ -23,13 +23,14 @@ constexpr uint32_t kMaxNodes = 1u << 22;
 // pc -> function id, by binary search over the sized symbols (meta.json holds data symbols
 // too; they never contain a pc that runs, except in guests that execute data).
 class Functions {
-public:
+ public:
   explicit Functions(const Metadata& m) {
     m_names = {"[unknown]", "[vm: preempt]", "[vm: pop exited thread]"};
     std::vector<Symbol> syms;
     for (const Symbol& s : m.symbols)
       if (s.size) syms.push_back(s);
-    std::stable_sort(syms.begin(), syms.end(), [](const Symbol& a, const Symbol& b) { return a.start < b.start; });
+    std::stable_sort(syms.begin(), syms.end(),
+                     [](const Symbol& a, const Symbol& b) { return a.start < b.start; });
     for (const Symbol& s : syms) {
       auto [it, fresh] = m_ids.emplace(s.name, uint32_t(m_names.size()));
       if (fresh) m_names.push_back(s.name);
@@ -56,7 +57,7 @@ public:
   }
   size_t count() const { return m_names.size(); }
 
-private:
+ private:
   struct Range {
     uint64_t start, end;
     uint32_t fn;
@@ -93,9 +94,12 @@ End classify(uint32_t w) {
     case Op::jal:
     case Op::jalr:
     case Op::bltzal:
-    case Op::bgezal: return End::kCall;
-    case Op::jr: return ((w >> 21) & 31) == kRegRA ? End::kReturn : End::kNone;
-    default: return End::kNone;
+    case Op::bgezal:
+      return End::kCall;
+    case Op::jr:
+      return ((w >> 21) & 31) == kRegRA ? End::kReturn : End::kNone;
+    default:
+      return End::kNone;
   }
 }
 
@@ -108,7 +112,7 @@ End classify(uint32_t w) {
 #endif
 
 class Profiler CB_PROFILER_BASE {
-public:
+ public:
   Profiler(const Functions& fns, const State& state)
       : m_fns(fns),
         m_state(state),
@@ -130,7 +134,7 @@ public:
   // One interpreted step, before it runs.
   void on_interp_step(const State& s) CB_OVERRIDE {
     resolve();
-    if (s.exited) return;  // no step
+    if (s.exited) return;                                                  // no step
     if (s.active().empty()) return add(ctx(~uint64_t{0}), kFnUnknown, 1);  // the panic step
     const Thread& t = s.current();
     Ctx& c = ctx(t.id);
@@ -138,7 +142,8 @@ public:
     // The VM's own steps go below the function the thread is in, in the stacks.
     if (t.exited || s.steps_since_switch >= kSchedQuantum) {
       uint32_t under = child(c.node, m_fns.of(pc));
-      return add_raw(ctx_index(c), under == kNoNode ? c.node : under, t.exited ? kFnPop : kFnPreempt, 1);
+      return add_raw(ctx_index(c), under == kNoNode ? c.node : under,
+                     t.exited ? kFnPop : kFnPreempt, 1);
     }
     add(c, m_fns.of(pc), 1);
     if (c.pending != End::kNone) {  // this step is the delay slot of the pending call/return
@@ -152,7 +157,6 @@ public:
       c.call_pc = pc;
     }
   }
-
 
 #ifdef CB_HAVE_JIT
   uint32_t tag(const Thread& t) CB_OVERRIDE {
@@ -192,8 +196,8 @@ public:
       const uint64_t ctl = event->start + 4 * (event->len - 2);
       const End e = classify(event->words[event->len - 2]);
       const uint64_t key = uint64_t(ctx_index(c)) << 32 | c.node;
-      if (e == End::kCall && event->memo[0] == key && t.cpu.pc != ctl + 8 && c.stack.size() < kMaxDepth &&
-          (!m_go || t.regs[kRegG] == c.g)) {
+      if (e == End::kCall && event->memo[0] == key && t.cpu.pc != ctl + 8 &&
+          c.stack.size() < kMaxDepth && (!m_go || t.regs[kRegG] == c.g)) {
         c.stack.push_back(Frame{ctl + 8, c.node, c.tag});
         c.node = uint32_t(event->memo[1] >> 32);
         c.tag = uint32_t(event->memo[1]);
@@ -222,7 +226,7 @@ public:
   uint64_t attributed() const { return m_total; }
   void finish(ProfileResult& r) const;
 
-private:
+ private:
   static constexpr uint32_t kMulti = ~uint32_t{0};
   static constexpr size_t kNone = ~size_t{0};
   static constexpr uint32_t kNoNode = ~uint32_t{0};
@@ -412,10 +416,14 @@ void Profiler::finish(ProfileResult& r) const {
     folded[stack] += n;
   }
   for (size_t f = 0; f < self.size(); ++f)
-    if (self[f] || incl[f]) r.functions.push_back(FunctionProfile{m_fns.name(uint32_t(f)), self[f], incl[f]});
-  std::sort(r.functions.begin(), r.functions.end(), [](const FunctionProfile& a, const FunctionProfile& b) {
-    return a.self != b.self ? a.self > b.self : a.inclusive != b.inclusive ? a.inclusive > b.inclusive : a.name < b.name;
-  });
+    if (self[f] || incl[f])
+      r.functions.push_back(FunctionProfile{m_fns.name(uint32_t(f)), self[f], incl[f]});
+  std::sort(r.functions.begin(), r.functions.end(),
+            [](const FunctionProfile& a, const FunctionProfile& b) {
+              return a.self != b.self             ? a.self > b.self
+                     : a.inclusive != b.inclusive ? a.inclusive > b.inclusive
+                                                  : a.name < b.name;
+            });
   for (auto [id, n] : per_thread) r.threads.push_back(ThreadProfile{id, n});
   r.folded.assign(folded.begin(), folded.end());
   r.attributed = m_total;
@@ -434,7 +442,8 @@ ProfileResult profile_run(Vm& vm, const Metadata& symbols, const ProfileOptions&
   if (options.jit) {
     JitEngine jit(vm);
     jit.set_observer(&p);
-    while (!s.exited && s.step < options.stop_at && st == StepStatus::kOk) st = jit.run(options.stop_at);
+    while (!s.exited && s.step < options.stop_at && st == StepStatus::kOk)
+      st = jit.run(options.stop_at);
     jit.flush_profile();
   } else
 #endif

@@ -54,8 +54,8 @@ struct ProfileResult {
 ProfileResult profile_run(Vm& vm, const Metadata& symbols, const ProfileOptions& options);
 
 // Output formats.
-std::string profile_table(const ProfileResult& r, size_t max_rows);  // sorted text table
-std::string profile_folded(const ProfileResult& r);                  // "a;b;c 123\n" lines
+std::string profile_table(const ProfileResult& r, size_t max_rows);         // sorted text table
+std::string profile_folded(const ProfileResult& r);                         // "a;b;c 123\n" lines
 std::string profile_svg(const ProfileResult& r, const std::string& title);  // flame graph
 std::string profile_pprof(const ProfileResult& r);  // pprof profile.proto, not yet gzipped
 

@@ -27,11 +27,20 @@ std::string xml_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -43,25 +52,28 @@ std::string profile_table(const ProfileResult& r, size_t max_rows) {
   const uint64_t total = r.end_step - r.start_step;
   std::string out;
   char b[512];
-  std::snprintf(b, sizeof b, "steps %s .. %s: %s steps, %s attributed%s\n", grouped(r.start_step).c_str(),
-                grouped(r.end_step).c_str(), grouped(total).c_str(), grouped(r.attributed).c_str(),
-                r.attributed == total ? " (all)" : " (MISMATCH)");
+  std::snprintf(b, sizeof b, "steps %s .. %s: %s steps, %s attributed%s\n",
+                grouped(r.start_step).c_str(), grouped(r.end_step).c_str(), grouped(total).c_str(),
+                grouped(r.attributed).c_str(), r.attributed == total ? " (all)" : " (MISMATCH)");
   out += b;
   out += "threads:";
   for (const ThreadProfile& t : r.threads)
     out += " " + std::to_string(t.id) + "=" + grouped(t.steps) + " (" + pct(t.steps, total) + ")";
   out += "\n\n";
-  std::snprintf(b, sizeof b, "%15s %7s %15s %7s  %s\n", "self", "self%", "inclusive", "incl%", "function");
+  std::snprintf(b, sizeof b, "%15s %7s %15s %7s  %s\n", "self", "self%", "inclusive", "incl%",
+                "function");
   out += b;
   size_t n = 0;
   for (const FunctionProfile& f : r.functions) {
     if (max_rows && n++ >= max_rows) {
-      std::snprintf(b, sizeof b, "... %zu more functions (--top 0 lists all)\n", r.functions.size() - max_rows);
+      std::snprintf(b, sizeof b, "... %zu more functions (--top 0 lists all)\n",
+                    r.functions.size() - max_rows);
       out += b;
       break;
     }
-    std::snprintf(b, sizeof b, "%15s %7s %15s %7s  ", grouped(f.self).c_str(), pct(f.self, total).c_str(),
-                  grouped(f.inclusive).c_str(), pct(f.inclusive, total).c_str());
+    std::snprintf(b, sizeof b, "%15s %7s %15s %7s  ", grouped(f.self).c_str(),
+                  pct(f.self, total).c_str(), grouped(f.inclusive).c_str(),
+                  pct(f.inclusive, total).c_str());
     out += b + f.name + "\n";
   }
   return out;
@@ -113,11 +125,13 @@ std::string profile_svg(const ProfileResult& r, const std::string& title) {
                 "xmlns=\"http://www.w3.org/2000/svg\" font-family=\"monospace\" font-size=\"11\">\n"
                 "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#fdf6e3\"/>\n"
                 "<text x=\"%.0f\" y=\"20\" text-anchor=\"middle\" font-size=\"15\">%s</text>\n"
-                "<text x=\"10\" y=\"34\" font-size=\"10\">exact guest steps; width = steps, hover for counts</text>\n",
+                "<text x=\"10\" y=\"34\" font-size=\"10\">exact guest steps; width = steps, hover "
+                "for counts</text>\n",
                 width, height, width, height, width / 2, xml_escape(title).c_str());
   out += b;
   // Children sorted by name (flamegraph.pl's order), widths by steps, the root at the bottom.
-  std::function<void(const Node&, double, size_t)> draw = [&](const Node& n, double x, size_t depth) {
+  std::function<void(const Node&, double, size_t)> draw = [&](const Node& n, double x,
+                                                              size_t depth) {
     const double w = width * double(n.value) / total;
     if (w < 0.3) return;
     const double y = height - 10 - row * double(depth + 1);
@@ -125,10 +139,11 @@ std::string profile_svg(const ProfileResult& r, const std::string& title) {
     for (char c : n.name) h = (h ^ uint8_t(c)) * 16777619u;
     const int red = 205 + int(h % 50), green = 80 + int((h >> 8) % 150), blue = int((h >> 16) % 55);
     std::snprintf(b, sizeof b,
-                  "<g><title>%s: %s steps (%s)</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" "
+                  "<g><title>%s: %s steps (%s)</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
+                  "height=\"%.1f\" "
                   "fill=\"rgb(%d,%d,%d)\" rx=\"2\"/>",
-                  xml_escape(n.name).c_str(), grouped(n.value).c_str(), pct(n.value, uint64_t(total)).c_str(), x, y,
-                  w - 0.5, row - 1, red, green, blue);
+                  xml_escape(n.name).c_str(), grouped(n.value).c_str(),
+                  pct(n.value, uint64_t(total)).c_str(), x, y, w - 0.5, row - 1, red, green, blue);
     out += b;
     const size_t fit = size_t(w / 6.6);
     if (fit >= 3) {

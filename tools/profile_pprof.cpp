@@ -12,7 +12,7 @@ namespace cb {
 namespace {
 
 class Pb {
-public:
+ public:
   void varint(uint64_t v) {
     while (v >= 0x80) {
       m_out.push_back(uint8_t(v | 0x80));
@@ -31,7 +31,7 @@ public:
   }
   const std::string& str() const { return m_out; }
 
-private:
+ private:
   std::string m_out;
 };
 

@@ -36,14 +36,14 @@ bool huge_segments(const uint8_t* d, size_t n) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> bytes(data, size);
   if (!huge_segments(data, size)) try {
-    cb::State s = cb::load_elf(bytes);
-    // A loaded state must serialize and decode again.
-    auto ser = s.serialize();
-    cb::State back = cb::State::deserialize(ser);
-    if (back.serialize() != ser) std::abort();
-  } catch (const cb::ElfError& e) {
-    if (std::strchr(e.what(), '\n')) std::abort();  // one line
-  }
+      cb::State s = cb::load_elf(bytes);
+      // A loaded state must serialize and decode again.
+      auto ser = s.serialize();
+      cb::State back = cb::State::deserialize(ser);
+      if (back.serialize() != ser) std::abort();
+    } catch (const cb::ElfError& e) {
+      if (std::strchr(e.what(), '\n')) std::abort();  // one line
+    }
   try {
     cb::Metadata m = cb::elf_metadata(bytes);
     // lookups on whatever symbols were read must not crash

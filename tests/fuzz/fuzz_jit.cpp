@@ -39,25 +39,50 @@ const std::vector<cb::Op>& ops() {
 }
 
 uint64_t value(FuzzedDataProvider& in) {
-  static const uint64_t kEdges[] = {0, 1, 2, ~uint64_t{0}, 0x7fffffff, 0x80000000, 0xffffffff,
-                                    0xffffffff80000000, 0x100000000, 0x8000000000000000,
-                                    0x7fffffffffffffff, 31, 32, 33, 63, 64, 0xffff, 0x8000};
+  static const uint64_t kEdges[] = {0,
+                                    1,
+                                    2,
+                                    ~uint64_t{0},
+                                    0x7fffffff,
+                                    0x80000000,
+                                    0xffffffff,
+                                    0xffffffff80000000,
+                                    0x100000000,
+                                    0x8000000000000000,
+                                    0x7fffffffffffffff,
+                                    31,
+                                    32,
+                                    33,
+                                    63,
+                                    64,
+                                    0xffff,
+                                    0x8000};
   switch (in.ConsumeIntegralInRange<int>(0, 3)) {
-    case 0: return kEdges[in.ConsumeIntegralInRange<size_t>(0, std::size(kEdges) - 1)];
-    case 1: return uint64_t(int64_t(in.ConsumeIntegral<int32_t>()));
-    case 2: return in.ConsumeIntegralInRange<uint64_t>(0, 63);
-    default: return in.ConsumeIntegral<uint64_t>();
+    case 0:
+      return kEdges[in.ConsumeIntegralInRange<size_t>(0, std::size(kEdges) - 1)];
+    case 1:
+      return uint64_t(int64_t(in.ConsumeIntegral<int32_t>()));
+    case 2:
+      return in.ConsumeIntegralInRange<uint64_t>(0, 63);
+    default:
+      return in.ConsumeIntegral<uint64_t>();
   }
 }
 
 uint64_t address(FuzzedDataProvider& in, uint64_t start, size_t n) {
   switch (in.ConsumeIntegralInRange<int>(0, 5)) {
-    case 0: return kDataBase + in.ConsumeIntegralInRange<uint64_t>(0, 2 * cb::kPageSize - 1);
-    case 1: return kDataBase + cb::kPageSize - 8 + in.ConsumeIntegralInRange<uint64_t>(0, 15);
-    case 2: return kDataBase + 2 * cb::kPageSize - 8 + in.ConsumeIntegralInRange<uint64_t>(0, 23);
-    case 3: return start + 4 * in.ConsumeIntegralInRange<uint64_t>(0, n + 1);
-    case 4: return kDataBase + 8 * in.ConsumeIntegralInRange<uint64_t>(0, 15);
-    default: return kDataBase + in.ConsumeIntegralInRange<uint64_t>(0, 63);
+    case 0:
+      return kDataBase + in.ConsumeIntegralInRange<uint64_t>(0, 2 * cb::kPageSize - 1);
+    case 1:
+      return kDataBase + cb::kPageSize - 8 + in.ConsumeIntegralInRange<uint64_t>(0, 15);
+    case 2:
+      return kDataBase + 2 * cb::kPageSize - 8 + in.ConsumeIntegralInRange<uint64_t>(0, 23);
+    case 3:
+      return start + 4 * in.ConsumeIntegralInRange<uint64_t>(0, n + 1);
+    case 4:
+      return kDataBase + 8 * in.ConsumeIntegralInRange<uint64_t>(0, 15);
+    default:
+      return kDataBase + in.ConsumeIntegralInRange<uint64_t>(0, 63);
   }
 }
 
@@ -71,28 +96,33 @@ unsigned reg(FuzzedDataProvider& in) {
 uint32_t insn(FuzzedDataProvider& in, uint64_t start, size_t i, size_t n) {
   const cb::Op op = ops()[in.ConsumeIntegralInRange<size_t>(0, ops().size() - 1)];
   const cb::InsnInfo& info = cb::insn_info(op);
-  unsigned rs = reg(in), rt = reg(in), rd = reg(in), sa = in.ConsumeIntegralInRange<unsigned>(0, 31);
+  unsigned rs = reg(in), rt = reg(in), rd = reg(in),
+           sa = in.ConsumeIntegralInRange<unsigned>(0, 31);
   uint32_t imm;
   switch (info.format) {
     case cb::InsnFormat::J:
-      imm = uint32_t(((start + 4 * in.ConsumeIntegralInRange<uint64_t>(0, n + 1)) >> 2) & 0x3ffffff);
+      imm =
+          uint32_t(((start + 4 * in.ConsumeIntegralInRange<uint64_t>(0, n + 1)) >> 2) & 0x3ffffff);
       break;
     case cb::InsnFormat::BR1:
     case cb::InsnFormat::BR2:
-      imm = uint32_t(int64_t(in.ConsumeIntegralInRange<uint64_t>(0, n + 2)) - int64_t(i) - 1) & 0xffff;
+      imm = uint32_t(int64_t(in.ConsumeIntegralInRange<uint64_t>(0, n + 2)) - int64_t(i) - 1) &
+            0xffff;
       break;
     case cb::InsnFormat::MEM:
       rs = 1 + in.ConsumeIntegralInRange<unsigned>(0, kAddrRegs - 1);
       imm = in.ConsumeBool() ? uint32_t(in.ConsumeIntegralInRange<int32_t>(-16, 16)) & 0xffff
                              : in.ConsumeIntegral<uint16_t>();
       break;
-    default: imm = in.ConsumeIntegral<uint16_t>();
+    default:
+      imm = in.ConsumeIntegral<uint16_t>();
   }
   const uint32_t w = cb::encode(op, rs, rt, rd, sa, imm);
   // A word that decodes to another row is kept (it is still a valid program), unless it is a
   // syscall: a random write(2) could name 2^63 bytes.
   const cb::Op got = cb::decode(w);
-  if (got != op && got != cb::Op::invalid && cb::insn_info(got).cls == cb::InsnClass::SYSCALL) return 0;
+  if (got != op && got != cb::Op::invalid && cb::insn_info(got).cls == cb::InsnClass::SYSCALL)
+    return 0;
   return w;
 }
 
@@ -116,9 +146,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   cb::State init;
   const size_t n = 1 + in.ConsumeIntegralInRange<size_t>(0, 23);
-  const uint64_t start = in.ConsumeIntegralInRange<int>(0, 4) == 0
-                             ? kCodeBase + cb::kPageSize - 4 * (1 + in.ConsumeIntegralInRange<uint64_t>(0, n - 1))
-                             : kCodeBase + 4 * in.ConsumeIntegralInRange<uint64_t>(0, 63);
+  const uint64_t start =
+      in.ConsumeIntegralInRange<int>(0, 4) == 0
+          ? kCodeBase + cb::kPageSize - 4 * (1 + in.ConsumeIntegralInRange<uint64_t>(0, n - 1))
+          : kCodeBase + 4 * in.ConsumeIntegralInRange<uint64_t>(0, 63);
   std::vector<uint32_t> words(n);
   for (size_t i = 0; i < n; ++i) words[i] = insn(in, start, i, n);
   for (size_t i = 0; i < n; ++i) {
@@ -134,8 +165,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (unsigned r = 1; r < 32; ++r) t.regs[r] = value(in);
   for (unsigned r = 1; r <= kAddrRegs; ++r) t.regs[r] = address(in, start, n);
   init.step = in.ConsumeIntegralInRange<uint64_t>(0, 999999);
-  init.steps_since_switch = in.ConsumeBool() ? cb::kSchedQuantum - in.ConsumeIntegralInRange<uint64_t>(0, 39)
-                                             : in.ConsumeIntegralInRange<uint64_t>(0, 999);
+  init.steps_since_switch = in.ConsumeBool()
+                                ? cb::kSchedQuantum - in.ConsumeIntegralInRange<uint64_t>(0, 39)
+                                : in.ConsumeIntegralInRange<uint64_t>(0, 999);
   if (in.ConsumeBool()) {
     init.ll_status = uint8_t(in.ConsumeIntegralInRange<int>(1, 2));
     init.ll_address = t.regs[1 + in.ConsumeIntegralInRange<unsigned>(0, kAddrRegs - 1)] +
@@ -145,7 +177,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Two data pages from the rest of the input (repeated), zeros when it is used up.
   std::vector<uint8_t> rest = in.ConsumeRemainingBytes<uint8_t>();
   std::vector<uint8_t> page(2 * cb::kPageSize);
-  for (size_t i = 0; i < page.size() && !rest.empty(); ++i) page[i] = uint8_t(rest[i % rest.size()] + i / rest.size());
+  for (size_t i = 0; i < page.size() && !rest.empty(); ++i)
+    page[i] = uint8_t(rest[i % rest.size()] + i / rest.size());
   init.memory->set_range(kDataBase, page.data(), page.size());
 
   // Hash once before cloning: both runs then rehash only the pages they wrote (and a page the
@@ -159,13 +192,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cb::Vm vm(want, nullptr, nullptr);
   cb::StepStatus sw = cb::StepStatus::kOk;
   if (want.step < engine.state.step || sg == cb::StepStatus::kOk) vm.run(target - want.step, sw);
-  const bool same = sw == sg && (sw == cb::StepStatus::kOk || vm.panic_message() == engine.vm.panic_message()) &&
-                    want.step == engine.state.step && want.hash() == engine.state.hash();
+  const bool same =
+      sw == sg && (sw == cb::StepStatus::kOk || vm.panic_message() == engine.vm.panic_message()) &&
+      want.step == engine.state.step && want.hash() == engine.state.hash();
   if (!same) {
-    std::fprintf(stderr, "fuzz_jit: JIT and interpreter differ (status %d / %d, step %llu / %llu, %s / %s)\n",
-                 int(sw), int(sg), static_cast<unsigned long long>(want.step),
-                 static_cast<unsigned long long>(engine.state.step), vm.panic_message().c_str(),
-                 engine.vm.panic_message().c_str());
+    std::fprintf(
+        stderr,
+        "fuzz_jit: JIT and interpreter differ (status %d / %d, step %llu / %llu, %s / %s)\n",
+        int(sw), int(sg), static_cast<unsigned long long>(want.step),
+        static_cast<unsigned long long>(engine.state.step), vm.panic_message().c_str(),
+        engine.vm.panic_message().c_str());
     for (size_t i = 0; i < n; ++i)
       std::fprintf(stderr, "  %llx: %s\n", static_cast<unsigned long long>(start + 4 * i),
                    cb::disassemble(words[i], start + 4 * i).c_str());

@@ -23,7 +23,7 @@
 namespace {
 
 class FuzzOracle : public cb::PreimageOracle {
-public:
+ public:
   std::vector<uint8_t> value;
   void hint(std::span<const uint8_t>) override {}
   std::vector<uint8_t> get_preimage(const cb::Hash32& key) override {
@@ -60,13 +60,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t* code = data + 288;
   size_t ncode = std::min<size_t>((size - 288) / 4, 64);
   for (size_t i = 0; i < ncode; i += 2) {
-    uint64_t w = uint64_t(code[4 * i] << 24 | code[4 * i + 1] << 16 | code[4 * i + 2] << 8 | code[4 * i + 3]) << 32;
+    uint64_t w =
+        uint64_t(code[4 * i] << 24 | code[4 * i + 1] << 16 | code[4 * i + 2] << 8 | code[4 * i + 3])
+        << 32;
     if (i + 1 < ncode)
-      w |= uint32_t(code[4 * i + 4] << 24 | code[4 * i + 5] << 16 | code[4 * i + 6] << 8 | code[4 * i + 7]);
+      w |= uint32_t(code[4 * i + 4] << 24 | code[4 * i + 5] << 16 | code[4 * i + 6] << 8 |
+                    code[4 * i + 7]);
     s.memory->set_word(0x10000 + 4 * i, w);
   }
   // A data page from the tail of the input.
-  for (size_t i = 0; i + 8 <= size - 288 && i < 4096; i += 8) s.memory->set_word(0x20000 + i, be64(code + i));
+  for (size_t i = 0; i + 8 <= size - 288 && i < 4096; i += 8)
+    s.memory->set_word(0x20000 + i, be64(code + i));
 
   FuzzOracle oracle;
   oracle.value.assign(data, data + std::min<size_t>(size, 100));
@@ -76,8 +80,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // that is a timeout / OOM by design, not a finding. Stop such runs before the step.
     if (!s.active().empty()) {
       const cb::Thread& cur = s.current();
-      if (!cur.exited && (cur.cpu.pc & 3) == 0 && cb::fetch_insn(*s.memory, cur.cpu.pc) == 0x0000000cu &&
-          cur.regs[2] == 5001 && cur.regs[6] > (uint64_t{1} << 20))
+      if (!cur.exited && (cur.cpu.pc & 3) == 0 &&
+          cb::fetch_insn(*s.memory, cur.cpu.pc) == 0x0000000cu && cur.regs[2] == 5001 &&
+          cur.regs[6] > (uint64_t{1} << 20))
         return 0;
     }
     cb::StepStatus st;
