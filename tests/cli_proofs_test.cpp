@@ -15,6 +15,7 @@
 #include "cli_helpers.h"
 #include "interp/vm.h"
 #include "test_util.h"
+#include "vector_run.h"
 
 namespace cb {
 namespace {
@@ -29,8 +30,7 @@ TEST_P(ProofGuest, InProcessEveryReferenceProofIsByteIdentical) {
   std::vector<uint64_t> steps = reference_proof_steps(g);
   ASSERT_FALSE(steps.empty());
   State s = load_state_file(vectors_dir(g) + "/initial.bin.gz");
-  std::unique_ptr<HostProcess> host;
-  if (g == "oracle") host = std::make_unique<HostProcess>(server_argv(g));
+  std::unique_ptr<PreimageOracle> host = reference_oracle(g);
   Vm vm(s, host.get(), nullptr);
   vm.set_track_proof2_from(0);
   size_t bad = 0;

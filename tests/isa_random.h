@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "interp/decoder.h"
@@ -13,13 +14,28 @@
 
 namespace cb::test {
 
-class IsaRandom {
+// Where the draws come from: a seeded generator for the tests, libFuzzer's input for the
+// fuzz harness (tests/fuzz/fuzz_jit.cpp). Any type with u64() and below(n) (0 <= r < n) works.
+class SeededSource {
+ public:
+  explicit SeededSource(uint64_t seed) : m_rng(seed) {}
+  uint64_t u64() { return m_rng(); }
+  uint64_t below(uint64_t n) { return m_rng() % n; }
+
+ private:
+  std::mt19937_64 m_rng;
+};
+
+template <class Source>
+class IsaRandomOf {
  public:
   static constexpr uint64_t kCodeBase = 0x10000;  // two code pages
   static constexpr uint64_t kDataBase = 0x20000;  // two data pages, then an absent one
   static constexpr unsigned kAddrRegs = 5;        // r1..r5 hold addresses
 
-  explicit IsaRandom(uint64_t seed) : m_rng(seed) {
+  // The arguments construct the source (a seed, or the fuzzer's input).
+  template <class... Args>
+  explicit IsaRandomOf(Args&&... args) : m_src(std::forward<Args>(args)...) {
     for (size_t i = 0; i < kOpCount; ++i) {
       Op op = Op(i);
       // Syscalls are the interpreter's (a random write(2) could name 2^63 bytes).
@@ -28,8 +44,8 @@ class IsaRandom {
     }
   }
 
-  uint64_t u64() { return m_rng(); }
-  uint64_t below(uint64_t n) { return m_rng() % n; }
+  uint64_t u64() { return m_src.u64(); }
+  uint64_t below(uint64_t n) { return m_src.below(n); }
   bool chance(unsigned percent) { return below(100) < percent; }
 
   // A value from the edge pool or random.
@@ -93,7 +109,8 @@ class IsaRandom {
 
   // One instruction at index i of an n-instruction program starting at `start`.
   uint32_t insn(uint64_t start, size_t i, size_t n) {
-    for (;;) {
+    // A source that runs dry (a short fuzz input) draws zeros: after a few tries, a nop.
+    for (int tries = 0; tries < 16; ++tries) {
       Op op = m_ops[below(m_ops.size())];
       const InsnInfo& in = insn_info(op);
       unsigned rs = reg(), rt = reg(), rd = reg(), sa = unsigned(below(32));
@@ -122,6 +139,7 @@ class IsaRandom {
       uint32_t w = encode(op, rs, rt, rd, sa, imm);
       if (decode(w) == op) return w;  // e.g. regimm_never needs an unused rt
     }
+    return 0;
   }
 
   // A fresh state running an n-instruction random program (n in [1, max_len]).
@@ -164,8 +182,10 @@ class IsaRandom {
   }
 
  private:
-  std::mt19937_64 m_rng;
+  Source m_src;
   std::vector<Op> m_ops;
 };
+
+using IsaRandom = IsaRandomOf<SeededSource>;
 
 }  // namespace cb::test

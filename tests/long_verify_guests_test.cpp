@@ -10,6 +10,7 @@
 #include "cli_helpers.h"
 #include "interp/witness_step.h"
 #include "test_util.h"
+#include "vector_run.h"
 
 namespace cb {
 namespace {
@@ -22,8 +23,7 @@ TEST_P(LongVerifyGuest, EveryStepVerifiesFromItsWitness) {
   CB_REQUIRE_REFERENCE();
   const std::string g = GetParam();
   State s = load_state_file(vectors_dir(g) + "/initial.bin.gz");
-  std::unique_ptr<HostProcess> host;
-  if (g == "oracle") host = std::make_unique<HostProcess>(server_argv(g));
+  std::unique_ptr<PreimageOracle> host = reference_oracle(g);
   Vm vm(s, host.get(), nullptr);
   size_t bad = 0, steps = 0, preimage_reads = 0;
   while (!s.exited) {
