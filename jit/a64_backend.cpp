@@ -21,23 +21,6 @@ using a64::Mem;
 
 namespace {
 
-constexpr uint32_t kCtxReadTlb = uint32_t(offsetof(JitContext, read_tlb));
-constexpr uint32_t kCtxWriteTlb = uint32_t(offsetof(JitContext, write_tlb));
-constexpr uint32_t kCtxLookup = uint32_t(offsetof(JitContext, lookup));
-constexpr uint32_t kCtxExitNolink = uint32_t(offsetof(JitContext, exit_nolink));
-constexpr uint32_t kCtxLl = uint32_t(offsetof(JitContext, ll_address));
-constexpr uint32_t kCtxBudget = uint32_t(offsetof(JitContext, budget_out));
-constexpr uint32_t kCtxLastSlot = uint32_t(offsetof(JitContext, last_slot));
-constexpr uint32_t kCtxInvalidated = uint32_t(offsetof(JitContext, invalidated));
-constexpr uint32_t kCtxBlocksRun = uint32_t(offsetof(JitContext, blocks_run));
-constexpr uint32_t kCtxLlStatus = uint32_t(offsetof(JitContext, ll_status));
-constexpr uint32_t kCtxLlOwner = uint32_t(offsetof(JitContext, ll_owner));
-constexpr uint32_t kCtxProfileTag = uint32_t(offsetof(JitContext, profile_tag));
-constexpr uint32_t kCtxProfilePartial = uint32_t(offsetof(JitContext, profile_partial));
-constexpr uint32_t kCtxProfilePartialRun = uint32_t(offsetof(JitContext, profile_partial_run));
-constexpr int32_t kIdOffset = int32_t(offsetof(Thread, id));
-constexpr int32_t kProfSteps = int32_t(offsetof(ProfileSlot, steps));
-constexpr int32_t kProfTag = int32_t(offsetof(ProfileSlot, tag));
 static_assert(kRegsOffset + 8 * 32 < 4096 && kLoOffset < 4096 && kHiOffset < 4096,
               "Thread fields reachable by ldr");
 

@@ -17,24 +17,6 @@ using x86::Mem;
 
 namespace {
 
-constexpr int32_t kCtxReadTlb = int32_t(offsetof(JitContext, read_tlb));
-constexpr int32_t kCtxWriteTlb = int32_t(offsetof(JitContext, write_tlb));
-constexpr int32_t kCtxLookup = int32_t(offsetof(JitContext, lookup));
-constexpr int32_t kCtxExitNolink = int32_t(offsetof(JitContext, exit_nolink));
-constexpr int32_t kCtxLl = int32_t(offsetof(JitContext, ll_address));
-constexpr int32_t kCtxBudget = int32_t(offsetof(JitContext, budget_out));
-constexpr int32_t kCtxLastSlot = int32_t(offsetof(JitContext, last_slot));
-constexpr int32_t kCtxInvalidated = int32_t(offsetof(JitContext, invalidated));
-constexpr int32_t kCtxBlocksRun = int32_t(offsetof(JitContext, blocks_run));
-constexpr int32_t kCtxLlStatus = int32_t(offsetof(JitContext, ll_status));
-constexpr int32_t kCtxLlOwner = int32_t(offsetof(JitContext, ll_owner));
-constexpr size_t kIdOffset = offsetof(Thread, id);
-constexpr int32_t kCtxProfileTag = int32_t(offsetof(JitContext, profile_tag));
-constexpr int32_t kCtxProfilePartial = int32_t(offsetof(JitContext, profile_partial));
-constexpr int32_t kCtxProfilePartialRun = int32_t(offsetof(JitContext, profile_partial_run));
-constexpr int32_t kProfSteps = int32_t(offsetof(ProfileSlot, steps));
-constexpr int32_t kProfTag = int32_t(offsetof(ProfileSlot, tag));
-
 // Fixed: rbx = Thread*, r12 = JitContext*, r13 = budget, r14 = branch condition / target.
 // Scratch: rax, rsi (page pointer, TLB tag), rcx (the effective address of a load/store,
 // saved around the calls of its slow paths; else a scratch, shift counts).
