@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "cli/preimage_host.h"
+#include "cli_helpers.h"
 #include "host/hex.h"
 #include "interp/vm.h"
 #include "scheduler/executor.h"
@@ -18,9 +19,7 @@ std::unique_ptr<PreimageOracle> reference_oracle(const std::string& guest) {
   if (guest != "oracle") return nullptr;
   const std::string r = reference_dir();
   const char* mode = std::getenv("CB_TEST_ORACLE");
-  if (!mode || std::string(mode) != "map")
-    return std::make_unique<HostProcess>(std::vector<std::string>{
-        "python3", r + "/tools/preimage-server.py", r + "/guests/oracle/preimages.json"});
+  if (!mode || std::string(mode) != "map") return std::make_unique<HostProcess>(server_argv(guest));
   auto map = std::make_unique<MapOracle>();
   const auto j = nlohmann::json::parse(read_text(r + "/guests/oracle/preimages.json"));
   for (const auto& [k, v] : j.items()) {
