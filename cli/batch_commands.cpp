@@ -169,8 +169,8 @@ int trace_main(int argc, char** argv) {
       ->check(CLI::Range(1, 19));
   app.add_option("--full-every", full_every,
                  "every Nth checkpoint is stored in full (0: only the first; at most 1000000; "
-                 "default: automatic, when the deltas since the last full one hold as many "
-                 "pages as the memory, or after 256 deltas)")
+                 "default: automatic, when the last full one and the deltas since hold twice "
+                 "the pages of the memory, or after 2048 deltas)")
       ->check(CLI::Range(uint32_t{0}, uint32_t{1'000'000}));
   app.add_flag("--no-sync", no_sync, "do not fsync checkpoint files");
   app.add_flag("--guest-output", guest_output, "forward the guest's stdout/stderr");

@@ -374,7 +374,7 @@ bool save_state_file(const std::string& path, const State& s, const WriteOptions
   for (size_t i = 0; i < keys.size(); ++i) {
     store_be64(index_be.data() + 8 * i, keys[i]);
     pieces.push_back({index_be.data() + 8 * i, 8});
-    pieces.push_back({mem.pages().find(keys[i])->second->data, kPageSize});
+    pieces.push_back({mem.find_page(keys[i])->data, kPageSize});
   }
   pieces.push_back({tail.data(), tail.size()});
 

@@ -109,30 +109,88 @@ void Memory::release(Page* p) {
   }
 }
 
-Page* Memory::unshare(Page* old) { return replace_page(old, Page::copy_of(*old)); }
+void Memory::release_group(PageGroup* g) {
+  if (g->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  for (Page* p : g->page)
+    if (p) release(p);
+  g->~PageGroup();
+  mi_free(g);
+}
 
-Page* Memory::replace_page(Page* old, Page* p) {
-  m_pages[old->index] = p;
-  TlbEntry& e = m_tlb[old->index & (kTlbSize - 1)];
-  if (e.index == old->index) e.page = p;
-  // A page still waiting in the dirty list is replaced there by its copy.
-  if (old->listed) {
-    for (Page*& d : m_dirty)
-      if (d == old) d = p;
-    p->listed = true;
-    old->listed = false;
+PageGroup& Memory::group_for_write(uint64_t page_index) const {
+  auto it = m_groups.find(page_index >> kGroupShift);
+  PageGroup* g = it == m_groups.end() ? nullptr : it->second;
+  // acquire: pairs with release_group() in another memory that copied this group and let go
+  // of it, so our writes to it cannot race with its reads.
+  if (g && g->refs.load(std::memory_order_acquire) == 1) return *g;
+  void* raw = mi_malloc(sizeof(PageGroup));
+  if (!raw) memory_exhausted("a page group (" + std::to_string(sizeof(PageGroup)) + " bytes)");
+  PageGroup* fresh = new (raw) PageGroup;
+  if (g) {
+    // Copy-on-write of the group: its pages are now held by one more group.
+    fresh->count = g->count;
+    for (uint64_t i = 0; i < kGroupPages; ++i)
+      if ((fresh->page[i] = g->page[i])) fresh->page[i]->refs.fetch_add(1, std::memory_order_relaxed);
+    it.value() = fresh;
+    release_group(g);
+  } else {
+    m_groups.emplace(page_index >> kGroupShift, fresh);
   }
-  release(old);
-  ++m_write_epoch;  // the old page object is no longer ours: cached pointers to it are stale
+  return *fresh;
+}
+
+void Memory::insert_page(uint64_t page_index, Page* p) const {
+  PageGroup& g = group_for_write(page_index);
+  g.page[page_index & (kGroupPages - 1)] = p;
+  ++g.count;
+  ++m_page_count;
+  TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
+  e = TlbEntry{page_index, p, false};
+}
+
+Page* Memory::make_writable(uint64_t page_index, bool keep_bytes) {
+  // A lazy page is materialised first: its bytes and root are what a copy starts from (and
+  // one that is about to be overwritten is read too, which keeps the lazy count right).
+  lookup(page_index);
+  PageGroup& g = group_for_write(page_index);
+  Page*& slot = g.page[page_index & (kGroupPages - 1)];
+  Page* p = slot;
+  if (!p) {
+    p = Page::create(page_index);  // zero bytes: fresh pool slots come zeroed
+    slot = p;
+    ++g.count;
+    ++m_page_count;
+    list_dirty(p);
+  } else if (p->refs.load(std::memory_order_acquire) > 1) {
+    // acquire: pairs with release() in another memory that copied this page and let go of it.
+    Page* fresh = keep_bytes ? Page::copy_of(*p) : Page::create(page_index);
+    slot = fresh;
+    // A page still waiting in the dirty list is replaced there by its copy.
+    if (p->listed) {
+      for (Page*& d : m_dirty)
+        if (d == p) d = fresh;
+      fresh->listed = true;
+      p->listed = false;
+    }
+    release(p);
+    p = fresh;
+    ++m_write_epoch;  // the old page object is no longer ours: cached pointers to it are stale
+  }
+  m_tlb[page_index & (kTlbSize - 1)] = TlbEntry{page_index, p, true};
   return p;
 }
 
+void Memory::forget_writable() {
+  for (TlbEntry& e : m_tlb) e.writable = false;
+}
+
 Memory::~Memory() {
-  for (auto& kv : m_pages) release(kv.second);
+  for (auto& kv : m_groups) release_group(kv.second);
 }
 
 Memory::Memory(Memory&& o) noexcept
-    : m_pages(std::move(o.m_pages)),
+    : m_groups(std::move(o.m_groups)),
+      m_page_count(o.m_page_count),
       m_nodes(std::move(o.m_nodes)),
       m_dirty(std::move(o.m_dirty)),
       m_write_epoch(o.m_write_epoch + 1),
@@ -140,7 +198,8 @@ Memory::Memory(Memory&& o) noexcept
       m_lazy(std::move(o.m_lazy)),
       m_lazy_left(o.m_lazy_left),
       m_no_tree(o.m_no_tree) {
-  o.m_pages.clear();
+  o.m_groups.clear();
+  o.m_page_count = 0;
   o.m_dirty.clear();
   o.m_lazy.reset();
   o.m_lazy_left = 0;
@@ -158,15 +217,19 @@ Memory& Memory::operator=(Memory&& o) noexcept {
 
 std::unique_ptr<Memory> Memory::clone() const {
   auto out = std::make_unique<Memory>();
-  out->m_pages.reserve(m_pages.size());
-  for (auto& kv : m_pages) {
-    Page* p = Page::copy_of(*kv.second);
-    out->m_pages.emplace(kv.first, p);
-    if (p->dirty_chunks) {
-      p->listed = true;
-      out->m_dirty.push_back(p);
+  out->m_groups.reserve(m_groups.size());
+  for (auto& kv : m_groups) {
+    PageGroup& g = out->group_for_write(kv.first << kGroupShift);
+    for (uint64_t i = 0; i < kGroupPages; ++i) {
+      const Page* src = kv.second->page[i];
+      if (!src) continue;
+      Page* p = Page::copy_of(*src);
+      g.page[i] = p;
+      ++g.count;
+      if (p->dirty_chunks) out->list_dirty(p);
     }
   }
+  out->m_page_count = m_page_count;
   out->m_nodes = m_nodes;
   out->m_invalid_hint = m_invalid_hint;
   out->m_lazy = m_lazy;
@@ -177,24 +240,23 @@ std::unique_ptr<Memory> Memory::clone() const {
 std::unique_ptr<Memory> Memory::share() {
   merkle_root();  // every page's root() runs: shared pages have dirty_chunks == 0
   ++m_write_epoch;
+  forget_writable();
   return share_clean();
 }
 
 bool Memory::clean() const {
   if (!m_dirty.empty()) return false;
   if (m_no_tree) return true;
-  if (m_pages.empty()) return true;
+  if (m_groups.empty()) return true;
   auto it = m_nodes.find(1);
   return it != m_nodes.end() && it->second.valid;
 }
 
 std::unique_ptr<Memory> Memory::share_pages() const {
   auto out = std::make_unique<Memory>();
-  out->m_pages.reserve(m_pages.size());
-  for (auto& kv : m_pages) {
-    kv.second->refs.fetch_add(1, std::memory_order_relaxed);
-    out->m_pages.emplace(kv.first, kv.second);
-  }
+  out->m_groups = m_groups;
+  for (auto& kv : m_groups) kv.second->refs.fetch_add(1, std::memory_order_relaxed);
+  out->m_page_count = m_page_count;
   out->m_lazy = m_lazy;
   out->m_lazy_left = m_lazy_left;
   return out;
@@ -219,6 +281,7 @@ std::unique_ptr<Memory> Memory::share_clean() const {
 std::unique_ptr<Memory> Memory::share_without_tree() {
   merkle_root();  // every page's root is current before it is shared
   ++m_write_epoch;
+  forget_writable();
   auto out = share_pages();
   out->m_no_tree = true;
   return out;
@@ -227,18 +290,39 @@ std::unique_ptr<Memory> Memory::share_without_tree() {
 std::vector<uint64_t> Memory::page_indices() const {
   std::vector<uint64_t> out;
   out.reserve(page_count());
-  for (auto& kv : m_pages) out.push_back(kv.first);
+  for (auto& kv : m_groups)
+    for (uint64_t i = 0; i < kGroupPages; ++i)
+      if (kv.second->page[i]) out.push_back((kv.first << kGroupShift) | i);
   if (m_lazy_left)
     for (auto& kv : m_lazy->pages)
-      if (!m_pages.count(kv.first)) out.push_back(kv.first);
+      if (!table_find(kv.first)) out.push_back(kv.first);
   return out;
 }
 
-void Memory::insert_page(uint64_t page_index, Page* p) const {
-  m_pages.emplace(page_index, p);
-  TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
-  e.index = page_index;
-  e.page = p;
+std::vector<std::pair<uint64_t, const Page*>> Memory::changed_pages(const Memory& base) const {
+  if (m_lazy_left) load_all_lazy();
+  if (base.m_lazy_left) base.load_all_lazy();
+  std::vector<std::pair<uint64_t, const Page*>> out;
+  for (auto& kv : m_groups) {
+    auto it = base.m_groups.find(kv.first);
+    const PageGroup* theirs = it == base.m_groups.end() ? nullptr : it->second;
+    if (theirs == kv.second) continue;  // still shared: nothing in it was written
+    for (uint64_t i = 0; i < kGroupPages; ++i) {
+      const Page* p = kv.second->page[i];
+      if (p && !(theirs && theirs->page[i] == p)) out.emplace_back((kv.first << kGroupShift) | i, p);
+    }
+  }
+  return out;
+}
+
+uint32_t Memory::page_owners(uint64_t page_index) const {
+  const Page* p = table_find(page_index);
+  return p ? p->refs.load() : 0;
+}
+
+uint32_t Memory::group_owners(uint64_t page_index) const {
+  auto it = m_groups.find(page_index >> kGroupShift);
+  return it == m_groups.end() ? 0 : it->second->refs.load();
 }
 
 Page* Memory::load_lazy(uint64_t page_index) const {
@@ -260,15 +344,14 @@ void Memory::load_all_lazy() const {
   std::vector<std::pair<uint64_t, uint64_t>> todo;  // location, index
   todo.reserve(m_lazy_left);
   for (auto& kv : m_lazy->pages)
-    if (!m_pages.count(kv.first)) todo.emplace_back(kv.second.location, kv.first);
+    if (!table_find(kv.first)) todo.emplace_back(kv.second.location, kv.first);
   std::sort(todo.begin(), todo.end());
-  m_pages.reserve(m_pages.size() + todo.size());
   for (auto& [loc, index] : todo) load_lazy(index);
 }
 
 void Memory::attach_lazy(std::shared_ptr<const LazyPages> lazy,
                          const std::vector<uint64_t>& changed) {
-  if (!m_pages.empty() || !m_dirty.empty()) std::abort();  // only for memories being loaded
+  if (!m_groups.empty() || !m_dirty.empty()) std::abort();  // only for memories being loaded
   m_lazy = std::move(lazy);
   m_lazy_left = m_lazy->pages.size();
   // About one inner node per page above contiguous pages: sized once, not grown by doubling.
@@ -276,14 +359,6 @@ void Memory::attach_lazy(std::shared_ptr<const LazyPages> lazy,
   for (uint64_t index : changed) invalidate_path(index);
   m_invalid_hint += changed.size();
   ++m_write_epoch;
-}
-
-Page* Memory::alloc_page(uint64_t page_index) {
-  Page* p = Page::create(page_index);
-  insert_page(page_index, p);
-  p->listed = true;
-  m_dirty.push_back(p);
-  return p;
 }
 
 void Memory::invalidate_path(uint64_t page_index) {
@@ -320,8 +395,7 @@ void Memory::flush_dirty() {
 }
 
 Hash32 Memory::page_root_of(uint64_t index) {
-  auto it = m_pages.find(index);
-  if (it != m_pages.end()) return it->second->root();
+  if (Page* p = table_find(index)) return p->root();
   if (m_lazy_left) {
     auto l = m_lazy->pages.find(index);
     if (l != m_lazy->pages.end()) return l->second.root;
@@ -393,11 +467,13 @@ void Memory::forget_hashes() {
   load_all_lazy();
   m_nodes.clear();
   m_dirty.clear();
-  for (auto& kv : m_pages) {
-    Page* p = kv.second;
-    p->dirty_chunks = ~uint64_t{0};
-    p->listed = true;
-    m_dirty.push_back(p);
+  for (auto& kv : m_groups) {
+    for (Page* p : kv.second->page) {
+      if (!p) continue;
+      p->dirty_chunks = ~uint64_t{0};
+      p->listed = true;
+      m_dirty.push_back(p);
+    }
   }
   ++m_write_epoch;
 }
@@ -456,10 +532,7 @@ void Memory::set_range(uint64_t addr, const uint8_t* data, size_t len) {
     size_t n = std::min<uint64_t>(len, kPageSize - off);
     std::memcpy(p->data + off, data, n);
     p->dirty_chunks = ~uint64_t{0};
-    if (!p->listed) {
-      p->listed = true;
-      m_dirty.push_back(p);
-    }
+    list_dirty(p);
     addr += n;
     data += n;
     len -= n;
@@ -467,19 +540,10 @@ void Memory::set_range(uint64_t addr, const uint8_t* data, size_t len) {
 }
 
 Page* Memory::page_for_overwrite(uint64_t page_index) {
-  Page* p = lookup(page_index);
   // A shared page is replaced by a fresh one without copying the bytes about to be overwritten.
-  if (p && p->refs.load(std::memory_order_acquire) > 1)
-    p = replace_page(p, Page::create(page_index));
-  if (!p) {
-    p = Page::create(page_index);  // zero bytes the caller overwrites: fresh pool slots are free
-    insert_page(page_index, p);
-  }
+  Page* p = make_writable(page_index, false);
   p->dirty_chunks = ~uint64_t{0};
-  if (!p->listed) {
-    p->listed = true;
-    m_dirty.push_back(p);
-  }
+  list_dirty(p);
   return p;
 }
 
@@ -512,8 +576,10 @@ void Memory::read_range(uint64_t addr, uint64_t len, std::vector<uint8_t>& out) 
 std::vector<uint64_t> Memory::sorted_page_indices() const {
   load_all_lazy();
   std::vector<uint64_t> keys;
-  keys.reserve(m_pages.size());
-  for (auto& kv : m_pages) keys.push_back(kv.first);
+  keys.reserve(m_page_count);
+  for (auto& kv : m_groups)
+    for (uint64_t i = 0; i < kGroupPages; ++i)
+      if (kv.second->page[i]) keys.push_back((kv.first << kGroupShift) | i);
   std::sort(keys.begin(), keys.end());
   return keys;
 }
@@ -527,7 +593,7 @@ void Memory::serialize(std::vector<uint8_t>& out) const {
   w += 8;
   for (uint64_t k : keys) {
     store_be64(w, k);
-    std::memcpy(w + 8, m_pages.find(k)->second->data, kPageSize);
+    std::memcpy(w + 8, table_find(k)->data, kPageSize);
     w += 8 + kPageSize;
   }
 }

@@ -22,10 +22,19 @@
 // or a walk over every page (pages(), serialization), which materialises them all. The tree
 // above pages only needs the roots, so a lazily loaded checkpoint's root costs no page bytes.
 //
+// The page table is two-level: a directory (robin-map) of page groups, each an array of 512
+// page pointers (2 MiB of address space). Copy-on-write works on both levels: share() shares
+// the groups (one reference count per group, so taking a checkpoint of a 4 GiB memory touches
+// ~2,000 groups, not a million pages); the first write into a shared group copies its 512
+// pointers (each page's own count goes up: it is now in two groups), then the first write to
+// a page held by more than one group copies the page. A delta between two memories that share
+// groups (Memory::changed_pages) compares group pointers first, so it visits only the groups
+// written in between.
+//
 // Cost per allocated 4 KiB page: a 4,160-byte Page slot in the page pool (page_pool.h: 64
-// bytes of metadata, no allocator rounding), one page-table entry (robin-map, ~16 bytes at
-// its load factor ~24 B), and about one inner tree node above it (~48 B): ~1.03x the guest's
-// bytes in all.
+// bytes of metadata, no allocator rounding), 8 bytes of group (a dense heap; a sparse one
+// pays a 4 KiB group per 2 MiB of address space touched), and about one inner tree node above
+// it (~48 B): ~1.02x the guest's bytes in all.
 #pragma once
 #include <mimalloc.h>
 #include <tsl/robin_map.h>
@@ -90,7 +99,18 @@ struct alignas(64) Page {
 };
 static_assert(sizeof(Page) == kPageSize + 64, "Page metadata must stay within 64 bytes");
 
-using PageTable = MiMap<Page*>;
+constexpr unsigned kGroupShift = 9;  // 512 pages per group: 2 MiB of address space
+constexpr uint64_t kGroupPages = uint64_t{1} << kGroupShift;
+
+// One group of the page table: pointers to the present pages of 512 consecutive page indices.
+// A group is owned by the memories whose directory holds it (refs); it is never written while
+// refs > 1 (a writer copies it first), and a page's refs count the groups that hold it.
+struct PageGroup {
+  std::atomic<uint32_t> refs{1};
+  uint32_t count = 0;  // non-null slots
+  Page* page[kGroupPages] = {};
+};
+using PageDirectory = MiMap<PageGroup*>;
 
 class Memory {
  public:
@@ -105,7 +125,7 @@ class Memory {
 
   // Copy-on-write copy (checkpoints). Flushes the Merkle caches first, so that every page is
   // clean (dirty_chunks == 0) before it is shared and no one ever mutates a shared page's
-  // hashes; then shares every page (refs++) and copies the inner-node cache. Bumps this
+  // hashes; then shares every page group (refs++) and copies the inner-node cache. Bumps this
   // memory's write epoch. A later write on either side copies the page (page_for_write).
   std::unique_ptr<Memory> share();
   // The same for a memory that is already clean (see clean()). Const and thread-safe: many
@@ -120,13 +140,30 @@ class Memory {
   // No page awaits rehashing and the root is cached: merkle_root() was called and nothing
   // was written since.
   bool clean() const;
-  // Every page (index -> page), unordered, for read-only walks (checkpoint writers). Do not
-  // modify pages reached through it. Materialises every lazy page first (not thread-safe
-  // then: call it only on a memory no other thread uses).
-  const PageTable& pages() const {
+  // Calls f(index, const Page&) for every page, unordered, for read-only walks (writers of
+  // states and checkpoints). Materialises every lazy page first (not thread-safe then: call it
+  // only on a memory no other thread uses).
+  template <class F>
+  void for_each_page(F&& f) const {
     if (m_lazy_left) load_all_lazy();
-    return m_pages;
+    for (auto& kv : m_groups) {
+      const PageGroup& g = *kv.second;
+      for (uint64_t i = 0; i < kGroupPages; ++i)
+        if (g.page[i]) f((kv.first << kGroupShift) | i, *g.page[i]);
+    }
   }
+  // The pages of this memory that are not the same Page object in `base` (absent there, or
+  // written since one was copied from the other: copy-on-write gives a written page a new
+  // object), unordered. Groups both memories still share are skipped whole, so the cost is
+  // the directory plus the groups written in between. Materialises lazy pages of both.
+  std::vector<std::pair<uint64_t, const Page*>> changed_pages(const Memory& base) const;
+  // The page at `page_index` without touching the TLB or lazy pages (null when absent or not
+  // materialised). Safe from several threads on a memory nobody writes.
+  const Page* find_page(uint64_t page_index) const { return table_find(page_index); }
+  // How many groups hold this page (0 when absent): 1 when only one page table has it.
+  uint32_t page_owners(uint64_t page_index) const;
+  // How many memories hold the group of this page (0 when there is no group).
+  uint32_t group_owners(uint64_t page_index) const;
 
   // Adds the lazy pages of `lazy` (memory/lazy_pages.h) to a memory that holds no page of its
   // own (a checkpoint being loaded): `changed` lists the indices whose root differs from
@@ -157,20 +194,18 @@ class Memory {
   Page* lookup(uint64_t page_index) const {
     TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
     if (e.index == page_index) return e.page;
-    auto it = m_pages.find(page_index);
-    if (it == m_pages.end()) return m_lazy_left ? load_lazy(page_index) : nullptr;
-    e.index = page_index;
-    e.page = it->second;
-    return it->second;
-  }
-  // The page to write to: allocated when absent, copied first when a checkpoint shares it.
-  Page* page_for_write(uint64_t page_index) {
-    Page* p = lookup(page_index);
-    if (!p) return alloc_page(page_index);
-    // acquire: pairs with release() in another memory that copied this page and let go of it,
-    // so our in-place writes cannot race with its reads.
-    if (p->refs.load(std::memory_order_acquire) > 1) return unshare(p);
+    Page* p = table_find(page_index);
+    if (!p) return m_lazy_left ? load_lazy(page_index) : nullptr;
+    e = TlbEntry{page_index, p, false};
     return p;
+  }
+  // The page to write to: allocated when absent, copied first when a checkpoint shares it
+  // (its group, then the page itself). The TLB remembers pages made writable since the last
+  // share, so repeated writes to a page cost one compare.
+  Page* page_for_write(uint64_t page_index) {
+    TlbEntry& e = m_tlb[page_index & (kTlbSize - 1)];
+    if (e.index == page_index && e.writable) return e.page;
+    return make_writable(page_index, true);
   }
   // Incremented whenever pages become shared (a checkpoint was taken), whenever a shared
   // page is replaced by its private copy (unshare), and whenever a Merkle flush consumes the
@@ -182,13 +217,8 @@ class Memory {
   // Records that bytes at page offset `off` changed (for the Merkle caches).
   void mark_dirty(Page* p, uint64_t off) {
     p->dirty_chunks |= uint64_t{1} << (off >> 6);
-    if (!p->listed) {
-      p->listed = true;
-      m_dirty.push_back(p);
-    }
+    list_dirty(p);
   }
-  Page* alloc_page(uint64_t page_index);
-  Page* unshare(Page* p);        // replaces a shared page by a private copy
   static void release(Page* p);  // drops one reference; frees the page at zero
 
   // Copies bytes into memory, allocating pages (the ELF loader and stack set-up).
@@ -212,7 +242,7 @@ class Memory {
   // Leaf (the 32 bytes holding addr) and its 59 sibling hashes, bottom-up.
   MemProof proof(uint64_t addr);
 
-  size_t page_count() const { return m_pages.size() + m_lazy_left; }
+  size_t page_count() const { return m_page_count + m_lazy_left; }
   uint64_t usage_bytes() const { return page_count() * kPageSize; }
   // Page indices in ascending order.
   std::vector<uint64_t> sorted_page_indices() const;
@@ -230,10 +260,30 @@ class Memory {
   struct TlbEntry {
     uint64_t index = ~uint64_t{0};
     Page* page = nullptr;
+    bool writable = false;  // private group and page (set by make_writable only)
   };
 
   void flush_dirty();
-  Page* replace_page(Page* old, Page* fresh);  // `fresh` takes old's place; old is released
+  Page* table_find(uint64_t page_index) const {
+    auto it = m_groups.find(page_index >> kGroupShift);
+    return it == m_groups.end() ? nullptr : it->second->page[page_index & (kGroupPages - 1)];
+  }
+  // The group of `page_index` in this memory's directory, private to it (copied when shared,
+  // created when absent).
+  PageGroup& group_for_write(uint64_t page_index) const;
+  static void release_group(PageGroup* g);  // drops one reference; frees the group at zero
+  // page_for_write's slow path: the page, private to this memory, allocated when absent
+  // (zero bytes), copied when shared (its bytes copied only when `keep_bytes`), and
+  // remembered as writable in the TLB.
+  Page* make_writable(uint64_t page_index, bool keep_bytes);
+  // Puts `p` in slot page_index of its (private) group, where there was none.
+  void insert_page(uint64_t page_index, Page* p) const;
+  void list_dirty(Page* p) {
+    if (!p->listed) {
+      p->listed = true;
+      m_dirty.push_back(p);
+    }
+  }
   void invalidate_path(uint64_t page_index);
   Hash32 node_hash(uint64_t gindex, unsigned depth);
   // The root of page `index` without reading a lazy page's bytes (zero subtree when absent).
@@ -242,16 +292,17 @@ class Memory {
   void rehash_levels();
   Page* load_lazy(uint64_t page_index) const;   // materialises one lazy page, or null
   std::unique_ptr<Memory> share_pages() const;  // a memory over the same pages, no tree
-  void insert_page(uint64_t page_index, Page* p) const;
+  void forget_writable();  // after sharing: no page is writable in place any more
 
   // Mutable: materialising a lazy page (a const read) adds it to the table, as the TLB caches.
-  mutable PageTable m_pages;
-  MiMap<Node> m_nodes;  // gindex (< 2^52) -> cached inner node
+  mutable PageDirectory m_groups;     // page index >> kGroupShift -> group
+  mutable uint64_t m_page_count = 0;  // pages in the groups (materialised ones)
+  MiMap<Node> m_nodes;                // gindex (< 2^52) -> cached inner node
   std::vector<Page*> m_dirty;
   uint64_t m_write_epoch = 0;
   uint64_t m_invalid_hint = 0;  // inner nodes invalidated since the last full rehash (about)
   std::shared_ptr<const LazyPages> m_lazy;  // lazy pages (null: none ever)
-  mutable uint64_t m_lazy_left = 0;         // lazy pages not in m_pages yet
+  mutable uint64_t m_lazy_left = 0;         // lazy pages not in the groups yet
   bool m_no_tree = false;                   // m_nodes left empty on purpose (share_without_tree)
   mutable std::array<TlbEntry, kTlbSize> m_tlb{};
 };

@@ -82,16 +82,13 @@ CheckpointHeader encode_checkpoint_to(const Checkpoint& c, const Checkpoint* bas
                                       CheckpointSink& sink, uint64_t* page_count,
                                       uint64_t* raw_bytes) {
   // Which pages: all, or those whose Page object is not the base's (copy-on-write gives a
-  // written page a new object; an untouched one stays shared).
+  // written page a new object; an untouched one stays shared, and so does its group).
   std::vector<std::pair<uint64_t, const Page*>> pages;
-  const auto& mine = c.memory().pages();
-  pages.reserve(base ? 256 : mine.size());
-  for (auto& kv : mine) {
-    if (base) {
-      auto it = base->memory().pages().find(kv.first);
-      if (it != base->memory().pages().end() && it->second == kv.second) continue;
-    }
-    pages.emplace_back(kv.first, kv.second);
+  if (base) {
+    pages = c.memory().changed_pages(base->memory());
+  } else {
+    pages.reserve(c.memory().page_count());
+    c.memory().for_each_page([&](uint64_t index, const Page& p) { pages.emplace_back(index, &p); });
   }
   std::sort(pages.begin(), pages.end(), [](auto& a, auto& b) { return a.first < b.first; });
   if (page_count) *page_count = pages.size();
@@ -277,7 +274,8 @@ CheckpointWriterStats CheckpointWriter::stats() const {
 void CheckpointWriter::loop() {
   CheckpointPtr prev;
   uint64_t count = 0;
-  uint64_t since_full = 0, chain_pages = 0;  // deltas since the last full one, and their pages
+  // Deltas since the last full checkpoint, their pages, and the full one's pages.
+  uint64_t since_full = 0, chain_pages = 0, base_pages = 0;
   for (;;) {
     CheckpointPtr c;
     {
@@ -293,7 +291,7 @@ void CheckpointWriter::loop() {
       if (!prev) {
         full = true;
       } else if (m_options.full_every == kFullEveryAuto) {
-        full = since_full >= kAutoMaxChain || chain_pages >= c->memory().page_count();
+        full = auto_full_checkpoint(since_full, base_pages, chain_pages, c->memory().page_count());
       } else {
         full = m_options.full_every != 0 && count % m_options.full_every == 0;
       }
@@ -317,6 +315,7 @@ void CheckpointWriter::loop() {
       m_stats.pages += pages;
       since_full = full ? 0 : since_full + 1;
       chain_pages = full ? 0 : chain_pages + pages;
+      if (full) base_pages = pages;
     } catch (...) {
       std::lock_guard<std::mutex> lock(m_mu);
       if (!m_error) m_error = std::current_exception();

@@ -23,13 +23,18 @@ TEST(CheckpointCow, SharedPagesAreCopiedOnFirstWrite) {
   std::unique_ptr<Memory> snap = m.share();
   EXPECT_GT(m.write_epoch(), epoch);
   EXPECT_TRUE(snap->clean());
-  EXPECT_EQ(m.lookup(5), snap->lookup(5));  // shared
-  EXPECT_EQ(m.lookup(5)->refs.load(), 2u);
+  EXPECT_EQ(m.lookup(5), snap->lookup(5));  // shared: one group held by both memories
+  EXPECT_EQ(m.group_owners(5), 2u);
+  EXPECT_EQ(m.page_owners(5), 1u);
 
   m.set_word(5 * kPageSize + 8, 77);
   EXPECT_NE(m.lookup(5), snap->lookup(5));  // copied
-  EXPECT_EQ(snap->lookup(5)->refs.load(), 1u);
-  EXPECT_EQ(m.lookup(6), snap->lookup(6));  // untouched: still shared
+  EXPECT_EQ(m.group_owners(5), 1u);         // the group was copied first
+  EXPECT_EQ(snap->group_owners(5), 1u);
+  EXPECT_EQ(snap->page_owners(5), 1u);
+  EXPECT_EQ(m.page_owners(5), 1u);
+  EXPECT_EQ(m.lookup(6), snap->lookup(6));  // untouched: still shared, now by two groups
+  EXPECT_EQ(m.page_owners(6), 2u);
   EXPECT_EQ(snap->get_word(5 * kPageSize + 8), 0u);
   EXPECT_EQ(m.get_word(5 * kPageSize + 8), 77u);
   EXPECT_EQ(snap->merkle_root(), before);
