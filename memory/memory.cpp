@@ -130,7 +130,8 @@ PageGroup& Memory::group_for_write(uint64_t page_index) const {
     // Copy-on-write of the group: its pages are now held by one more group.
     fresh->count = g->count;
     for (uint64_t i = 0; i < kGroupPages; ++i)
-      if ((fresh->page[i] = g->page[i])) fresh->page[i]->refs.fetch_add(1, std::memory_order_relaxed);
+      if ((fresh->page[i] = g->page[i]))
+        fresh->page[i]->refs.fetch_add(1, std::memory_order_relaxed);
     it.value() = fresh;
     release_group(g);
   } else {
@@ -309,7 +310,8 @@ std::vector<std::pair<uint64_t, const Page*>> Memory::changed_pages(const Memory
     if (theirs == kv.second) continue;  // still shared: nothing in it was written
     for (uint64_t i = 0; i < kGroupPages; ++i) {
       const Page* p = kv.second->page[i];
-      if (p && !(theirs && theirs->page[i] == p)) out.emplace_back((kv.first << kGroupShift) | i, p);
+      if (p && !(theirs && theirs->page[i] == p))
+        out.emplace_back((kv.first << kGroupShift) | i, p);
     }
   }
   return out;

@@ -33,10 +33,14 @@ Hash32 root_of(const Words& words) {
 // Page indices spread over a few groups, some straddling group edges, plus far-away ones.
 uint64_t random_page(std::mt19937_64& rng) {
   switch (rng() % 4) {
-    case 0: return rng() % 64;                                   // group 0
-    case 1: return kGroupPages - 8 + rng() % 16;                 // across the 0/1 edge
-    case 2: return 5 * kGroupPages + rng() % (3 * kGroupPages);  // groups 5..7
-    default: return (uint64_t{1} << 40) + rng() % 8;             // a far group
+    case 0:
+      return rng() % 64;  // group 0
+    case 1:
+      return kGroupPages - 8 + rng() % 16;  // across the 0/1 edge
+    case 2:
+      return 5 * kGroupPages + rng() % (3 * kGroupPages);  // groups 5..7
+    default:
+      return (uint64_t{1} << 40) + rng() % 8;  // a far group
   }
 }
 
