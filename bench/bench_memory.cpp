@@ -103,27 +103,32 @@ BENCHMARK(BM_MemStateLoad)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// The tree above the page roots (the roots are cached): level by level with the multi-buffer
-// Keccak (Memory::rehash_levels, what a large flush uses) vs the recursion (small flushes).
+// The tree above the page roots (the roots are cached): built whole from the sorted roots
+// (Memory::rebuild_tree, what a memory just loaded uses), every node invalidated and rehashed
+// level by level with the multi-buffer Keccak (rehash_levels, a large flush), and the
+// recursion (small flushes), in the same run.
 void BM_MemUpperTree(benchmark::State& st) {
   State& s = cached(uint64_t(st.range(0)), true);
-  const bool levels = st.range(1);
+  const auto how = Memory::TreeRedo(st.range(1));
   for (auto _ : st) {
     st.PauseTiming();
-    s.memory->forget_tree(levels);
+    s.memory->forget_tree(how);
     st.ResumeTiming();
     benchmark::DoNotOptimize(s.memory->merkle_root());
   }
-  st.SetLabel(levels ? "level by level, multi-buffer" : "recursive, scalar");
+  st.SetLabel(how == Memory::TreeRedo::kWhole    ? "built whole from sorted roots, multi-buffer"
+              : how == Memory::TreeRedo::kLevels ? "level by level, multi-buffer"
+                                                 : "recursive, scalar");
 }
 BENCHMARK(BM_MemUpperTree)
     ->Args({1024, 0})
     ->Args({1024, 1})
+    ->Args({1024, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// Taking a checkpoint of a clean memory (share every page) and restoring it (a private
-// copy-on-write view): the cost is the page table and inner-node cache, not the pages.
+// Taking a checkpoint of a clean memory (share every page group) and restoring it (a private
+// copy-on-write view): the cost is the group directory and inner-node cache, not the pages.
 void BM_MemCheckpointTakeRestore(benchmark::State& st) {
   State& s = cached(uint64_t(st.range(0)), true);
   for (auto _ : st) {

@@ -100,7 +100,11 @@ Page* Page::copy_of(const Page& src) {
   return p;
 }
 
-Memory::Memory() = default;
+Memory::Memory() {
+  // ~One node per page: at robin-map's default 0.5 a dense 4 GiB memory (2^20 pages and a few
+  // nodes more) would take 4 Mi buckets of 56 bytes, copied by every restore; 0.8 halves that.
+  m_nodes.max_load_factor(0.8f);
+}
 
 void Memory::release(Page* p) {
   if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -198,7 +202,8 @@ Memory::Memory(Memory&& o) noexcept
       m_invalid_hint(o.m_invalid_hint),
       m_lazy(std::move(o.m_lazy)),
       m_lazy_left(o.m_lazy_left),
-      m_no_tree(o.m_no_tree) {
+      m_no_tree(o.m_no_tree),
+      m_rebuild(o.m_rebuild) {
   o.m_groups.clear();
   o.m_page_count = 0;
   o.m_dirty.clear();
@@ -233,6 +238,7 @@ std::unique_ptr<Memory> Memory::clone() const {
   out->m_page_count = m_page_count;
   out->m_nodes = m_nodes;
   out->m_invalid_hint = m_invalid_hint;
+  out->m_rebuild = m_rebuild;
   out->m_lazy = m_lazy;
   out->m_lazy_left = m_lazy_left;
   return out;
@@ -246,9 +252,9 @@ std::unique_ptr<Memory> Memory::share() {
 }
 
 bool Memory::clean() const {
-  if (!m_dirty.empty()) return false;
+  if (!m_dirty.empty() || m_rebuild) return false;
   if (m_no_tree) return true;
-  if (m_groups.empty()) return true;
+  if (page_count() == 0) return true;
   auto it = m_nodes.find(1);
   return it != m_nodes.end() && it->second.valid;
 }
@@ -270,12 +276,8 @@ std::unique_ptr<Memory> Memory::share_clean() const {
     out->m_nodes = m_nodes;
     return out;
   }
-  // Rebuilt from the page roots: every ancestor of a page, invalid, then rehashed at the next
-  // merkle_root() (level by level).
-  std::vector<uint64_t> all = out->page_indices();
-  out->m_nodes.reserve(all.size() + all.size() / 8 + 64);
-  for (uint64_t index : all) out->invalidate_path(index);
-  out->m_invalid_hint = all.size() + 256;
+  // Rebuilt from the page roots at the next merkle_root() (rebuild_tree).
+  out->m_rebuild = true;
   return out;
 }
 
@@ -357,9 +359,12 @@ void Memory::attach_lazy(std::shared_ptr<const LazyPages> lazy,
   m_lazy = std::move(lazy);
   m_lazy_left = m_lazy->pages.size();
   // About one inner node per page above contiguous pages: sized once, not grown by doubling.
-  if (m_nodes.empty()) m_nodes.reserve(changed.size() + changed.size() / 8 + 64);
-  for (uint64_t index : changed) invalidate_path(index);
-  m_invalid_hint += changed.size();
+  if (m_nodes.empty()) {
+    m_rebuild = true;  // a fresh memory: the whole tree is built from the roots at once
+  } else {
+    for (uint64_t index : changed) invalidate_path(index);
+    m_invalid_hint += changed.size();
+  }
   ++m_write_epoch;
 }
 
@@ -388,11 +393,14 @@ void Memory::flush_dirty() {
                         for (size_t i = r.begin(); i != r.end(); ++i) m_dirty[i]->root();
                       });
   }
+  // No tree yet (a memory just built or loaded): it is built whole from the page roots at the
+  // next merkle_root(), which is cheaper than growing it path by path.
+  if (m_nodes.empty()) m_rebuild = true;
   for (Page* p : m_dirty) {
     p->listed = false;
-    invalidate_path(p->index);
+    if (!m_rebuild) invalidate_path(p->index);
   }
-  m_invalid_hint += m_dirty.size();
+  if (!m_rebuild) m_invalid_hint += m_dirty.size();
   m_dirty.clear();
 }
 
@@ -451,6 +459,75 @@ void Memory::rehash_levels() {
   m_invalid_hint = 0;
 }
 
+void Memory::rebuild_tree() {
+  // Every page's (gindex, root) in ascending order: the bottom level of the tree above pages.
+  struct Item {
+    uint64_t g;
+    Hash32 h;
+  };
+  std::vector<Item> level;
+  level.reserve(page_count());
+  for (auto& kv : m_groups)
+    for (uint64_t i = 0; i < kGroupPages; ++i)
+      if (Page* p = kv.second->page[i])
+        level.push_back({(uint64_t{1} << kPageKeySize) | (kv.first << kGroupShift) | i, p->root()});
+  if (m_lazy_left)
+    for (auto& kv : m_lazy->pages)
+      if (!table_find(kv.first))
+        level.push_back({(uint64_t{1} << kPageKeySize) | kv.first, kv.second.root});
+  std::sort(level.begin(), level.end(), [](const Item& a, const Item& b) { return a.g < b.g; });
+  // Level by level up: siblings present side by side are paired, a lone child gets the zero
+  // subtree as its sibling; many pairs at once (several Keccak lanes), in parallel when wide.
+  std::vector<std::vector<Item>> parents;
+  std::vector<Hash32> pairs;
+  size_t total = 0;
+  for (unsigned child = kPageKeySize; child >= 1 && !level.empty(); --child) {
+    const Hash32& zero = zero_hash(kMemProofLeafCount - 1 - child);
+    std::vector<Item> up;
+    up.reserve(level.size() / 2 + 1);
+    pairs.clear();
+    pairs.reserve(2 * (level.size() / 2 + 1));
+    for (size_t i = 0; i < level.size();) {
+      const uint64_t g = level[i].g;
+      if (!(g & 1) && i + 1 < level.size() && level[i + 1].g == (g | 1)) {
+        pairs.push_back(level[i].h);
+        pairs.push_back(level[i + 1].h);
+        i += 2;
+      } else if (!(g & 1)) {
+        pairs.push_back(level[i].h);
+        pairs.push_back(zero);
+        ++i;
+      } else {
+        pairs.push_back(zero);
+        pairs.push_back(level[i].h);
+        ++i;
+      }
+      up.push_back({g >> 1, Hash32{}});
+    }
+    std::vector<Hash32> out(up.size());
+    constexpr size_t kGrain = 4096;
+    if (up.size() >= 2 * kGrain) {
+      tbb::parallel_for(tbb::blocked_range<size_t>(0, up.size(), kGrain),
+                        [&](const tbb::blocked_range<size_t>& r) {
+                          keccak256_pairs_many(pairs.data() + 2 * r.begin(), out.data() + r.begin(),
+                                               r.size());
+                        });
+    } else {
+      keccak256_pairs_many(pairs.data(), out.data(), up.size());
+    }
+    for (size_t i = 0; i < up.size(); ++i) up[i].h = out[i];
+    total += up.size();
+    parents.push_back(up);
+    level = std::move(up);
+  }
+  m_nodes.clear();
+  m_nodes.reserve(total);
+  for (const std::vector<Item>& lv : parents)
+    for (const Item& it : lv) m_nodes.emplace(it.g, Node{it.h, true});
+  m_invalid_hint = 0;
+  m_rebuild = false;
+}
+
 Hash32 Memory::node_hash(uint64_t gindex, unsigned depth) {
   if (depth == kPageKeySize) return page_root_of(gindex & ((uint64_t{1} << kPageKeySize) - 1));
   auto it = m_nodes.find(gindex);
@@ -480,20 +557,30 @@ void Memory::forget_hashes() {
   ++m_write_epoch;
 }
 
-void Memory::forget_tree(bool levels) {
+void Memory::forget_tree(TreeRedo how) {
   flush_dirty();
   std::vector<uint64_t> all = page_indices();
   m_nodes.clear();
+  if (how == TreeRedo::kWhole) {
+    m_rebuild = true;
+    return;
+  }
+  m_nodes.reserve(all.size() + all.size() / 8 + 64);
   for (uint64_t index : all) invalidate_path(index);
-  m_invalid_hint = levels ? all.size() + 256 : 0;
+  m_invalid_hint = how == TreeRedo::kLevels ? all.size() + 256 : 0;
 }
 
 Hash32 Memory::merkle_root() {
   if (m_no_tree) std::abort();  // a checkpoint's frozen memory: restore it first
   flush_dirty();
-  // After many changes (a state or checkpoint just loaded, a long run), level by level with
-  // the multi-buffer Keccak; after a few, the recursion visits only the invalid paths.
-  if (m_invalid_hint >= 256) rehash_levels();
+  // No tree yet: built whole, level by level. After many changes (a long run), the invalid
+  // nodes level by level with the multi-buffer Keccak; after a few, the recursion visits only
+  // the invalid paths.
+  if (m_rebuild) {
+    rebuild_tree();
+  } else if (m_invalid_hint >= 256) {
+    rehash_levels();
+  }
   Hash32 root = node_hash(1, 0);
   m_invalid_hint = 0;  // every node is valid now
   return root;
@@ -501,7 +588,11 @@ Hash32 Memory::merkle_root() {
 
 MemProof Memory::proof(uint64_t addr) {
   flush_dirty();
-  if (m_invalid_hint >= 256) rehash_levels();
+  if (m_rebuild) {
+    rebuild_tree();
+  } else if (m_invalid_hint >= 256) {
+    rehash_levels();
+  }
   MemProof out{};
   uint8_t* w = out.data();
   uint64_t page_index = addr >> kPageAddrSize;

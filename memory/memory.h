@@ -235,10 +235,14 @@ class Memory {
   // Drops every cached hash, as if every page had just been written (benchmarks of a cold
   // Merkle root; the next merkle_root() rehashes everything).
   void forget_hashes();
-  // Drops the cached tree above pages only (page roots stay): the next merkle_root()
-  // recomputes every inner node, level by level (`levels`) or by the recursion that small
-  // flushes use (benchmarks of the upper tree).
-  void forget_tree(bool levels);
+  // How merkle_root() recomputes the tree above pages after forget_tree (benchmarks).
+  enum class TreeRedo {
+    kRecursive,  // the recursion that small flushes use (scalar Keccak)
+    kLevels,     // every node invalid, rehashed level by level (a long run's large flush)
+    kWhole,      // no tree, built whole from the page roots (a memory just loaded)
+  };
+  // Drops the cached tree above pages only (page roots stay).
+  void forget_tree(TreeRedo how);
   // Leaf (the 32 bytes holding addr) and its 59 sibling hashes, bottom-up.
   MemProof proof(uint64_t addr);
 
@@ -290,6 +294,9 @@ class Memory {
   Hash32 page_root_of(uint64_t index);
   // Recomputes every invalid inner node level by level, many Keccaks at once (large flushes).
   void rehash_levels();
+  // Builds the whole tree above pages from their roots (m_rebuild): sorted vectors level by
+  // level, then one table fill of exactly the nodes needed, instead of growing it path by path.
+  void rebuild_tree();
   Page* load_lazy(uint64_t page_index) const;   // materialises one lazy page, or null
   std::unique_ptr<Memory> share_pages() const;  // a memory over the same pages, no tree
   void forget_writable();  // after sharing: no page is writable in place any more
@@ -304,6 +311,7 @@ class Memory {
   std::shared_ptr<const LazyPages> m_lazy;  // lazy pages (null: none ever)
   mutable uint64_t m_lazy_left = 0;         // lazy pages not in the groups yet
   bool m_no_tree = false;                   // m_nodes left empty on purpose (share_without_tree)
+  bool m_rebuild = false;                   // m_nodes to be built whole (rebuild_tree)
   mutable std::array<TlbEntry, kTlbSize> m_tlb{};
 };
 
