@@ -71,6 +71,22 @@ void page_tree(const uint8_t* data, Hash32 nodes[128]) {
   }
 }
 
+namespace {
+// out[i] = keccak256(pairs[2i] || pairs[2i+1]) for i < n: many pairs at once (several Keccak
+// lanes), in parallel for wide tree levels.
+void hash_pairs(const Hash32* pairs, Hash32* out, size_t n) {
+  constexpr size_t kGrain = 4096;
+  if (n < 2 * kGrain) {
+    keccak256_pairs_many(pairs, out, n);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, n, kGrain),
+                    [&](const tbb::blocked_range<size_t>& r) {
+                      keccak256_pairs_many(pairs + 2 * r.begin(), out + r.begin(), r.size());
+                    });
+}
+}  // namespace
+
 Hash32 page_root(const uint8_t* data) {
   Hash32 nodes[128];
   page_tree(data, nodes);
@@ -440,16 +456,7 @@ void Memory::rehash_levels() {
       }
     }
     // Many pairs at once (several Keccak lanes), in parallel for the wide levels.
-    constexpr size_t kGrain = 4096;
-    if (level.size() >= 2 * kGrain) {
-      tbb::parallel_for(tbb::blocked_range<size_t>(0, level.size(), kGrain),
-                        [&](const tbb::blocked_range<size_t>& r) {
-                          keccak256_pairs_many(pairs.data() + 2 * r.begin(), out.data() + r.begin(),
-                                               r.size());
-                        });
-    } else {
-      keccak256_pairs_many(pairs.data(), out.data(), level.size());
-    }
+    hash_pairs(pairs.data(), out.data(), level.size());
     for (size_t i = 0; i < level.size(); ++i) {
       auto it = m_nodes.find(level[i]);
       it.value().hash = out[i];
@@ -465,23 +472,25 @@ void Memory::rebuild_tree() {
     uint64_t g;
     Hash32 h;
   };
-  std::vector<Item> level;
-  level.reserve(page_count());
+  std::vector<Item> leaves;
+  leaves.reserve(page_count());
   for (auto& kv : m_groups)
     for (uint64_t i = 0; i < kGroupPages; ++i)
       if (Page* p = kv.second->page[i])
-        level.push_back({(uint64_t{1} << kPageKeySize) | (kv.first << kGroupShift) | i, p->root()});
+        leaves.push_back(
+            {(uint64_t{1} << kPageKeySize) | (kv.first << kGroupShift) | i, p->root()});
   if (m_lazy_left)
     for (auto& kv : m_lazy->pages)
       if (!table_find(kv.first))
-        level.push_back({(uint64_t{1} << kPageKeySize) | kv.first, kv.second.root});
-  std::sort(level.begin(), level.end(), [](const Item& a, const Item& b) { return a.g < b.g; });
+        leaves.push_back({(uint64_t{1} << kPageKeySize) | kv.first, kv.second.root});
+  std::sort(leaves.begin(), leaves.end(), [](const Item& a, const Item& b) { return a.g < b.g; });
   // Level by level up: siblings present side by side are paired, a lone child gets the zero
   // subtree as its sibling; many pairs at once (several Keccak lanes), in parallel when wide.
   std::vector<std::vector<Item>> parents;
   std::vector<Hash32> pairs;
   size_t total = 0;
-  for (unsigned child = kPageKeySize; child >= 1 && !level.empty(); --child) {
+  for (unsigned child = kPageKeySize; child >= 1 && !leaves.empty(); --child) {
+    const std::vector<Item>& level = parents.empty() ? leaves : parents.back();
     const Hash32& zero = zero_hash(kMemProofLeafCount - 1 - child);
     std::vector<Item> up;
     up.reserve(level.size() / 2 + 1);
@@ -505,20 +514,10 @@ void Memory::rebuild_tree() {
       up.push_back({g >> 1, Hash32{}});
     }
     std::vector<Hash32> out(up.size());
-    constexpr size_t kGrain = 4096;
-    if (up.size() >= 2 * kGrain) {
-      tbb::parallel_for(tbb::blocked_range<size_t>(0, up.size(), kGrain),
-                        [&](const tbb::blocked_range<size_t>& r) {
-                          keccak256_pairs_many(pairs.data() + 2 * r.begin(), out.data() + r.begin(),
-                                               r.size());
-                        });
-    } else {
-      keccak256_pairs_many(pairs.data(), out.data(), up.size());
-    }
+    hash_pairs(pairs.data(), out.data(), up.size());
     for (size_t i = 0; i < up.size(); ++i) up[i].h = out[i];
     total += up.size();
-    parents.push_back(up);
-    level = std::move(up);
+    parents.push_back(std::move(up));
   }
   m_nodes.clear();
   m_nodes.reserve(total);
@@ -559,12 +558,12 @@ void Memory::forget_hashes() {
 
 void Memory::forget_tree(TreeRedo how) {
   flush_dirty();
-  std::vector<uint64_t> all = page_indices();
   m_nodes.clear();
   if (how == TreeRedo::kWhole) {
     m_rebuild = true;
     return;
   }
+  std::vector<uint64_t> all = page_indices();
   m_nodes.reserve(all.size() + all.size() / 8 + 64);
   for (uint64_t index : all) invalidate_path(index);
   m_invalid_hint = how == TreeRedo::kLevels ? all.size() + 256 : 0;
